@@ -1,0 +1,152 @@
+/*
+ * The wire protocol between pam_freddy.so / freddyctl and freddy-helperd.
+ * doc/protocol.md is the prose version of this header; keep them together.
+ *
+ * A frame is a 4-byte big-endian payload length followed by the payload:
+ *
+ *   u8 version (FR_WIRE_VERSION) | u8 message type | field*
+ *   field = u8 tag | u16 big-endian length | length bytes
+ *
+ * Each message type allows a fixed set of tags, each at most once, and
+ * requires some of them.  String fields carry no NUL byte; number fields
+ * are exactly 4 (u32) or 8 (u64) bytes big-endian.
+ */
+#ifndef FR_WIRE_H
+#define FR_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FR_WIRE_VERSION		1
+#define FR_WIRE_HEADER_LEN	4
+#define FR_WIRE_MAX_PAYLOAD	8192
+#define FR_WIRE_MAX_FRAME	(FR_WIRE_HEADER_LEN + FR_WIRE_MAX_PAYLOAD)
+#define FR_WIRE_MAX_STRING	2048
+
+enum fr_msg_type {
+	/* client -> helper */
+	FR_MSG_AUTH_BEGIN = 1,
+	FR_MSG_ANSWER = 2,
+	FR_MSG_SESSION_OPEN = 3,
+	FR_MSG_SESSION_CLOSE = 4,
+	FR_MSG_TOKEN_GET = 5,
+	FR_MSG_STATUS_GET = 6,
+	FR_MSG_CACHE_LIST = 7,
+	FR_MSG_CACHE_FORGET = 8,
+	/* helper -> client */
+	FR_MSG_PROMPT = 64,
+	FR_MSG_INFO = 65,
+	FR_MSG_ERROR = 66,
+	FR_MSG_DONE = 67,
+	FR_MSG_TOKEN = 68,
+	FR_MSG_STATUS = 69,
+	FR_MSG_CACHE_ENTRY = 70,
+};
+
+enum fr_tag {
+	FR_TAG_USER = 1,	/* str: target user name */
+	FR_TAG_SERVICE = 2,	/* str: PAM service */
+	FR_TAG_RHOST = 3,	/* str */
+	FR_TAG_TTY = 4,		/* str */
+	FR_TAG_RUSER = 5,	/* str */
+	FR_TAG_AUTHTOK = 6,	/* str: already known password (secret) */
+	FR_TAG_AUTHTOK_MODE = 7, /* u32: enum fr_authtok_mode */
+	FR_TAG_PAM_FLAGS = 8,	/* u32: flags given to pam_sm_* */
+	FR_TAG_TEXT = 9,	/* str: prompt/info/error text, or an answer (secret) */
+	FR_TAG_STYLE = 10,	/* u32: enum fr_prompt_style */
+	FR_TAG_PROMPT_FLAGS = 11, /* u32: FR_PROMPT_* bits */
+	FR_TAG_RESULT = 12,	/* u32: enum fr_result */
+	FR_TAG_TOKEN = 13,	/* str: access token (secret) */
+	FR_TAG_EXPIRES = 14,	/* u64: unix time */
+	FR_TAG_LAST_LOGIN = 15,	/* u64: unix time */
+	FR_TAG_VERSION_TEXT = 16, /* str */
+	FR_TAG_API_STATUS = 17,	/* u32: HTTP status of the probe, 0 = unreachable */
+	FR_TAG_API_MS = 18,	/* u32: probe round trip in ms */
+	FR_TAG_CACHED_USERS = 19, /* u32 */
+	FR_TAG_LOGINS_ACTIVE = 20, /* u32 */
+	FR_TAG_CLIENTS = 21,	/* u32 */
+	FR_TAG_API_CONNECTS = 22, /* u64: TLS connections opened so far */
+	FR_TAG_LOGINS_TOTAL = 23, /* u64 */
+	FR_TAG_OPEN_SESSIONS = 24, /* u32 */
+	FR_TAG_COUNT = 25	/* one past the last tag */
+};
+
+enum fr_authtok_mode {
+	FR_AUTHTOK_NONE = 0,	/* prompt for the password */
+	FR_AUTHTOK_TRY = 1,	/* try AUTHTOK, prompt if it is wrong */
+	FR_AUTHTOK_USE = 2,	/* use AUTHTOK only, never prompt */
+};
+
+enum fr_prompt_style {
+	FR_PROMPT_ECHO_OFF = 1,
+	FR_PROMPT_ECHO_ON = 2,
+};
+
+/* PROMPT flags */
+#define FR_PROMPT_IS_PASSWORD	0x1u	/* on success, the module sets PAM_AUTHTOK to this answer */
+
+enum fr_result {
+	FR_RESULT_SUCCESS = 0,
+	FR_RESULT_AUTH_ERR = 1,
+	FR_RESULT_MAXTRIES = 2,
+	FR_RESULT_AUTHINFO_UNAVAIL = 3,
+	FR_RESULT_USER_UNKNOWN = 4,
+	FR_RESULT_IGNORE = 5,
+	FR_RESULT_CONV_ERR = 6,
+	FR_RESULT_PERM_DENIED = 7,
+	FR_RESULT_SYSTEM_ERR = 8,
+	FR_RESULT_NOT_FOUND = 9,	/* freddyctl: nothing cached */
+	FR_RESULT_BUSY = 10,		/* helper at its client limit */
+	FR_RESULT_MAX = 10
+};
+
+/* A decoded message.  Strings are NUL-terminated copies inside `data`,
+ * so the caller may drop the frame buffer.  May hold secrets: wipe with
+ * fr_msg_wipe(). */
+struct fr_msg {
+	uint8_t type;
+	uint32_t present;		/* bit (1 << tag) */
+	uint16_t offset[FR_TAG_COUNT];	/* into data, for strings */
+	uint16_t length[FR_TAG_COUNT];
+	uint64_t number[FR_TAG_COUNT];
+	char data[FR_WIRE_MAX_PAYLOAD + FR_TAG_COUNT];
+};
+
+/* An outgoing frame, built with sticky errors in the sshbuf manner:
+ * only fr_frame_finish() needs checking. */
+struct fr_frame {
+	uint8_t buf[FR_WIRE_MAX_FRAME];
+	size_t len;
+	int err;
+};
+
+/* Given `avail` bytes of a stream, report the payload length of the next
+ * frame.  FR_ERR_AGAIN if fewer than 4 bytes; FR_ERR_TOO_LARGE or
+ * FR_ERR_INVALID (zero length) for a length no valid frame has. */
+int fr_wire_payload_length(const uint8_t *buf, size_t avail, size_t *payload_len);
+
+/* Decode one payload (without the 4-byte length).  Pure function: checks
+ * version, type, the tag table, lengths and NUL bytes.  `out` is zeroed
+ * first and left zeroed on error. */
+int fr_msg_decode(const uint8_t *payload, size_t len, struct fr_msg *out);
+
+int fr_msg_has(const struct fr_msg *msg, enum fr_tag tag);
+/* NULL when absent */
+const char *fr_msg_str(const struct fr_msg *msg, enum fr_tag tag);
+/* 0 when absent */
+uint64_t fr_msg_num(const struct fr_msg *msg, enum fr_tag tag);
+void fr_msg_wipe(struct fr_msg *msg);
+
+void fr_frame_init(struct fr_frame *f, enum fr_msg_type type);
+void fr_frame_put_str(struct fr_frame *f, enum fr_tag tag, const char *s);
+void fr_frame_put_u32(struct fr_frame *f, enum fr_tag tag, uint32_t v);
+void fr_frame_put_u64(struct fr_frame *f, enum fr_tag tag, uint64_t v);
+/* Writes the length prefix and validates the frame against the same
+ * table the decoder uses; returns 0 or the first error. */
+int fr_frame_finish(struct fr_frame *f);
+void fr_frame_wipe(struct fr_frame *f);
+
+const char *fr_msg_type_name(int type);
+const char *fr_result_name(int result);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Pure parsers for API replies: bytes in, validated fields out.  Every
+ * field is type- and length-checked; server text is sanitised before it
+ * can reach a terminal or a log.  Fuzzed by fuzz/fuzz_api_parse.c.
+ */
+#ifndef API_PARSE_H
+#define API_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define API_TOKEN_MAX		8192
+#define API_EMAIL_KEY_MAX	128
+#define API_EMAIL_MAX		254
+#define API_MESSAGE_MAX		200
+
+/* Error bodies of all three API shapes:
+ *   Freddy {"success": false, "error": {"code", "message", "details": {"retry_after"}}}
+ *   AIUS   {"detail": {"code", "message"}}
+ *   JWT    {"error": "message"} */
+struct api_error {
+	char code[64];			/* [A-Z0-9_] only, else empty */
+	char message[API_MESSAGE_MAX + 1]; /* sanitised, one line */
+	long retry_after;		/* seconds, -1 when absent */
+};
+
+/* Never fails: fields stay empty when the body has no usable error. */
+void api_parse_error(const char *body, size_t len, struct api_error *out);
+
+struct freddy_login_reply {
+	char email_key[API_EMAIL_KEY_MAX + 1];
+	char email[API_EMAIL_MAX + 1];	/* empty when absent or implausible */
+};
+
+/* POST /auth/login: email_key required. */
+int api_parse_freddy_login(const char *body, size_t len, struct freddy_login_reply *out);
+
+/* Tokens are secrets: heap strings freed with api_tokens_wipe. */
+struct api_tokens {
+	char *access_token;
+	char *refresh_token;		/* NULL when the reply carries none */
+	long expires_in;		/* seconds, -1 when absent */
+};
+
+#define API_REFRESH_REQUIRED	0x1
+
+/* A reply carrying tokens under the given member names, e.g.
+ * ("token", "refreshToken", "expires_in").  refresh_key may be NULL. */
+int api_parse_tokens(const char *body, size_t len, const char *access_key, const char *refresh_key,
+		     unsigned flags, struct api_tokens *out);
+void api_tokens_wipe(struct api_tokens *t);
+
+/* "user@example.com" -> "u***@example.com"; false when `email` does not
+ * look like one address. */
+bool api_mask_email(const char *email, char *out, size_t outlen);
+
+#endif

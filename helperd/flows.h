@@ -1,0 +1,13 @@
+/* The API flows, and the choice of one for a configuration. */
+#ifndef FLOWS_H
+#define FLOWS_H
+
+#include "helper_config.h"
+#include "login.h"
+
+extern const struct flow_ops flow_freddy_email;
+
+/* NULL when the configuration names no flow this build has. */
+const struct flow_ops *flows_select(const struct config *cfg);
+
+#endif

@@ -1,0 +1,26 @@
+/* The daemon's state, handed to every unit instead of globals. */
+#ifndef HELPER_H
+#define HELPER_H
+
+#include <stdint.h>
+
+#include "helper_config.h"
+
+struct loop;
+struct http_client;
+struct token_cache;
+struct server;
+struct session_table;
+
+struct helper {
+	struct config *cfg;
+	struct loop *loop;
+	struct http_client *http;
+	struct token_cache *cache;
+	struct server *server;
+	struct session_table *sessions;
+	unsigned logins_active;
+	uint64_t logins_total;
+};
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * Secrets in the helper (passwords, codes, tokens, API keys) live in heap
+ * strings that are wiped before they are freed.  Jansson is given an
+ * allocator that wipes too, because request and response bodies pass
+ * through it.
+ */
+#ifndef SECRET_H
+#define SECRET_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* Process set-up: no core dumps, no ptrace by other users, jansson's
+ * wiping allocator.  Returns 0 or an FR_ERR code. */
+int secret_process_init(void);
+
+char *secret_strdup(const char *s);
+char *secret_strndup(const char *s, size_t n);
+void secret_free(char *s);
+/* Replace *slot with a copy of s (or NULL). */
+int secret_set(char **slot, const char *s);
+
+/* Serialise `json` compactly into a fresh heap buffer that the caller
+ * frees with secret_free.  The intermediate copies are wiped. */
+char *secret_json_dump(const json_t *json, size_t *len_out);
+
+#endif

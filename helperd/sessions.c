@@ -1,0 +1,128 @@
+#include "config.h"
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "fr_error.h"
+#include "log.h"
+#include "requests.h"
+#include "server.h"
+#include "sessions.h"
+#include "user_name.h"
+
+struct session_user {
+	struct session_user *next;
+	char *user;
+	unsigned open;
+};
+
+struct session_table {
+	struct session_user *users;
+	unsigned total;
+};
+
+int
+sessions_new(struct session_table **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out != NULL ? FR_OK : FR_ERR_NOMEM;
+}
+
+void
+sessions_free(struct session_table *t)
+{
+	if (t == NULL)
+		return;
+	while (t->users != NULL) {
+		struct session_user *u = t->users;
+		t->users = u->next;
+		free(u->user);
+		free(u);
+	}
+	free(t);
+}
+
+unsigned
+sessions_open_total(const struct session_table *t)
+{
+	return t->total;
+}
+
+static struct session_user **
+find_slot(struct session_table *t, const char *user)
+{
+	struct session_user **slot = &t->users;
+
+	while (*slot != NULL && strcmp((*slot)->user, user) != 0)
+		slot = &(*slot)->next;
+	return slot;
+}
+
+unsigned
+sessions_open_for(const struct session_table *t, const char *user)
+{
+	for (const struct session_user *u = t->users; u != NULL; u = u->next)
+		if (strcmp(u->user, user) == 0)
+			return u->open;
+	return 0;
+}
+
+/* unix_chkpwd's rule: a non-root caller speaks only for itself. */
+static int
+caller_may_speak_for(const struct conn_peer *peer, const char *user)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (peer->uid == 0)
+		return 1;
+	return getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+	       pw.pw_uid == peer->uid;
+}
+
+void
+sessions_event(struct helper *h, struct conn *c, const struct fr_msg *msg)
+{
+	struct session_table *t = h->sessions;
+	const char *user = fr_msg_str(msg, FR_TAG_USER);
+	int opening = msg->type == FR_MSG_SESSION_OPEN;
+
+	if (!user_name_valid(user)) {
+		requests_reply_done(c, FR_RESULT_USER_UNKNOWN, NULL);
+		return;
+	}
+	if (!caller_may_speak_for(conn_peer(c), user)) {
+		log_auth(LOG_WARNING, "uid %u may not report sessions of %s",
+			 (unsigned)conn_peer(c)->uid, user);
+		requests_reply_done(c, FR_RESULT_PERM_DENIED, NULL);
+		return;
+	}
+	struct session_user **slot = find_slot(t, user);
+	if (opening) {
+		if (*slot == NULL) {
+			struct session_user *u = calloc(1, sizeof(*u));
+			if (u == NULL || (u->user = strdup(user)) == NULL) {
+				free(u);
+				requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
+				return;
+			}
+			*slot = u;
+		}
+		(*slot)->open++;
+		t->total++;
+	} else if (*slot != NULL) {
+		struct session_user *u = *slot;
+		u->open--;
+		t->total--;
+		if (u->open == 0) {
+			*slot = u->next;
+			free(u->user);
+			free(u);
+		}
+	}
+	log_auth(LOG_INFO, "session %s for %s (service %s), %u open", opening ? "opened" : "closed",
+		 user, fr_msg_str(msg, FR_TAG_SERVICE), sessions_open_for(t, user));
+	requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
+}

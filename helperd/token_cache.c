@@ -1,0 +1,289 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "fr_error.h"
+#include "log.h"
+#include "secret.h"
+#include "token_cache.h"
+#include "user_name.h"
+
+#define CACHE_FORMAT_VERSION 1
+
+struct token_cache {
+	int dirfd;
+	char *path;
+};
+
+void
+cache_record_wipe(struct cache_record *rec)
+{
+	secret_free(rec->refresh_token);
+	secret_free(rec->access_token);
+	memset(rec, 0, sizeof(*rec));
+}
+
+int
+cache_record_encode(const char *user, const struct cache_record *rec, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (rec->refresh_token == NULL)
+		return FR_ERR_INVALID;
+	json_t *obj = json_pack("{s:i, s:s, s:s, s:I, s:I}", "version", CACHE_FORMAT_VERSION,
+				"user", user, "refresh_token", rec->refresh_token,
+				"access_expires", (json_int_t)rec->access_expires,
+				"last_login", (json_int_t)rec->last_login);
+	if (obj == NULL)
+		return FR_ERR_NOMEM;
+	if (rec->access_token != NULL &&
+	    json_object_set_new(obj, "access_token", json_string(rec->access_token)) != 0) {
+		json_decref(obj);
+		return FR_ERR_NOMEM;
+	}
+	*out = secret_json_dump(obj, len);
+	json_decref(obj);
+	return *out != NULL ? FR_OK : FR_ERR_NOMEM;
+}
+
+static int
+take_secret(json_t *root, const char *key, int required, char **out)
+{
+	json_t *v = json_object_get(root, key);
+
+	*out = NULL;
+	if (v == NULL)
+		return required ? FR_ERR_INVALID : FR_OK;
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 8192 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return FR_ERR_INVALID;
+	*out = secret_strndup(json_string_value(v), json_string_length(v));
+	return *out != NULL ? FR_OK : FR_ERR_NOMEM;
+}
+
+static int
+take_time(json_t *root, const char *key, int64_t *out)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return FR_ERR_INVALID;
+	*out = (int64_t)json_integer_value(v);
+	return FR_OK;
+}
+
+int
+cache_record_decode(const char *user, const char *buf, size_t len, struct cache_record *out)
+{
+	json_error_t jerr;
+	int r = FR_ERR_INVALID;
+
+	memset(out, 0, sizeof(*out));
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return FR_ERR_INVALID;
+	json_t *version = json_object_get(root, "version");
+	json_t *owner = json_object_get(root, "user");
+	/* The name inside must match the file name: a renamed file must not
+	 * hand one user another's tokens. */
+	if (!json_is_object(root) || !json_is_integer(version) ||
+	    json_integer_value(version) != CACHE_FORMAT_VERSION || !json_is_string(owner) ||
+	    strcmp(json_string_value(owner), user) != 0)
+		goto out;
+	if ((r = take_secret(root, "refresh_token", 1, &out->refresh_token)) != 0 ||
+	    (r = take_secret(root, "access_token", 0, &out->access_token)) != 0 ||
+	    (r = take_time(root, "access_expires", &out->access_expires)) != 0 ||
+	    (r = take_time(root, "last_login", &out->last_login)) != 0)
+		goto out;
+	r = FR_OK;
+out:
+	json_decref(root);
+	if (r != 0)
+		cache_record_wipe(out);
+	return r;
+}
+
+int
+token_cache_open(const char *dir, struct token_cache **out)
+{
+	struct stat st;
+	struct token_cache *c;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_err("cannot create cache_dir %s: %s", dir, strerror(errno));
+		return FR_ERR_IO;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("cannot open cache_dir %s: %s", dir, strerror(errno));
+		return FR_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		log_err("cache_dir %s must be owned by uid %u with mode 0700", dir, (unsigned)geteuid());
+		close(fd);
+		return FR_ERR_UNTRUSTED;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->path = strdup(dir)) == NULL) {
+		free(c);
+		close(fd);
+		return FR_ERR_NOMEM;
+	}
+	c->dirfd = fd;
+	*out = c;
+	return FR_OK;
+}
+
+void
+token_cache_close(struct token_cache *c)
+{
+	if (c == NULL)
+		return;
+	close(c->dirfd);
+	free(c->path);
+	free(c);
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return FR_ERR_IO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return FR_OK;
+}
+
+int
+token_cache_store(struct token_cache *c, const char *user, const struct cache_record *rec)
+{
+	char tmp[160];
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	if ((r = cache_record_encode(user, rec, &text, &len)) != 0)
+		return r;
+	/* User names never start with '.', so this cannot name a user file. */
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", user);
+	if (unlinkat(c->dirfd, tmp, 0) != 0 && errno != ENOENT)
+		log_warn("cannot remove stale %s/%s: %s", c->path, tmp, strerror(errno));
+	int fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_err("cannot create %s/%s: %s", c->path, tmp, strerror(errno));
+		secret_free(text);
+		return FR_ERR_IO;
+	}
+	r = write_all(fd, text, len);
+	secret_free(text);
+	if (r == 0 && fsync(fd) != 0)
+		r = FR_ERR_IO;
+	if (close(fd) != 0 && r == 0)
+		r = FR_ERR_IO;
+	if (r == 0 && renameat(c->dirfd, tmp, c->dirfd, user) != 0)
+		r = FR_ERR_IO;
+	if (r != 0) {
+		log_err("cannot write the cache file of %s: %s", user, strerror(errno));
+		(void)unlinkat(c->dirfd, tmp, 0);
+		return r;
+	}
+	/* The rename itself must reach the disk before we call it stored. */
+	if (fsync(c->dirfd) != 0)
+		log_warn("fsync of %s: %s", c->path, strerror(errno));
+	return FR_OK;
+}
+
+int
+token_cache_load(struct token_cache *c, const char *user, struct cache_record *out)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	int fd = openat(c->dirfd, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_warn("ignoring cache file of %s: %s", user, strerror(errno));
+		return FR_ERR_NOT_FOUND;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0 || st.st_size > CACHE_FILE_MAX) {
+		log_warn("ignoring cache file of %s: not a private regular file of ours", user);
+		close(fd);
+		return FR_ERR_NOT_FOUND;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return FR_ERR_NOMEM;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	r = cache_record_decode(user, buf, len, out);
+	explicit_bzero(buf, (size_t)st.st_size + 1);
+	free(buf);
+	if (r != 0) {
+		log_warn("ignoring corrupt cache file of %s", user);
+		return FR_ERR_NOT_FOUND;
+	}
+	return FR_OK;
+}
+
+int
+token_cache_forget(struct token_cache *c, const char *user)
+{
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	if (unlinkat(c->dirfd, user, 0) != 0)
+		return errno == ENOENT ? FR_ERR_NOT_FOUND : FR_ERR_IO;
+	if (fsync(c->dirfd) != 0)
+		log_warn("fsync of %s: %s", c->path, strerror(errno));
+	return FR_OK;
+}
+
+int
+token_cache_count(struct token_cache *c)
+{
+	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int count = 0;
+
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && user_name_valid(e->d_name))
+			count++;
+	closedir(d);
+	return count;
+}

@@ -1,0 +1,41 @@
+/*
+ * Per-user token cache: one JSON file per user in cache_dir (0700, owned
+ * by the helper), each file 0600, replaced atomically (temporary file,
+ * fsync, rename, fsync of the folder) and opened with O_NOFOLLOW relative
+ * to the folder's descriptor.  A file that is corrupt, foreign-owned or
+ * too open is ignored with a log line, never trusted.
+ */
+#ifndef TOKEN_CACHE_H
+#define TOKEN_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CACHE_FILE_MAX (64 * 1024)
+
+struct token_cache;
+
+struct cache_record {
+	char *refresh_token;		/* secret */
+	char *access_token;		/* secret, may be NULL */
+	int64_t access_expires;		/* unix time, 0 unknown */
+	int64_t last_login;		/* unix time of the last full login */
+};
+
+int token_cache_open(const char *dir, struct token_cache **out);
+void token_cache_close(struct token_cache *cache);
+
+int token_cache_store(struct token_cache *cache, const char *user, const struct cache_record *rec);
+/* FR_ERR_NOT_FOUND when there is no usable record. */
+int token_cache_load(struct token_cache *cache, const char *user, struct cache_record *out);
+int token_cache_forget(struct token_cache *cache, const char *user);
+/* Number of user files, -1 on error. */
+int token_cache_count(struct token_cache *cache);
+
+void cache_record_wipe(struct cache_record *rec);
+
+/* Pure halves, unit-tested and fuzzed. */
+int cache_record_encode(const char *user, const struct cache_record *rec, char **out, size_t *len);
+int cache_record_decode(const char *user, const char *buf, size_t len, struct cache_record *out);
+
+#endif

@@ -1,0 +1,10 @@
+#ifndef USER_NAME_H
+#define USER_NAME_H
+
+#include <stdbool.h>
+
+/* A user name the helper will handle.  Also used as a cache file name,
+ * so it can never be ".", "..", contain '/', or start with '.' or '-'. */
+bool user_name_valid(const char *user);
+
+#endif

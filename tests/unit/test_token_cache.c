@@ -1,0 +1,106 @@
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fr_error.h"
+#include "log.h"
+#include "token_cache.h"
+
+static void
+test_codec(void)
+{
+	struct cache_record in = { .refresh_token = "r.t", .access_token = "a.t",
+				   .access_expires = 1700000000, .last_login = 1690000000 };
+	struct cache_record out;
+	char *text = NULL;
+	size_t len = 0;
+
+	CHECK(cache_record_encode("alice", &in, &text, &len) == 0);
+	CHECK(text != NULL && strstr(text, "\"user\":\"alice\"") != NULL);
+	CHECK(cache_record_decode("alice", text, len, &out) == 0);
+	CHECK(strcmp(out.refresh_token, "r.t") == 0 && strcmp(out.access_token, "a.t") == 0);
+	CHECK(out.access_expires == 1700000000 && out.last_login == 1690000000);
+	cache_record_wipe(&out);
+	CHECK(out.refresh_token == NULL);
+	/* A file renamed to another user's name is not that user's. */
+	CHECK(cache_record_decode("mallory", text, len, &out) == FR_ERR_INVALID);
+	free(text);
+
+	CHECK(cache_record_decode("alice", "{", 1, &out) == FR_ERR_INVALID);
+	const char *wrong_version = "{\"version\":2,\"user\":\"alice\",\"refresh_token\":\"r\","
+				    "\"access_expires\":0,\"last_login\":0}";
+	CHECK(cache_record_decode("alice", wrong_version, strlen(wrong_version), &out) == FR_ERR_INVALID);
+	const char *wrong_type = "{\"version\":1,\"user\":\"alice\",\"refresh_token\":5,"
+				 "\"access_expires\":0,\"last_login\":0}";
+	CHECK(cache_record_decode("alice", wrong_type, strlen(wrong_type), &out) == FR_ERR_INVALID);
+	struct cache_record none = { 0 };
+	CHECK(cache_record_encode("alice", &none, &text, &len) == FR_ERR_INVALID);
+}
+
+static void
+test_files(void)
+{
+	char dir[] = "/tmp/freddy-cache-test.XXXXXX";
+	char path[128];
+	struct token_cache *cache = NULL;
+	struct cache_record rec = { .refresh_token = "refresh-1", .access_expires = 5, .last_login = 6 };
+	struct cache_record out;
+	struct stat st;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(token_cache_open(dir, &cache) == 0);
+	CHECK(token_cache_count(cache) == 0);
+	CHECK(token_cache_load(cache, "alice", &out) == FR_ERR_NOT_FOUND);
+	CHECK(token_cache_store(cache, "alice", &rec) == 0);
+	snprintf(path, sizeof(path), "%s/alice", dir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(token_cache_load(cache, "alice", &out) == 0 && strcmp(out.refresh_token, "refresh-1") == 0);
+	cache_record_wipe(&out);
+	CHECK(token_cache_count(cache) == 1);
+
+	/* Invalid names never become paths. */
+	CHECK(token_cache_store(cache, "../evil", &rec) == FR_ERR_INVALID);
+	CHECK(token_cache_load(cache, ".alice.tmp", &out) == FR_ERR_INVALID);
+
+	/* Too open, or a symlink: ignored. */
+	CHECK(chmod(path, 0644) == 0);
+	CHECK(token_cache_load(cache, "alice", &out) == FR_ERR_NOT_FOUND);
+	CHECK(chmod(path, 0600) == 0);
+	char bob[128];
+	snprintf(bob, sizeof(bob), "%s/bob", dir);
+	CHECK(symlink(path, bob) == 0);
+	CHECK(token_cache_load(cache, "bob", &out) == FR_ERR_NOT_FOUND);
+	CHECK(unlink(bob) == 0);
+
+	/* Corrupt: ignored, and a store replaces it. */
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "{garbage", 8) == 8 && close(fd) == 0);
+	CHECK(token_cache_load(cache, "alice", &out) == FR_ERR_NOT_FOUND);
+	CHECK(token_cache_store(cache, "alice", &rec) == 0);
+	CHECK(token_cache_load(cache, "alice", &out) == 0);
+	cache_record_wipe(&out);
+
+	CHECK(token_cache_forget(cache, "alice") == 0);
+	CHECK(token_cache_forget(cache, "alice") == FR_ERR_NOT_FOUND);
+	token_cache_close(cache);
+
+	/* A cache folder others can read is refused. */
+	CHECK(chmod(dir, 0755) == 0);
+	CHECK(token_cache_open(dir, &cache) == FR_ERR_UNTRUSTED);
+	CHECK(rmdir(dir) == 0);
+}
+
+int
+main(void)
+{
+	log_init("test_token_cache", true, false);
+	test_codec();
+	test_files();
+	return check_finish("test_token_cache");
+}
