@@ -139,8 +139,14 @@ helper_uid(const struct exchange *ex, uid_t *uid)
 static int
 unavailable(struct exchange *ex, const char *why, int err)
 {
-	pam_syslog(ex->pamh, LOG_ERR, "freddy-helperd at %s: %s: %s%s", ex->opt->socket_path, why,
-		   fr_strerror(err), ex->opt->fail_safe ? " (fail_mode=safe: PAM_IGNORE)" : "");
+	int saved_errno = errno;
+
+	pam_syslog(ex->pamh, LOG_ERR, "freddy-helperd at %s: %s: %s%s%s%s", ex->opt->socket_path, why,
+		   fr_strerror(err), err == FR_ERR_IO ? " (" : "", err == FR_ERR_IO ? strerror(saved_errno) : "",
+		   err == FR_ERR_IO ? ")" : "");
+	if (ex->opt->fail_safe)
+		pam_syslog(ex->pamh, LOG_WARNING, "fail_mode=safe: returning PAM_IGNORE; the PAM stack "
+			   "decides without Freddy");
 	if (!ex->silent)
 		(void)pam_error(ex->pamh, "Authentication service unavailable");
 	return ex->opt->fail_safe ? FR_RESULT_IGNORE : FR_RESULT_AUTHINFO_UNAVAIL;
@@ -154,10 +160,7 @@ open_helper(struct exchange *ex)
 
 	if ((r = helper_uid(ex, &uid)) != 0)
 		return r;
-	r = fr_io_connect(ex->opt->socket_path, uid, ex->opt->timeout_ms, &ex->fd);
-	if (r == FR_ERR_IO)
-		DEBUG_LOG(ex->opt, ex->pamh, "connect: %s", strerror(errno));
-	return r;
+	return fr_io_connect(ex->opt->socket_path, uid, ex->opt->timeout_ms, &ex->fd);
 }
 
 static void

@@ -1,0 +1,316 @@
+"""Test fixture for pam_freddy: the emulator, the helper and PAM programs.
+
+Each test gets a private temporary folder holding certificates, the emulator,
+a helper with its own config, socket and cache, and a PAM service folder for
+pam_wrapper, so tests need no change to /etc and can run in parallel.
+Nothing here stubs the code under test: the real helper, the real module
+loaded by the real libpam, driven by pamtester through a pseudo-terminal.
+"""
+
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import pexpect
+
+TOP_BUILDDIR = os.environ.get("FREDDY_TOP_BUILDDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP_SRCDIR = os.environ.get("FREDDY_TOP_SRCDIR") or TOP_BUILDDIR
+HELPER = os.path.join(TOP_BUILDDIR, "freddy-helperd")
+MODULE = os.path.join(TOP_BUILDDIR, ".libs", "pam_freddy.so")
+EMULATOR = os.path.join(TOP_SRCDIR, "tests", "emulator", "freddy_emulator.py")
+MAKE_CERTS = os.path.join(TOP_SRCDIR, "tests", "emulator", "make-certs.sh")
+PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
+PYTHON = "/usr/bin/python3"
+
+API_KEY = "ak_test_9f8e7d6c5b4a"
+
+DEFAULT_USERS = [
+    {"username": "alice", "email": "alice@example.com", "password": "Correct-Horse-1"},
+    {"username": "bob", "email": "bob@example.com", "password": "Bob-Pass-2",
+     "totp_secret_hex": "3132333435363738393031323334353637383930",
+     "recovery_codes": ["abcd-efgh-ijkl", "mnop-qrst-uvwx"], "aius_2fa": True},
+    {"username": "carol", "email": "carol@example.com", "password": "Carol-Pass-3",
+     "aius_2fa": False},
+]
+PASSWORDS = {u["username"]: u["password"] for u in DEFAULT_USERS}
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def read_text(path):
+    """Stripped contents of a file, or None if it does not exist yet."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return None
+
+
+class Emulator:
+    def __init__(self, tmp, certs, users, extra_args=(), cert="server"):
+        self.tmp = tmp
+        self.outbox = os.path.join(tmp, "outbox")
+        os.makedirs(self.outbox, exist_ok=True)
+        self.users_file = os.path.join(tmp, "users.json")
+        with open(self.users_file, "w") as f:
+            json.dump({"users": users}, f)
+        port_file = os.path.join(tmp, "emu.port")
+        self.log = open(os.path.join(tmp, "emulator.log"), "w")
+        self.proc = subprocess.Popen(
+            [PYTHON, EMULATOR, "--cert", os.path.join(certs, cert + ".pem"),
+             "--key", os.path.join(certs, cert + ".key"), "--users", self.users_file,
+             "--outbox", self.outbox, "--port", "0", "--port-file", port_file,
+             "--api-key", API_KEY, *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.port = int(wait_for(lambda: read_text(port_file), what="emulator port"))
+        self.base = "https://127.0.0.1:%d" % self.port
+        self.ssl = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+
+    def admin(self, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + "/_emu/" + path, data=data,
+                                     method="GET" if data is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=self.ssl, timeout=10) as r:
+            return json.loads(r.read() or b"{}")
+
+    def stats(self):
+        return self.admin("stats")
+
+    def requests(self, what):
+        return self.stats()["requests"].get(what, 0)
+
+    def code_for(self, email, after=0.0, timeout=10.0):
+        """The newest code mailed to `email` after time `after`."""
+        path = os.path.join(self.outbox, email + ".code")
+
+        def fresh():
+            try:
+                if os.stat(path).st_mtime >= after:
+                    return read_text(path)
+            except FileNotFoundError:
+                return None
+            return None
+        return wait_for(fresh, timeout=timeout, what="mailed code for " + email)
+
+    def codes_sent(self):
+        return self.stats()["codes_sent"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Helper:
+    def __init__(self, tmp, config_text, name="helper", env=None):
+        self.tmp = tmp
+        self.config = os.path.join(tmp, name + ".conf")
+        with open(self.config, "w") as f:
+            f.write(config_text)
+        os.chmod(self.config, 0o600)
+        self.log_path = os.path.join(tmp, name + ".log")
+        self.env = env
+        self.proc = None
+
+    def start(self, wait_socket=None, extra_args=()):
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([HELPER, "--config", self.config, "--foreground", *extra_args],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        if wait_socket:
+            wait_for(lambda: os.path.exists(wait_socket) or self.proc.poll() is not None,
+                     what="helper socket")
+            if self.proc.poll() is not None:
+                raise AssertionError("helper exited %s:\n%s" % (self.proc.returncode, self.read_log()))
+        return self
+
+    def run_to_exit(self, timeout=10, extra_args=()):
+        r = subprocess.run([HELPER, "--config", self.config, "--foreground", *extra_args],
+                           capture_output=True, text=True, timeout=timeout, env=self.env)
+        return r.returncode, r.stdout + r.stderr
+
+    def read_log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self.log.close()
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+
+class PamResult:
+    def __init__(self, status, transcript, elapsed):
+        self.status = status
+        self.transcript = transcript
+        self.elapsed = elapsed
+
+    @property
+    def ok(self):
+        return self.status == 0
+
+    def __repr__(self):
+        return "PamResult(status=%r, elapsed=%.2f, transcript=%r)" % (
+            self.status, self.elapsed, self.transcript)
+
+
+class FreddyEnv:
+    """Emulator + helper + PAM service folder in one temporary folder."""
+
+    def __init__(self, config="", users=None, emulator_args=(), module_args="debug",
+                 start_helper=True, services=None, cert="server"):
+        self.tmp = tempfile.mkdtemp(prefix="freddytest-")
+        os.chmod(self.tmp, 0o700)
+        self.certs = os.path.join(self.tmp, "certs")
+        os.mkdir(self.certs)
+        subprocess.run(["sh", MAKE_CERTS, self.certs], check=True)
+        self.users = users if users is not None else DEFAULT_USERS
+        self.emu = Emulator(self.tmp, self.certs, self.users, emulator_args, cert=cert)
+        self.socket = os.path.join(self.tmp, "run", "helperd.sock")
+        os.mkdir(os.path.join(self.tmp, "run"), 0o755)
+        self.cache_dir = os.path.join(self.tmp, "cache")
+        self.api_url = self.emu.base + "/v1"
+        self.config_text = self.make_config(config)
+        self.helper = Helper(self.tmp, self.config_text)
+        self.pam_dir = os.path.join(self.tmp, "pam.d")
+        os.mkdir(self.pam_dir)
+        self.module_args = module_args
+        self.write_service("freddy-test", "auth required %s socket=%s %s\n"
+                           "session optional %s socket=%s %s\n"
+                           % (MODULE, self.socket, module_args, MODULE, self.socket, module_args))
+        for name, text in (services or {}).items():
+            self.write_service(name, text)
+        self.write_service("other", "auth required pam_deny.so\naccount required pam_deny.so\n"
+                           "session required pam_deny.so\npassword required pam_deny.so\n")
+        if start_helper:
+            self.helper.start(wait_socket=self.socket)
+
+    def make_config(self, extra):
+        base = ("socket = %s\napi = freddy\napi_url = %s\nca_file = %s\ncache_dir = %s\n"
+                "timeout = 5\ndebug = yes\n"
+                % (self.socket, self.api_url, os.path.join(self.certs, "ca.pem"), self.cache_dir))
+        keys = {}
+        for line in (base + extra).splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                k, v = line.split("=", 1)
+                keys[k.strip()] = v.strip()
+        return "".join("%s = %s\n" % kv for kv in keys.items())
+
+    def write_service(self, name, text):
+        with open(os.path.join(self.pam_dir, name), "w") as f:
+            f.write(text)
+
+    def module_line(self, args=None):
+        return "%s socket=%s %s" % (MODULE, self.socket, self.module_args if args is None else args)
+
+    def pam_env(self):
+        env = dict(os.environ)
+        env.update({"LD_PRELOAD": PAM_WRAPPER, "PAM_WRAPPER": "1",
+                    "PAM_WRAPPER_SERVICE_DIR": self.pam_dir})
+        return env
+
+    def pamtester(self, user, script, service="freddy-test", ops=("authenticate",),
+                  timeout=30, extra=()):
+        """Run pamtester in a pty.  `script` is a list of (regex, answer)
+        pairs; an answer may be a callable evaluated when its prompt shows."""
+        start = time.monotonic()
+        child = pexpect.spawn("pamtester", ["-v", *extra, service, user, *ops],
+                              env=self.pam_env(), encoding="utf-8", timeout=timeout,
+                              codec_errors="replace")
+        transcript = []
+        try:
+            for pattern, answer in script:
+                child.expect(pattern)
+                transcript.append(child.before + child.after)
+                if callable(answer):
+                    answer = answer()
+                child.sendline(answer)
+            child.expect(pexpect.EOF)
+            transcript.append(child.before)
+        except (pexpect.TIMEOUT, pexpect.EOF) as e:
+            transcript.append(str(child.before))
+            child.close(force=True)
+            raise AssertionError("pamtester did not follow the script at %r: %s\ntranscript: %r"
+                                 % (pattern, type(e).__name__, "".join(transcript)))
+        child.close()
+        return PamResult(child.exitstatus, "".join(transcript), time.monotonic() - start)
+
+    def login(self, user="alice", password=None, code=None, **kw):
+        """A complete password + emailed code login."""
+        password = PASSWORDS[user] if password is None else password
+        email = next(u["email"] for u in self.users if u["username"] == user)
+        started = time.time() - 0.001
+        return self.pamtester(user, [
+            ("Password: ", password),
+            ("code \\(Enter for a new one\\): ",
+             code if code is not None else (lambda: self.emu.code_for(email, started))),
+        ], **kw)
+
+    def all_logs(self):
+        return self.helper.read_log()
+
+    def close(self):
+        self.helper.stop()
+        self.emu.stop()
+        if os.environ.get("FREDDY_KEEP_TMP"):
+            sys.stderr.write("kept %s\n" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class FreddyTestCase(unittest.TestCase):
+    """One environment per test class; tests reset the emulator first."""
+
+    env_kwargs = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = FreddyEnv(**cls.env_kwargs)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def setUp(self):
+        self.env.emu.admin("reset", {})
+
+    def assertIn_(self, needle, result):
+        self.assertIn(needle, result.transcript, result)
+
+
+def main():
+    unittest.main(verbosity=2)
