@@ -22,6 +22,7 @@ enum key_kind {
 	KEY_API,
 	KEY_SECOND_FACTOR,
 	KEY_FAIL_MODE,
+	KEY_LIST,		/* words separated by commas or spaces */
 };
 
 struct key_def {
@@ -51,6 +52,23 @@ static const struct key_def keys[] = {
 	{ "pinned_pubkey", KEY_STRING, OFF(pinned_pubkey), 0, 0 },
 	{ "fail_mode", KEY_FAIL_MODE, OFF(fail_mode), 0, 0 },
 	{ "socket_group", KEY_STRING, OFF(socket_group), 0, 0 },
+	{ "second_factor", KEY_SECOND_FACTOR, OFF(second_factor), 0, 0 },
+	{ "api_key_file", KEY_PATH, OFF(api_key_file), 0, 0 },
+	{ "totp_users_file", KEY_PATH, OFF(totp_users_file), 0, 0 },
+	{ "totp_window", KEY_UINT, OFF(totp_window), 0, 10 },
+	{ "totp_digits", KEY_UINT, OFF(totp_digits), 6, 8 },
+	{ "totp_step", KEY_UINT, OFF(totp_step), 15, 300 },
+	{ "require_2fa", KEY_BOOL, OFF(require_2fa), 0, 0 },
+	{ "refresh_margin", KEY_UINT, OFF(refresh_margin), 0, 86400 },
+	{ "cached_auth_timeout", KEY_UINT, OFF(cached_auth_timeout), 0, 86400 },
+	{ "cached_auth_services", KEY_LIST, OFF(cached_auth_services), 0, 0 },
+	{ "offline_login", KEY_BOOL, OFF(offline_login), 0, 0 },
+	{ "offline_days", KEY_UINT, OFF(offline_days), 1, 365 },
+	{ "offline_max_failures", KEY_UINT, OFF(offline_max_failures), 1, 100 },
+	{ "forget_on_logout", KEY_BOOL, OFF(forget_on_logout), 0, 0 },
+	{ "allowed_groups", KEY_LIST, OFF(allowed_groups), 0, 0 },
+	{ "rate_limit_failures", KEY_UINT, OFF(rate_limit_failures), 1, 1000 },
+	{ "rate_limit_delay", KEY_UINT, OFF(rate_limit_delay), 1, 3600 },
 };
 
 #define MAX_VALUE_LEN 1024
@@ -67,6 +85,14 @@ config_init(struct config *cfg)
 	cfg->max_clients = 1024;
 	cfg->max_api_connections = 256;
 	cfg->fail_mode = FAIL_SECURE;
+	cfg->totp_window = 1;
+	cfg->totp_digits = 6;
+	cfg->totp_step = 30;
+	cfg->refresh_margin = 300;
+	cfg->offline_days = 3;
+	cfg->offline_max_failures = 5;
+	cfg->rate_limit_failures = 5;
+	cfg->rate_limit_delay = 2;
 	/* String defaults are filled in at the end of config_parse, so a
 	 * key given twice does not leak the default's copy. */
 }
@@ -76,7 +102,7 @@ config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		enum key_kind k = keys[i].kind;
-		if (k == KEY_PATH || k == KEY_URL || k == KEY_STRING || k == KEY_TEMPLATE) {
+		if (k == KEY_PATH || k == KEY_URL || k == KEY_STRING || k == KEY_TEMPLATE || k == KEY_LIST) {
 			char **field = (char **)((char *)cfg + keys[i].offset);
 			free(*field);
 			*field = NULL;
@@ -93,6 +119,31 @@ config_api_name(enum api_profile api)
 	case API_JWT:		return "jwt";
 	}
 	return "unknown";
+}
+
+static bool
+is_list_separator(char c)
+{
+	return c == ',' || c == ' ' || c == '\t';
+}
+
+bool
+config_list_contains(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (list == NULL || n == 0)
+		return false;
+	for (const char *p = list; *p != '\0';) {
+		while (is_list_separator(*p))
+			p++;
+		const char *start = p;
+		while (*p != '\0' && !is_list_separator(*p))
+			p++;
+		if ((size_t)(p - start) == n && memcmp(start, word, n) == 0)
+			return true;
+	}
+	return false;
 }
 
 static const struct key_def *
@@ -236,6 +287,12 @@ apply_value(const struct key_def *k, const char *value, struct config *cfg, cons
 		else
 			return FR_ERR_INVALID;
 		return FR_OK;
+	case KEY_LIST:
+		*why = "a list of names separated by commas or spaces";
+		for (const char *p = value; *p != '\0'; p++)
+			if (!is_list_separator(*p))
+				return set_string(field, value);
+		return FR_ERR_INVALID;
 	case KEY_FAIL_MODE:
 		*why = "secure or safe";
 		if (strcmp(value, "secure") == 0)
@@ -256,12 +313,42 @@ apply_defaults(struct config *cfg)
 		{ &cfg->socket_path, "/run/freddy/helperd.sock" },
 		{ &cfg->cache_dir, "/var/lib/freddy" },
 		{ &cfg->user_template, "%u" },
+		{ &cfg->totp_users_file, "/etc/freddy/totp_users" },
 	};
 
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		if (*defaults[i].field == NULL && set_string(defaults[i].field, defaults[i].value) != 0)
 			return FR_ERR_NOMEM;
 	return FR_OK;
+}
+
+/* Rules between keys; run once the whole file is read. */
+static int
+check_combinations(struct config *cfg, const char *filename, char *err, size_t errlen)
+{
+	if (cfg->second_factor == SECOND_FACTOR_UNSET)
+		cfg->second_factor = cfg->api == API_FREDDY ? SECOND_FACTOR_EMAIL : SECOND_FACTOR_NONE;
+	if (cfg->second_factor == SECOND_FACTOR_EMAIL && cfg->api != API_FREDDY) {
+		snprintf(err, errlen, "%s: second_factor = email needs api = freddy", filename);
+		return FR_ERR_CONFIG;
+	}
+	if (cfg->api == API_FREDDY && cfg->second_factor == SECOND_FACTOR_NONE) {
+		snprintf(err, errlen, "%s: api = freddy needs second_factor = email or totp", filename);
+		return FR_ERR_CONFIG;
+	}
+	if (cfg->api == API_FREDDY && cfg->second_factor == SECOND_FACTOR_TOTP && cfg->api_key_file == NULL) {
+		snprintf(err, errlen, "%s: second_factor = totp with api = freddy needs api_key_file", filename);
+		return FR_ERR_CONFIG;
+	}
+	if (cfg->api == API_AIUS && cfg->second_factor == SECOND_FACTOR_TOTP) {
+		snprintf(err, errlen, "%s: api = aius checks its own TOTP codes; use require_2fa", filename);
+		return FR_ERR_CONFIG;
+	}
+	if (cfg->require_2fa && cfg->api != API_AIUS) {
+		snprintf(err, errlen, "%s: require_2fa applies to api = aius only", filename);
+		return FR_ERR_CONFIG;
+	}
+	return apply_defaults(cfg);
 }
 
 int
@@ -338,7 +425,7 @@ config_parse(const char *text, size_t len, const char *filename, struct config *
 		snprintf(err, errlen, "%s: api_url is required", filename);
 		return FR_ERR_CONFIG;
 	}
-	return apply_defaults(cfg);
+	return check_combinations(cfg, filename, err, errlen);
 }
 
 int

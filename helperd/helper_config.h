@@ -13,7 +13,9 @@
 #define CONFIG_MAX_SIZE		(64 * 1024)
 
 enum api_profile { API_FREDDY = 0, API_AIUS, API_JWT };
-enum second_factor { SECOND_FACTOR_EMAIL = 0, SECOND_FACTOR_TOTP, SECOND_FACTOR_NONE };
+/* UNSET resolves per profile at the end of parsing: freddy -> email,
+ * aius -> none (the server drives 2FA), jwt -> none. */
+enum second_factor { SECOND_FACTOR_UNSET = 0, SECOND_FACTOR_EMAIL, SECOND_FACTOR_TOTP, SECOND_FACTOR_NONE };
 enum fail_mode { FAIL_SECURE = 0, FAIL_SAFE };
 
 struct config {
@@ -34,6 +36,29 @@ struct config {
 	char *pinned_pubkey;		/* curl's sha256//… or a file */
 	enum fail_mode fail_mode;
 	char *socket_group;		/* NULL: socket mode 0666, anyone may connect */
+
+	/* second factors and the other API shapes */
+	enum second_factor second_factor;
+	char *api_key_file;		/* freddy + totp: X-API-Key for /auth/dev-login */
+	char *totp_users_file;		/* pam_oath format: HOTP/T30 user - hexsecret */
+	unsigned totp_window;		/* accepted steps either side of now */
+	unsigned totp_digits;
+	unsigned totp_step;		/* seconds */
+	bool require_2fa;		/* aius: refuse accounts without 2FA */
+
+	/* the token cache */
+	unsigned refresh_margin;	/* refresh access tokens this close to expiry */
+	unsigned cached_auth_timeout;	/* 0: off */
+	char *cached_auth_services;	/* list: services that never skip the second factor */
+	bool offline_login;
+	unsigned offline_days;
+	unsigned offline_max_failures;
+	bool forget_on_logout;
+
+	/* who may log in, and how often they may fail */
+	char *allowed_groups;		/* list; NULL: everyone */
+	unsigned rate_limit_failures;	/* failures before delays start */
+	unsigned rate_limit_delay;	/* first delay in seconds, doubling */
 };
 
 void config_init(struct config *cfg);
@@ -51,5 +76,8 @@ int config_parse(const char *text, size_t len, const char *filename, struct conf
 int config_load(const char *path, unsigned trusted_uid, struct config *cfg, char *err, size_t errlen);
 
 const char *config_api_name(enum api_profile api);
+
+/* Lists are words separated by commas and/or white space. */
+bool config_list_contains(const char *list, const char *word);
 
 #endif

@@ -26,6 +26,10 @@ struct flow_ops {
 	void (*answer)(struct login *lg, const char *text);
 	/* Free lg->flow_data (wiping secrets); the login is over. */
 	void (*destroy)(struct login *lg);
+	/* Optional: the user's last PAM session closed; end the API session
+	 * if the API has a logout.  Runs before forget_on_logout drops the
+	 * cached tokens, so it may read them (and must copy what it keeps). */
+	void (*logout)(struct helper *h, const char *user);
 };
 
 typedef void (*login_http_fn)(struct login *lg, const struct http_response *resp);

@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "api_key.h"
 #include "fr_error.h"
 #include "helper.h"
 #include "http.h"
@@ -37,6 +38,7 @@ struct daemon_state {
 	struct helper h;
 	struct loop_source signals;
 	const char *config_path;
+	char *api_key;			/* secret, handed to the HTTP client */
 	int stopping;
 	int64_t stop_deadline;
 };
@@ -212,7 +214,10 @@ run(struct daemon_state *d, int foreground)
 	}
 	if ((r = token_cache_open(h->cfg->cache_dir, &h->cache)) != 0)
 		return EX_CONFIG;
-	if ((r = http_client_new(h->loop, h->cfg, NULL, &h->http)) != 0) {
+	r = http_client_new(h->loop, h->cfg, d->api_key, &h->http);
+	secret_free(d->api_key);
+	d->api_key = NULL;
+	if (r != 0) {
 		log_err("cannot set up HTTPS: %s", fr_strerror(r));
 		return EX_SOFTWARE;
 	}
@@ -297,7 +302,16 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return EX_CONFIG;
 	}
+	if (cfg.api_key_file != NULL &&
+	    api_key_load(cfg.api_key_file, (unsigned)geteuid(), &d.api_key, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		if (!foreground && !check_only)
+			fprintf(stderr, "freddy-helperd: %s\n", err);
+		config_free(&cfg);
+		return EX_CONFIG;
+	}
 	if (check_only) {
+		secret_free(d.api_key);
 		printf("%s: OK\n", d.config_path);
 		config_free(&cfg);
 		return EX_OK;
@@ -317,6 +331,7 @@ main(int argc, char **argv)
 	}
 	d.h.cfg = &cfg;
 	int status = run(&d, foreground);
+	secret_free(d.api_key);
 	teardown(&d);
 	curl_global_cleanup();
 	config_free(&cfg);

@@ -5,11 +5,14 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "flows.h"
 #include "fr_error.h"
+#include "fr_text.h"
 #include "log.h"
 #include "requests.h"
 #include "server.h"
 #include "sessions.h"
+#include "token_cache.h"
 #include "user_name.h"
 
 struct session_user {
@@ -82,6 +85,24 @@ caller_may_speak_for(const struct conn_peer *peer, const char *user)
 	       pw.pw_uid == peer->uid;
 }
 
+/* What the end of a user's last session means depends on the API (a
+ * logout call for jwt) and on forget_on_logout. */
+static void
+last_session_closed(struct helper *h, const char *user)
+{
+	const struct flow_ops *flow = flows_select(h->cfg);
+
+	if (flow != NULL && flow->logout != NULL)
+		flow->logout(h, user);
+	if (h->cfg->forget_on_logout) {
+		int r = token_cache_forget(h->cache, user);
+		if (r == 0)
+			log_auth(LOG_INFO, "forgot the cached tokens of %s at logout", user);
+		else if (r != FR_ERR_NOT_FOUND)
+			log_warn("cannot forget the cached tokens of %s: %s", user, fr_strerror(r));
+	}
+}
+
 void
 sessions_event(struct helper *h, struct conn *c, const struct fr_msg *msg)
 {
@@ -120,9 +141,13 @@ sessions_event(struct helper *h, struct conn *c, const struct fr_msg *msg)
 			*slot = u->next;
 			free(u->user);
 			free(u);
+			last_session_closed(h, user);
 		}
 	}
+	char service[128];
+	fr_text_sanitize(service, sizeof(service), fr_msg_str(msg, FR_TAG_SERVICE),
+			 strlen(fr_msg_str(msg, FR_TAG_SERVICE)), 0);
 	log_auth(LOG_INFO, "session %s for %s (service %s), %u open", opening ? "opened" : "closed",
-		 user, fr_msg_str(msg, FR_TAG_SERVICE), sessions_open_for(t, user));
+		 user, service, sessions_open_for(t, user));
 	requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
 }
