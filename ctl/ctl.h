@@ -1,0 +1,37 @@
+/* freddyctl: one file per group of subcommands, one table in freddyctl.c. */
+#ifndef CTL_H
+#define CTL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fr_wire.h"
+
+/* Exit codes, documented in freddyctl(1). */
+#define CTL_EXIT_OK		0
+#define CTL_EXIT_FAILURE	1	/* the request was refused or found nothing */
+#define CTL_EXIT_USAGE		2
+#define CTL_EXIT_UNAVAILABLE	3	/* the helper cannot be reached */
+#define CTL_EXIT_PERMISSION	4	/* needs root */
+
+struct ctl_context {
+	const char *socket_path;
+	int timeout_ms;
+};
+
+struct ctl_command {
+	const char *name;
+	const char *usage;	/* arguments, for --help */
+	const char *summary;
+	int (*run)(const struct ctl_context *ctx, int argc, char **argv);
+};
+
+/* Send one request frame to the helper; *fd_out is the open connection,
+ * or a CTL_EXIT_* code is returned after printing why. */
+int ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out);
+/* Read the next reply; prints and returns a CTL_EXIT_* code on failure. */
+int ctl_reply(const struct ctl_context *ctx, int fd, struct fr_msg *reply);
+/* The DONE result as an exit code, printing its text to stderr. */
+int ctl_done_status(const struct fr_msg *done);
+
+#endif

@@ -1,0 +1,75 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "fr_error.h"
+#include "fr_io.h"
+#include "fr_text.h"
+
+int
+ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out)
+{
+	int r;
+
+	*fd_out = -1;
+	if ((r = fr_frame_finish(request)) != 0) {
+		fprintf(stderr, "freddyctl: cannot build the request: %s\n", fr_strerror(r));
+		return CTL_EXIT_USAGE;
+	}
+	r = fr_io_connect(ctx->socket_path, 0, ctx->timeout_ms, fd_out);
+	if (r != 0) {
+		fprintf(stderr, "freddyctl: cannot reach freddy-helperd at %s: %s%s%s\n", ctx->socket_path,
+			fr_strerror(r), r == FR_ERR_IO ? ": " : "", r == FR_ERR_IO ? strerror(errno) : "");
+		return CTL_EXIT_UNAVAILABLE;
+	}
+	if ((r = fr_io_send(*fd_out, request, ctx->timeout_ms)) != 0) {
+		fprintf(stderr, "freddyctl: sending to freddy-helperd failed: %s\n", fr_strerror(r));
+		close(*fd_out);
+		*fd_out = -1;
+		return CTL_EXIT_UNAVAILABLE;
+	}
+	return CTL_EXIT_OK;
+}
+
+int
+ctl_reply(const struct ctl_context *ctx, int fd, struct fr_msg *reply)
+{
+	int r = fr_io_recv(fd, reply, ctx->timeout_ms);
+
+	if (r != 0) {
+		fprintf(stderr, "freddyctl: no answer from freddy-helperd: %s\n", fr_strerror(r));
+		return CTL_EXIT_UNAVAILABLE;
+	}
+	return CTL_EXIT_OK;
+}
+
+int
+ctl_done_status(const struct fr_msg *done)
+{
+	const char *text = fr_msg_str(done, FR_TAG_TEXT);
+	char clean[FR_WIRE_MAX_STRING + 1];
+
+	if (done->type != FR_MSG_DONE) {
+		fprintf(stderr, "freddyctl: unexpected %s from freddy-helperd\n", fr_msg_type_name(done->type));
+		return CTL_EXIT_UNAVAILABLE;
+	}
+	if (text != NULL) {
+		fr_text_sanitize(clean, sizeof(clean), text, strlen(text), 0);
+		fprintf(stderr, "freddyctl: %s\n", clean);
+	}
+	switch (fr_msg_num(done, FR_TAG_RESULT)) {
+	case FR_RESULT_SUCCESS:
+		return CTL_EXIT_OK;
+	case FR_RESULT_PERM_DENIED:
+		return CTL_EXIT_PERMISSION;
+	case FR_RESULT_AUTHINFO_UNAVAIL:
+	case FR_RESULT_BUSY:
+		return CTL_EXIT_UNAVAILABLE;
+	default:
+		return CTL_EXIT_FAILURE;
+	}
+}

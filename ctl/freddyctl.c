@@ -1,0 +1,80 @@
+/*
+ * freddyctl: talk to freddy-helperd for administrators and users.  This
+ * file parses global options and dispatches; each subcommand group lives
+ * in its own ctl_*.c file.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+#define DEFAULT_SOCKET "/run/freddy/helperd.sock"
+#define DEFAULT_TIMEOUT_MS 30000
+
+static const struct ctl_command commands[] = {
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "Usage: freddyctl [--socket PATH] COMMAND [ARGS]\n\nCommands:\n");
+	for (const struct ctl_command *c = commands; c->name != NULL; c++)
+		fprintf(out, "  %-28s %s\n", c->usage, c->summary);
+	fprintf(out,
+		"\nOptions:\n"
+		"  -s, --socket PATH   the helper's socket (default %s)\n"
+		"  -h, --help          show this help\n"
+		"  -V, --version       show the version\n"
+		"\nExit codes: 0 success, 1 refused or nothing found, 2 usage,\n"
+		"3 helper unreachable, 4 needs root.\n",
+		DEFAULT_SOCKET);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl_context ctx = { .socket_path = DEFAULT_SOCKET, .timeout_ms = DEFAULT_TIMEOUT_MS };
+	int opt;
+
+	/* '+': options after the command belong to the command. */
+	while ((opt = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "freddyctl: --socket needs an absolute path\n");
+				return CTL_EXIT_USAGE;
+			}
+			ctx.socket_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("freddyctl %s\n", PACKAGE_VERSION);
+			return CTL_EXIT_OK;
+		default:
+			usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	for (const struct ctl_command *c = commands; c->name != NULL; c++)
+		if (strcmp(c->name, argv[optind]) == 0)
+			return c->run(&ctx, argc - optind, argv + optind);
+	fprintf(stderr, "freddyctl: unknown command \"%s\"; see freddyctl --help\n", argv[optind]);
+	return CTL_EXIT_USAGE;
+}
