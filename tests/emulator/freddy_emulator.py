@@ -254,6 +254,7 @@ class Options:
     access_ttl: int
     latency_ms: int
     outbox: str
+    fixed_code: int | None = None   # benchmarks only: every code is this one
 
 
 class State:
@@ -329,7 +330,7 @@ class State:
     def send_code(self, user: User, email_key: str, rec: EmailKey) -> None:
         # DOCS SILENT: code range; 1000-9999 because the docs send the code as a JSON
         # integer, which cannot keep a leading zero (item 1).
-        rec.code = secrets.randbelow(9000) + 1000
+        rec.code = self.opts.fixed_code or secrets.randbelow(9000) + 1000
         rec.code_expires = time.time() + self.opts.code_ttl
         rec.failures = 0
         outbox = self.opts.outbox
@@ -891,6 +892,9 @@ Route = Callable[[Request], Reply]
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body
+    # waits for the client's delayed ACK (~40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
     server_version = "freddy-emulator/1.0"
     sys_version = ""
     timeout = IDLE_TIMEOUT
@@ -1357,11 +1361,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--access-ttl", type=int, default=86400,
                    help="Freddy access token lifetime and expires_in (s)")
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    p.add_argument("--fixed-code", type=int, default=None,
+                   help="benchmarks only: send this code (1000-9999) instead of a random one")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.fixed_code is not None and not 1000 <= args.fixed_code <= 9999:
+        sys.exit("--fixed-code must be a 4-digit number from 1000 to 9999")
     users = load_users(args.users)
     os.makedirs(args.outbox, exist_ok=True)
 
@@ -1378,6 +1386,7 @@ def main(argv: list[str] | None = None) -> int:
         access_ttl=args.access_ttl,
         latency_ms=args.latency_ms,
         outbox=args.outbox,
+        fixed_code=args.fixed_code,
     )
     state = State(users, opts)
     server = EmulatorServer((args.bind, args.port), ctx, state, args.quiet)

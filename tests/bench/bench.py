@@ -1,0 +1,225 @@
+"""Login-storm benchmark for pam_freddy (a benchmark, not a timed test).
+
+Starts the emulator with injected latency, the helper, and pam_storm (a C
+driver calling libpam in N threads), and reports what pam_freddy adds to a
+login beyond the API's round trips.  The same logins are then done the way
+an administrator would without this project: pam_exec.so running curl.
+
+Usage: bench.py BUILDDIR OUTDIR [--quick]
+"""
+
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import freddytest  # noqa: E402  (path set above)
+
+PASSWORD = "Bench-Pass-1"
+CODE = "4321"
+THINK_MS = 200
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime, stime are fields 14 and 15 (1-based) of the whole line
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_rss_kib(pid, key="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def proc_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    k = (len(values) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+class Bench:
+    def __init__(self, builddir, outdir, users):
+        freddytest.TOP_BUILDDIR = builddir
+        freddytest.HELPER = os.path.join(builddir, "freddy-helperd")
+        freddytest.MODULE = os.path.join(builddir, ".libs", "pam_freddy.so")
+        self.storm = os.path.join(builddir, "tests", "bench", "pam_storm")
+        self.outdir = outdir
+        bench_users = [{"username": "bench%d" % i, "email": "bench%d@example.com" % i,
+                        "password": PASSWORD} for i in range(users)]
+        self.env = freddytest.FreddyEnv(
+            users=bench_users,
+            emulator_args=("--quiet", "--fixed-code", CODE, "--max-login-failures", "0"),
+            config="debug = no\ntimeout = 30\nmax_clients = 4096\nmax_api_connections = 1100\n",
+            module_args="timeout=60")
+        baseline = "auth required pam_exec.so expose_authtok quiet %s %s %s %s\n" % (
+            os.path.join(HERE, "pam_exec_curl.sh"), self.env.api_url,
+            os.path.join(self.env.certs, "ca.pem"), CODE)
+        self.env.write_service("bench-baseline", baseline)
+        self.helper_pid = self.env.helper.proc.pid
+        self.emu_pid = self.env.emu.proc.pid
+
+    def run_storm(self, service, count):
+        r = subprocess.run([self.storm, service, "bench", PASSWORD, CODE, str(THINK_MS), str(count)],
+                           env=self.env.pam_env(), capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError("pam_storm failed: %s" % r.stderr[-2000:])
+        logins, cpu = [], None
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if parts[0] == "rusage":
+                cpu = (int(parts[1]) / 1e6, int(parts[2]) / 1e6)
+            else:
+                logins.append((int(parts[0]) / 1000.0, int(parts[1]) / 1000.0, int(parts[2])))
+        return logins, cpu
+
+    def measure(self, label, service, count, latency_ms, ours=True):
+        self.env.emu.admin("config", {"latency_ms": latency_ms})
+        emu_conn0 = self.env.emu.stats()["connections"]
+        helper_cpu0 = proc_cpu_s(self.helper_pid) if ours else 0.0
+        emu_cpu0 = proc_cpu_s(self.emu_pid)
+        wall0 = time.monotonic()
+        logins, (driver_cpu, children_cpu) = self.run_storm(service, count)
+        wall = time.monotonic() - wall0
+        helper_cpu = (proc_cpu_s(self.helper_pid) - helper_cpu0) if ours else 0.0
+        emu_cpu = proc_cpu_s(self.emu_pid) - emu_cpu0
+        # The final stats request is a connection of its own.
+        new_conns = self.env.emu.stats()["connections"] - emu_conn0 - 1
+        failed = sum(1 for _, _, res in logins if res != 0)
+        # What pam_freddy adds: the login's time minus the person's think
+        # time and the two API round trips' injected latency.
+        overhead = [lat - think - 2 * latency_ms for lat, think, _ in logins]
+        think = statistics.mean(t for _, t, _ in logins)
+        row = {
+            "impl": label, "n": count, "latency_ms": latency_ms, "failed": failed,
+            "wall_s": round(wall, 3),
+            "wall_minus_think_s": round(wall - think / 1000.0, 3),
+            "logins_per_s": round(count / wall, 1),
+            "overhead_p50_ms": round(percentile(overhead, 50), 2),
+            "overhead_p95_ms": round(percentile(overhead, 95), 2),
+            "overhead_p99_ms": round(percentile(overhead, 99), 2),
+            "cpu_per_login_ms": round(1000 * (helper_cpu + driver_cpu + children_cpu) / count, 3),
+            "helper_cpu_per_login_ms": round(1000 * helper_cpu / count, 3),
+            "new_tls_per_1000": round(1000.0 * new_conns / count, 1),
+            "emulator_cpu_share": round(emu_cpu / wall / os.cpu_count(), 3),
+            "helper_rss_kib": proc_rss_kib(self.helper_pid) if ours else 0,
+            "helper_peak_rss_kib": proc_rss_kib(self.helper_pid, "VmHWM") if ours else 0,
+            "helper_fds": proc_fds(self.helper_pid) if ours else 0,
+        }
+        print("  %-9s N=%-5d lat=%-4d wall=%6.2fs overhead p50/p95/p99 = %6.2f/%6.2f/%6.2f ms  "
+              "cpu/login %.3f ms  new TLS/1000 %5.1f  emu cpu %.0f%%%s" % (
+                  label, count, latency_ms, wall, row["overhead_p50_ms"], row["overhead_p95_ms"],
+                  row["overhead_p99_ms"], row["cpu_per_login_ms"], row["new_tls_per_1000"],
+                  100 * row["emulator_cpu_share"], "  FAILED %d" % failed if failed else ""),
+              flush=True)
+        return row
+
+    def close(self):
+        self.env.close()
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for impl in ("freddy", "pam_exec"):
+        for lat in sorted({r["latency_ms"] for r in rows}):
+            pts = sorted((r["n"], r["overhead_p99_ms"]) for r in rows
+                         if r["impl"] == impl and r["latency_ms"] == lat and r["phase"] == "steady")
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
+                        label="%s, %d ms API latency (p99)" % (impl, lat))
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_xlabel("concurrent logins (N)")
+    ax.set_ylabel("latency added per login, p99 (ms)")
+    ax.set_title("pam_freddy login storm: overhead beyond API round trips")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print("plot: %s" % path)
+
+
+def main():
+    builddir, outdir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    quick = "--quick" in sys.argv
+    sizes = [1, 50, 200] if quick else [1, 50, 200, 1000]
+    os.makedirs(outdir, exist_ok=True)
+    bench = Bench(builddir, outdir, max(sizes))
+    rows = []
+    started = time.monotonic()
+    try:
+        idle_rss = proc_rss_kib(bench.helper_pid)
+        print("helper idle RSS: %d KiB" % idle_rss)
+        for latency in (0, 300):
+            for n in sizes:
+                # The first storm of a size warms the connection pool; the
+                # second is the steady state the targets talk about.
+                for phase in ("warm-up", "steady"):
+                    row = bench.measure("freddy", "freddy-test", n, latency)
+                    row["phase"] = phase
+                    rows.append(row)
+        for n in ([1, 50] if quick else [1, 50, 200]):
+            row = bench.measure("pam_exec", "bench-baseline", n, 0, ours=False)
+            row["phase"] = "steady"
+            rows.append(row)
+    finally:
+        bench.close()
+    elapsed = time.monotonic() - started
+
+    csv_path = os.path.join(outdir, "bench.csv")
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    with open(os.path.join(outdir, "bench.json"), "w") as f:
+        json.dump({"idle_rss_kib": idle_rss, "rows": rows}, f, indent=1)
+
+    steady = [r for r in rows if r["phase"] == "steady"]
+    print("\n%-9s %5s %6s %8s %9s %8s %8s %8s %10s %9s %9s %8s" % (
+        "impl", "N", "lat", "login/s", "wall-thk", "ovh p50", "ovh p95", "ovh p99", "cpu/login",
+        "TLS/1000", "peakRSS", "emu cpu"))
+    for r in steady:
+        print("%-9s %5d %6d %8.1f %8.2fs %7.2fms %7.2fms %7.2fms %8.3fms %9.1f %7dK %7.0f%%" % (
+            r["impl"], r["n"], r["latency_ms"], r["logins_per_s"], r["wall_minus_think_s"],
+            r["overhead_p50_ms"], r["overhead_p95_ms"], r["overhead_p99_ms"], r["cpu_per_login_ms"],
+            r["new_tls_per_1000"], r["helper_peak_rss_kib"], 100 * r["emulator_cpu_share"]))
+    ours = {(r["n"], r["latency_ms"]): r for r in steady if r["impl"] == "freddy"}
+    print()
+    for r in steady:
+        if r["impl"] == "pam_exec" and (r["n"], 0) in ours:
+            o = ours[(r["n"], 0)]
+            print("N=%d, 0 ms: ours/theirs latency p50 %.2f, CPU per login %.3f (%.1fx cheaper)" % (
+                r["n"], (o["overhead_p50_ms"] + 1e-9) / max(r["overhead_p50_ms"], 1e-9),
+                o["cpu_per_login_ms"] / r["cpu_per_login_ms"],
+                r["cpu_per_login_ms"] / max(o["cpu_per_login_ms"], 1e-9)))
+    print("helper RSS idle %d KiB; results in %s; %.0f s" % (idle_rss, csv_path, elapsed))
+    plot(rows, os.path.join(outdir, "latency.png"))
+
+
+if __name__ == "__main__":
+    main()
