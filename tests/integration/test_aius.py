@@ -3,6 +3,8 @@ POST /v1/2fa/login {challenge_token, code} with the authenticator's code
 (from oathtool here) or a recovery code.  require_2fa refuses accounts
 without 2FA."""
 
+import os
+
 from flowtest import EMULATOR_SECRETS, FlowEnv, FlowTestCase, totp_code
 from freddytest import PASSWORDS, main
 
@@ -103,6 +105,47 @@ class AiusRequire2fa(FlowTestCase):
         ])
         self.assertNotEqual(r.status, 0, r)
         self.assertIn("The login has expired, please start again", r.transcript)
+
+
+class AiusFirstPass(FlowTestCase):
+    """The password step the new flows share (flow_util.c) honours
+    use_first_pass / try_first_pass like the Freddy flow."""
+    env_kwargs = {"api": "aius", "config": AIUS_CONFIG}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        env = cls.env
+        items = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_set_items.so"
+        env.write_service("first-use", "auth required %s\nauth required %s\n"
+                          % (items, env.module_line("debug use_first_pass")))
+        env.write_service("first-try", "auth required %s\nauth required %s\n"
+                          % (items, env.module_line("debug try_first_pass")))
+
+    def run_with_authtok(self, service, authtok, script):
+        os.environ["PAM_AUTHTOK"] = authtok
+        try:
+            return self.env.pamtester("bob", script, service=service)
+        finally:
+            del os.environ["PAM_AUTHTOK"]
+
+    def test_use_first_pass_asks_only_for_the_code(self):
+        r = self.run_with_authtok("first-use", PASSWORDS["bob"], [
+            (CODE_PROMPT, lambda: totp_code(EMULATOR_SECRETS["bob"]))])
+        self.assertEqual(r.status, 0, r)
+        self.assertNotIn("Password:", r.transcript)
+
+    def test_use_first_pass_wrong_password_never_prompts(self):
+        r = self.run_with_authtok("first-use", "wrong", [])
+        self.assertNotEqual(r.status, 0, r)
+        self.assertNotIn("Password:", r.transcript)
+
+    def test_try_first_pass_prompts_after_a_wrong_one(self):
+        r = self.run_with_authtok("first-try", "wrong", [
+            ("Password: ", PASSWORDS["bob"]),
+            (CODE_PROMPT, lambda: totp_code(EMULATOR_SECRETS["bob"]))])
+        self.assertEqual(r.status, 0, r)
+        self.assertEqual(self.env.emu.requests("POST /api/v1/login"), 2)
 
 
 if __name__ == "__main__":
