@@ -200,6 +200,28 @@ class Enrolment(FlowTestCase):
         self.assertEqual(len({len(l) for l in qr}), 1)
         self.assertIn("\u2584", r.stdout)
 
+    def test_qr_code_scans_to_the_uri(self):
+        # zbarimg (Debian zbar-tools) reads the terminal drawing turned into
+        # an image: light half blocks are light modules.
+        path = self.users_file("enrol-qr")
+        r = run_ctl("totp", "enroll", "--users-file", path, "dora@example.com")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        uri = re.search(r"^otpauth://\S+$", r.stdout, re.M).group(0)
+        self.assertIn("Freddy:dora%40example.com?", uri)
+        rows = []
+        for line in r.stdout.splitlines():
+            if line.strip() and set(line) <= set("\u2588\u2580\u2584 "):
+                rows.append([c in "\u2588\u2580" for c in line])
+                rows.append([c in "\u2588\u2584" for c in line])
+        scale = 6
+        image = os.path.join(self.env.tmp, "qr.pgm")
+        with open(image, "wb") as f:
+            f.write(b"P5 %d %d 255\n" % (len(rows[0]) * scale, len(rows) * scale))
+            for row in rows:
+                f.write(bytes(255 if light else 0 for light in row for _ in range(scale)) * scale)
+        scanned = subprocess.run(["zbarimg", "--raw", "-q", image], capture_output=True, text=True)
+        self.assertEqual(scanned.stdout.strip(), uri, scanned.stderr)
+
     def test_second_enroll_needs_force_and_replaces(self):
         path = self.users_file("enrol2")
         self.assertEqual(run_ctl("totp", "enroll", "--users-file", path, "dora").returncode, 0)
