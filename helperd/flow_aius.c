@@ -8,9 +8,10 @@
  * INVALID_CHALLENGE, INVALID_CODE.  require_2fa refuses accounts that
  * log in without a challenge.
  *
- * Nothing is cached: AIUS returns a session token only, with no refresh
- * token and no logout to spend it on, so the token cache (which keeps
- * refresh tokens) has nothing to hold.
+ * DOCS SILENT: nothing is cached.  AIUS returns a session token only, with
+ * no refresh token and no logout to spend it on, so the token cache (which
+ * keeps refresh tokens) has nothing to hold.  The session token of an
+ * account refused by require_2fa is dropped unused.
  */
 #include "config.h"
 

@@ -24,7 +24,9 @@ dev_login_body(const char *name, const char *password)
 }
 
 /* The page's 401 AUTHENTICATION_REQUIRED and 403 INSUFFICIENT_PERMISSIONS
- * are about the API key in api_key_file, not about the person. */
+ * are about the API key in api_key_file, not about the person: the login
+ * is unavailable.  DOCS SILENT: the page names no error for a wrong
+ * password; any other 4xx (except 429) is a refused password. */
 static bool
 dev_login_key_refused(long status, const char *code)
 {

@@ -24,7 +24,8 @@
 
 /* The reference's example: expires_in 3600. */
 #define JWT_DEFAULT_ACCESS_TTL 3600
-/* An access token this close to expiry is refreshed before the logout. */
+/* DOCS SILENT: the reference does not say whether an expired token may
+ * log out; one this close to expiry is refreshed first. */
 #define JWT_LOGOUT_MARGIN 30
 
 static json_t *
@@ -117,6 +118,8 @@ on_logout(void *ctx, const struct http_response *resp)
 	logout_free(lo);
 }
 
+/* DOCS SILENT: the reference shows no logout body; an empty JSON object
+ * is sent with the Bearer header. */
 static int
 send_logout(struct jwt_logout *lo)
 {

@@ -100,7 +100,16 @@ class JwtLogin(FlowTestCase):
 
 class JwtTotp(FlowTestCase):
     env_kwargs = {"api": "jwt", "enroll": ("alice",),
-                  "config": "second_factor = totp\ntotp_users_file = {totp_users_file}\n"}
+                  "config": "second_factor = totp\ntotp_users_file = {totp_users_file}\n"
+                            "totp_window = 0\n"}
+
+    def test_window_zero_refuses_the_previous_step(self):
+        secret = self.env.secrets["alice"]
+        old = lambda: totp_code(secret, offset=-30)
+        r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"]),
+                                         (CODE_PROMPT, old),
+                                         ("2 attempts left", lambda: totp_code(secret))])
+        self.assertEqual(r.status, 0, r)
 
     def test_totp_accepted(self):
         secret = self.env.secrets["alice"]

@@ -49,6 +49,16 @@ class FreddyTotpLogin(FlowTestCase):
         r = self.login(codes=[lambda: (lambda c: c[:3] + " " + c[3:])(totp_code(secret))])
         self.assertEqual(r.status, 0, r)
 
+    def test_code_of_the_previous_step_accepted_with_the_default_window(self):
+        secret = self.env.secrets["bob"]
+        r = self.login(codes=[lambda: totp_code(secret, offset=-30)])
+        self.assertEqual(r.status, 0, r)
+
+    def test_code_two_steps_old_refused(self):
+        secret = self.env.secrets["bob"]
+        r = self.login(codes=[lambda: totp_code(secret, offset=-60)] * 3)
+        self.assertNotEqual(r.status, 0, r)
+
     def test_wrong_totp_refused_then_right_one(self):
         secret = self.env.secrets["bob"]
         wrong = lambda: "%06d" % ((int(totp_code(secret)) + 1) % 1000000)
