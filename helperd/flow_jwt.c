@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -45,6 +46,8 @@ static const struct token_login_api jwt_login = {
 	.default_ttl = JWT_DEFAULT_ACCESS_TTL,
 };
 
+static void jwt_discard(struct helper *h, const char *user, char *access_token);
+
 static const struct token_login_api jwt_login_totp = {
 	.login_path = "/auth/login",
 	.login_body = jwt_login_body,
@@ -52,6 +55,7 @@ static const struct token_login_api jwt_login_totp = {
 	.refresh_key = "refreshToken",
 	.default_ttl = JWT_DEFAULT_ACCESS_TTL,
 	.local_totp = true,
+	.discard = jwt_discard,
 };
 
 static void
@@ -72,6 +76,7 @@ struct jwt_logout {
 	char *user;
 	char *access_token;		/* secret */
 	char *refresh_token;		/* secret, NULL once used */
+	bool unused;			/* tokens of a login refused at the second factor */
 	struct http_xfer *xfer;
 };
 
@@ -108,6 +113,8 @@ on_logout(void *ctx, const struct http_response *resp)
 	if (resp->outcome != HTTP_ANSWERED) {
 		log_warn("jwt: logout of %s not sent: %s (%s)", lo->user, http_outcome_name(resp->outcome),
 			 resp->error);
+	} else if (resp->status == 200 && lo->unused) {
+		log_auth(LOG_INFO, "jwt: ended the API session of %s's refused login", lo->user);
 	} else if (resp->status == 200) {
 		log_auth(LOG_INFO, "jwt: logged %s out of the API", lo->user);
 		forget_if_unchanged(lo);
@@ -206,6 +213,29 @@ jwt_logout(struct helper *h, const char *user)
 	r = fresh ? send_logout(lo) : send_refresh(lo);
 	if (r != 0) {
 		log_err("jwt: cannot start the logout of %s: %s", user, fr_strerror(r));
+		logout_free(lo);
+	}
+}
+
+/* The password was right but the TOTP code was not (or the person left):
+ * the API session must not outlive the refused login. */
+static void
+jwt_discard(struct helper *h, const char *user, char *access_token)
+{
+	struct jwt_logout *lo = calloc(1, sizeof(*lo));
+	int r;
+
+	if (lo == NULL || (lo->user = strdup(user)) == NULL) {
+		free(lo);
+		secret_free(access_token);
+		log_err("jwt: out of memory; the API session of %s's refused login stays open", user);
+		return;
+	}
+	lo->helper = h;
+	lo->access_token = access_token;
+	lo->unused = true;
+	if ((r = send_logout(lo)) != 0) {
+		log_err("jwt: cannot end the API session of %s's refused login: %s", user, fr_strerror(r));
 		logout_free(lo);
 	}
 }

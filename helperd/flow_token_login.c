@@ -161,6 +161,11 @@ token_login_destroy(struct login *lg)
 	if (st == NULL)
 		return;
 	flow_password_wipe(&st->pw);
+	/* succeed() has taken the tokens; any left belong to a refused login. */
+	if (st->tokens.access_token != NULL && st->api->discard != NULL) {
+		st->api->discard(lg->helper, lg->user, st->tokens.access_token);
+		st->tokens.access_token = NULL;
+	}
 	api_tokens_wipe(&st->tokens);
 	totp_entry_wipe(&st->totp);
 	explicit_bzero(st, sizeof(*st));

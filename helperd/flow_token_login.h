@@ -26,6 +26,9 @@ struct token_login_api {
 	 * credentials (an API key), not the person's: the login is then
 	 * unavailable rather than failed. */
 	bool (*helper_refused)(long status, const char *code);
+	/* Optional: the API gave tokens but the login did not succeed (wrong
+	 * second factor, abandoned): end that API session. */
+	void (*discard)(struct helper *h, const char *user, char *access_token);
 };
 
 void token_login_start(struct login *lg, const struct token_login_api *api);

@@ -120,6 +120,9 @@ class JwtTotp(FlowTestCase):
 
     def test_wrong_totp_refused(self):
         secret = self.env.secrets["alice"]
+        cached = os.path.join(self.env.cache_dir, "alice")
+        if os.path.exists(cached):
+            os.unlink(cached)
         wrong = lambda: "%06d" % ((int(totp_code(secret)) + 1) % 1000000)
         r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"]),
                                          (CODE_PROMPT, wrong),
@@ -127,6 +130,12 @@ class JwtTotp(FlowTestCase):
                                          ("Invalid code, 1 attempt left", wrong)])
         self.assertNotEqual(r.status, 0, r)
         self.assertIn("Invalid code, no attempts left", r.transcript)
+        # The password was right: the API session it opened is ended, and
+        # nothing is cached.
+        wait_for(lambda: self.env.emu.stats()["logouts"] == ["alice"], what="logout of alice")
+        self.assertFalse(os.path.exists(cached))
+        wait_for(lambda: "ended the API session of alice's refused login" in self.env.helper.read_log(),
+                 what="log line")
 
     def test_replayed_code_refused(self):
         secret = self.env.secrets["alice"]
