@@ -262,6 +262,22 @@ totp_users_read(const char *path, unsigned trusted_uid, char **text, size_t *len
 	return FR_OK;
 }
 
+/* liboath's own comparison is strcmp; a code's matching prefix must not
+ * show in the time the check takes. */
+static int
+compare_code(void *handle, const char *candidate)
+{
+	const char *code = handle;
+	size_t n = strlen(code);
+	unsigned char diff = 0;
+
+	if (strlen(candidate) != n)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(code[i] ^ candidate[i]);
+	return diff != 0;
+}
+
 int
 totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned window,
 	    uint64_t *counter)
@@ -278,8 +294,8 @@ totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned w
 			return FR_ERR_INVALID;
 	if (oath_init() != OATH_OK)
 		return FR_ERR_INTERNAL;
-	r = oath_totp_validate3((const char *)e->secret, e->secret_len, now, e->step, 0, window, &pos,
-				counter, code);
+	r = oath_totp_validate3_callback((const char *)e->secret, e->secret_len, now, e->step, 0,
+					 e->digits, window, &pos, counter, compare_code, (void *)code);
 	oath_done();
 	if (r < 0) {
 		*counter = 0;
