@@ -66,6 +66,13 @@ class AiusLogin(FlowTestCase):
         self.assertIn("Invalid email or password", r.transcript)
         self.assertNotIn(CODE_PROMPT, r.transcript)
 
+    def test_server_text_is_sanitised(self):
+        self.env.emu.admin("config", {"control_chars": True})
+        r = self.login("bob", password="wrong")
+        self.assertNotEqual(r.status, 0, r)
+        self.assertIn("Invalid email or password", r.transcript)
+        self.assertNotIn("\x1b", r.transcript)
+
     def test_server_error_is_unavailable(self):
         self.env.emu.admin("config", {"fault": "status", "fault_status": 503,
                                       "fault_paths": ["/api/v1/2fa/login"]})

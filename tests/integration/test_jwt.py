@@ -50,6 +50,13 @@ class JwtLogin(FlowTestCase):
         self.assertIn("User not found", r.transcript)
         self.assertFalse(os.path.exists(self.cache_path()))
 
+    def test_wrong_types_in_the_login_reply_never_pass(self):
+        self.env.emu.admin("config", {"fault": "wrongtypes", "fault_paths": ["/api/v1/auth/login"]})
+        r = self.login()
+        self.assertNotEqual(r.status, 0, r)
+        self.assertIn("Authentication service unavailable", r.transcript)
+        self.assertFalse(os.path.exists(self.cache_path()))
+
     def test_logout_sent_when_the_session_closes(self):
         r = self.login(ops=("authenticate", "open_session", "close_session"))
         self.assertEqual(r.status, 0, r)

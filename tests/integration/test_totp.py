@@ -104,6 +104,13 @@ class FreddyTotpLogin(FlowTestCase):
         state = os.path.join(self.env.cache_dir, ".totp=bob")
         self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o600)
 
+    def test_wrong_types_in_the_dev_login_reply_never_pass(self):
+        self.env.emu.admin("config", {"fault": "wrongtypes", "fault_paths": ["/v1/auth/dev-login"]})
+        r = self.env.pamtester("bob", [("Password: ", PASSWORDS["bob"])])
+        self.assertNotEqual(r.status, 0, r)
+        self.assertIn("Authentication service unavailable", r.transcript)
+        self.assertNotIn(CODE_PROMPT, r.transcript)
+
     def test_user_without_a_secret_is_refused_before_the_api(self):
         r = self.env.pamtester("alice", [])
         self.assertNotEqual(r.status, 0, r)
