@@ -34,4 +34,7 @@ int ctl_reply(const struct ctl_context *ctx, int fd, struct fr_msg *reply);
 /* The DONE result as an exit code, printing its text to stderr. */
 int ctl_done_status(const struct fr_msg *done);
 
+/* ctl_totp.c: totp enroll|remove. */
+int ctl_totp_main(const struct ctl_context *ctx, int argc, char **argv);
+
 #endif

@@ -16,6 +16,7 @@
 #define DEFAULT_TIMEOUT_MS 30000
 
 static const struct ctl_command commands[] = {
+	{ "totp", "totp enroll|remove USER", "add or remove a local TOTP secret (root)", ctl_totp_main },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -50,6 +50,18 @@ int api_parse_tokens(const char *body, size_t len, const char *access_key, const
 		     unsigned flags, struct api_tokens *out);
 void api_tokens_wipe(struct api_tokens *t);
 
+/* AIUS POST /v1/login: either a session (no 2FA on the account) or a
+ * challenge to answer at /v1/2fa/login. */
+#define API_CHALLENGE_MAX	512
+enum aius_login_kind { AIUS_LOGIN_SESSION = 1, AIUS_LOGIN_CHALLENGE };
+struct aius_login_reply {
+	enum aius_login_kind kind;
+	char *session_token;		/* secret, SESSION only */
+	char *challenge_token;		/* secret (it is the credential), CHALLENGE only */
+};
+int api_parse_aius_login(const char *body, size_t len, struct aius_login_reply *out);
+void api_aius_login_wipe(struct aius_login_reply *r);
+
 /* "user@example.com" -> "u***@example.com"; false when `email` does not
  * look like one address. */
 bool api_mask_email(const char *email, char *out, size_t outlen);

@@ -1,0 +1,206 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "flow_util.h"
+#include "fr_error.h"
+#include "log.h"
+#include "secret.h"
+#include "token_cache.h"
+
+bool
+flow_password_begin(struct login *lg, struct flow_password *pw)
+{
+	if (lg->authtok != NULL) {
+		if ((pw->password = secret_strdup(lg->authtok)) == NULL) {
+			login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+			return false;
+		}
+		pw->from_stack = true;
+		return true;
+	}
+	if (lg->authtok_mode == FR_AUTHTOK_USE) {
+		login_finish(lg, FR_RESULT_AUTH_ERR, NULL);
+		return false;
+	}
+	flow_password_ask(lg);
+	return false;
+}
+
+void
+flow_password_ask(struct login *lg)
+{
+	login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
+}
+
+bool
+flow_password_set(struct login *lg, struct flow_password *pw, const char *answer)
+{
+	if (secret_set(&pw->password, answer) != 0) {
+		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+		return false;
+	}
+	return true;
+}
+
+bool
+flow_password_retry(struct login *lg, struct flow_password *pw)
+{
+	if (!pw->from_stack || lg->authtok_mode != FR_AUTHTOK_TRY)
+		return false;
+	pw->from_stack = false;
+	flow_password_ask(lg);
+	return true;
+}
+
+void
+flow_password_wipe(struct flow_password *pw)
+{
+	secret_free(pw->password);
+	pw->password = NULL;
+}
+
+bool
+flow_service_failed(struct login *lg, const struct http_response *resp, const char *step)
+{
+	char why[160];
+
+	if (resp->outcome != HTTP_ANSWERED) {
+		snprintf(why, sizeof(why), "%s: %s (%s)", step, http_outcome_name(resp->outcome), resp->error);
+	} else if (resp->status >= 500 || resp->status < 200 ||
+		   (resp->status >= 300 && resp->status < 400)) {
+		snprintf(why, sizeof(why), "%s: HTTP status %ld", step, resp->status);
+	} else {
+		return false;
+	}
+	login_unavailable(lg, why);
+	return true;
+}
+
+bool
+flow_code_failed(struct login *lg, unsigned *failures)
+{
+	unsigned max = lg->helper->cfg->max_code_attempts;
+	char text[64];
+
+	(*failures)++;
+	if (*failures >= max) {
+		login_finish(lg, FR_RESULT_MAXTRIES, "Invalid code, no attempts left");
+		return false;
+	}
+	snprintf(text, sizeof(text), "Invalid code, %u attempt%s left", max - *failures,
+		 max - *failures == 1 ? "" : "s");
+	login_error(lg, text);
+	return true;
+}
+
+void
+flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long default_ttl)
+{
+	time_t now = time(NULL);
+	struct cache_record rec = {
+		.refresh_token = tokens->refresh_token,
+		.access_token = tokens->access_token,
+		.access_expires = now + (tokens->expires_in > 0 ? tokens->expires_in : default_ttl),
+		.last_login = now,
+	};
+
+	if (tokens->refresh_token == NULL) {
+		/* The cache keeps refresh tokens; without one there is nothing
+		 * it could renew, so nothing is stored. */
+		log_info("%s: login of %s returned no refresh token; nothing cached", lg->flow->name,
+			 lg->user);
+		return;
+	}
+	int r = token_cache_store(lg->helper->cache, lg->user, &rec);
+	if (r != 0)
+		log_err("%s: login of %s succeeded but its tokens were not cached: %s", lg->flow->name,
+			lg->user, fr_strerror(r));
+}
+
+bool
+flow_totp_lookup(struct login *lg, struct totp_entry *entry)
+{
+	const struct config *cfg = lg->helper->cfg;
+	char err[512];
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	r = totp_users_read(cfg->totp_users_file, (unsigned)geteuid(), &text, &len, err, sizeof(err));
+	if (r == 0) {
+		r = totp_users_find(text, len, lg->user, cfg->totp_step, cfg->totp_digits, entry);
+		explicit_bzero(text, len);
+		free(text);
+	}
+	if (r == 0)
+		return true;
+	if (r == FR_ERR_NOT_FOUND) {
+		/* No line for the user, or no file yet (nobody enrolled). */
+		log_auth(LOG_NOTICE, "%s: %s has no TOTP secret in %s", lg->flow->name, lg->user,
+			 cfg->totp_users_file);
+		login_finish(lg, FR_RESULT_AUTH_ERR, "No authenticator app is enrolled for this account");
+		return false;
+	}
+	if (r == FR_ERR_INVALID)
+		log_err("%s: the line of %s in %s is not a TOTP entry without PIN (HOTP/T30 user - hexsecret)",
+			lg->flow->name, lg->user, cfg->totp_users_file);
+	else
+		log_err("%s: %s", lg->flow->name, err);
+	/* A broken local setup is no reason to let anyone in. */
+	login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
+	return false;
+}
+
+void
+flow_totp_ask(struct login *lg)
+{
+	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code: ");
+}
+
+enum flow_totp_verdict
+flow_totp_check(struct login *lg, const struct totp_entry *entry, const char *answer,
+		unsigned *failures)
+{
+	const struct config *cfg = lg->helper->cfg;
+	char code[TOTP_CODE_MAX + 1];
+	size_t n = 0;
+	int r = FR_ERR_INVALID;
+
+	/* "123 456" is how authenticator apps show codes. */
+	for (const char *p = answer; *p != '\0'; p++) {
+		if (*p == ' ' || *p == '\t')
+			continue;
+		if (n >= TOTP_CODE_MAX) {
+			n = 0;
+			break;
+		}
+		code[n++] = *p;
+	}
+	code[n] = '\0';
+	if (n > 0)
+		r = totp_accept(entry, code, time(NULL), cfg->totp_window, cfg->cache_dir, lg->user);
+	explicit_bzero(code, sizeof(code));
+	if (r == 0)
+		return FLOW_TOTP_ACCEPTED;
+	if (r == FR_ERR_DUPLICATE) {
+		log_auth(LOG_WARNING, "%s: replayed TOTP code refused for %s", lg->flow->name, lg->user);
+		login_error(lg, "This code was already used; wait for the next one");
+	} else if (r != FR_ERR_INVALID) {
+		log_err("%s: cannot check or record the TOTP code of %s: %s", lg->flow->name, lg->user,
+			fr_strerror(r));
+		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+		return FLOW_TOTP_FINISHED;
+	} else {
+		log_debug("%s: wrong TOTP code for %s", lg->flow->name, lg->user);
+	}
+	if (!flow_code_failed(lg, failures))
+		return FLOW_TOTP_FINISHED;
+	flow_totp_ask(lg);
+	return FLOW_TOTP_ASK_AGAIN;
+}
