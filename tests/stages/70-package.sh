@@ -179,14 +179,22 @@ else
 	skipped "this machine's common-auth is not managed by pam-auth-update"
 	enabled=0
 fi
+# Remove (not purge) first: only prerm can have taken the module out of
+# the stacks then, before dpkg deleted the file.
+if DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq libpam-freddy >"$work/remove.log" 2>&1; then
+	ok "apt-get remove libpam-freddy"
+else
+	bad "apt-get remove libpam-freddy"
+	cat "$work/remove.log"
+fi
+check "after remove no stack names pam_freddy and the module is gone" \
+	sh -c "! grep -rq pam_freddy /etc/pam.d && test ! -e '$module'"
 if DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $pkgs >"$work/purge.log" 2>&1; then
 	ok "apt-get purge of both packages"
 else
 	bad "apt-get purge of both packages"
 	cat "$work/purge.log"
 fi
-[ $enabled = 1 ] && check "purge took pam_freddy out of common-auth" \
-	sh -c '! grep -rq pam_freddy /etc/pam.d'
 check "/etc/pam.d is exactly as before" \
 	sh -c "pam_sums() { cd /etc/pam.d && find . -type f -print0 | sort -z | xargs -0 md5sum; }; pam_sums | cmp -s - '$work/state/pam.d.before'"
 check "no /etc/freddy left" test ! -e /etc/freddy
