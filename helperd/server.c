@@ -475,6 +475,18 @@ server_stop_listening(struct server *srv)
 		return;
 	loop_remove(srv->h->loop, &srv->listener);
 	srv->listening = 0;
+	/* Closing (not just unwatching) the listener makes new clients fail
+	 * at once instead of waiting in the backlog for a helper that will
+	 * never accept them.  Under socket activation systemd keeps its own
+	 * copy and queues them for the next instance. */
+	close(srv->listener.fd);
+	srv->listener.fd = -1;
+	if (srv->created_path != NULL) {
+		if (unlink(srv->created_path) != 0)
+			log_warn("cannot remove %s: %s", srv->created_path, strerror(errno));
+		free(srv->created_path);
+		srv->created_path = NULL;
+	}
 }
 
 unsigned

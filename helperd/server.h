@@ -35,7 +35,8 @@ struct conn_handler {
 int server_open(struct helper *h, int listen_fd, struct server **out);
 void server_free(struct server *srv);
 unsigned server_clients(const struct server *srv);
-/* Stop accepting new connections (shutdown); open ones carry on. */
+/* Stop accepting new connections (shutdown): close the listener and
+ * remove the socket file it created; open connections carry on. */
 void server_stop_listening(struct server *srv);
 
 const struct conn_peer *conn_peer(const struct conn *c);
