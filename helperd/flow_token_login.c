@@ -7,6 +7,7 @@
 #include "api_parse.h"
 #include "flow_token_login.h"
 #include "flow_util.h"
+#include "fr_error.h"
 #include "log.h"
 #include "secret.h"
 #include "totp.h"
@@ -24,6 +25,7 @@ struct token_login {
 	struct api_tokens tokens;	/* held until the second factor passes */
 	struct totp_entry totp;
 	unsigned failures;
+	bool totp_missing;		/* refused once the password is known good */
 };
 
 static struct token_login *
@@ -60,6 +62,12 @@ on_login(struct login *lg, const struct http_response *resp)
 		}
 		if (!st->api->local_totp) {
 			succeed(lg);
+			return;
+		}
+		/* Only someone who knows the password learns whether the
+		 * account has an authenticator enrolled. */
+		if (st->totp_missing) {
+			flow_totp_refuse_missing(lg);
 			return;
 		}
 		st->state = TL_ASK_CODE;
@@ -123,10 +131,13 @@ token_login_start(struct login *lg, const struct token_login_api *api)
 	st->api = api;
 	st->tokens.expires_in = -1;
 	lg->flow_data = st;
-	/* Without an enrolled authenticator the login cannot succeed: say
-	 * so before the password goes anywhere. */
-	if (api->local_totp && !flow_totp_lookup(lg, &st->totp))
-		return;
+	/* A broken users file ends the login before the password is sent. */
+	if (api->local_totp) {
+		int r = flow_totp_load(lg, &st->totp);
+		if (r != 0 && r != FR_ERR_NOT_FOUND)
+			return;
+		st->totp_missing = r == FR_ERR_NOT_FOUND;
+	}
 	st->state = TL_ASK_PASSWORD;
 	if (flow_password_begin(lg, &st->pw))
 		send_login(lg);

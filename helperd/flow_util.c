@@ -123,8 +123,8 @@ flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long defaul
 			lg->user, fr_strerror(r));
 }
 
-bool
-flow_totp_lookup(struct login *lg, struct totp_entry *entry)
+int
+flow_totp_load(struct login *lg, struct totp_entry *entry)
 {
 	const struct config *cfg = lg->helper->cfg;
 	char err[512];
@@ -138,15 +138,8 @@ flow_totp_lookup(struct login *lg, struct totp_entry *entry)
 		explicit_bzero(text, len);
 		free(text);
 	}
-	if (r == 0)
-		return true;
-	if (r == FR_ERR_NOT_FOUND) {
-		/* No line for the user, or no file yet (nobody enrolled). */
-		log_auth(LOG_NOTICE, "%s: %s has no TOTP secret in %s", lg->flow->name, lg->user,
-			 cfg->totp_users_file);
-		login_finish(lg, FR_RESULT_AUTH_ERR, "No authenticator app is enrolled for this account");
-		return false;
-	}
+	if (r == 0 || r == FR_ERR_NOT_FOUND)
+		return r;
 	if (r == FR_ERR_INVALID)
 		log_err("%s: the line of %s in %s is not a TOTP entry without PIN (HOTP/T30 user - hexsecret)",
 			lg->flow->name, lg->user, cfg->totp_users_file);
@@ -154,7 +147,16 @@ flow_totp_lookup(struct login *lg, struct totp_entry *entry)
 		log_err("%s: %s", lg->flow->name, err);
 	/* A broken local setup is no reason to let anyone in. */
 	login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
-	return false;
+	return r;
+}
+
+void
+flow_totp_refuse_missing(struct login *lg)
+{
+	/* No line for the user, or no file yet (nobody enrolled). */
+	log_auth(LOG_NOTICE, "%s: %s has no TOTP secret in %s", lg->flow->name, lg->user,
+		 lg->helper->cfg->totp_users_file);
+	login_finish(lg, FR_RESULT_AUTH_ERR, "No authenticator app is enrolled for this account");
 }
 
 void

@@ -42,9 +42,13 @@ bool flow_code_failed(struct login *lg, unsigned *failures);
 /* Cache the tokens of a successful login (logged, never fatal). */
 void flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long default_ttl);
 
-/* Local TOTP: the user's entry from totp_users_file.  False when the
- * login was finished (no entry: AUTH_ERR; unreadable file: unavailable). */
-bool flow_totp_lookup(struct login *lg, struct totp_entry *entry);
+/* Local TOTP: the user's entry from totp_users_file.  0, or
+ * FR_ERR_NOT_FOUND when the user has none (the login goes on, so that
+ * only someone who knows the password learns that: see
+ * flow_totp_refuse_missing), or another error after which the login was
+ * finished as unavailable (unreadable or untrusted file). */
+int flow_totp_load(struct login *lg, struct totp_entry *entry);
+void flow_totp_refuse_missing(struct login *lg);
 void flow_totp_ask(struct login *lg);
 
 enum flow_totp_verdict {

@@ -252,6 +252,7 @@ class FreddyEnv:
                               env=self.pam_env(), encoding="utf-8", timeout=timeout,
                               codec_errors="replace")
         transcript = []
+        pattern = pexpect.EOF
         try:
             for pattern, answer in script:
                 child.expect(pattern)
@@ -259,6 +260,7 @@ class FreddyEnv:
                 if callable(answer):
                     answer = answer()
                 child.sendline(answer)
+            pattern = pexpect.EOF
             child.expect(pexpect.EOF)
             transcript.append(child.before)
         except (pexpect.TIMEOUT, pexpect.EOF) as e:
