@@ -12,6 +12,7 @@
 #include "log.h"
 #include "offline_totp.h"
 #include "token_cache.h"
+#include "token_refresh.h"
 #include "verifier.h"
 
 static void
@@ -106,6 +107,20 @@ test_usersfile(void)
 	CHECK(offline_totp_find("", 0, "alice", secret, &n) == FR_ERR_NOT_FOUND);
 }
 
+/* One table decides each API's refresh request (the jwt flow relies on it). */
+static void
+test_refresh_table(void)
+{
+	const struct refresh_api *f = refresh_api_for(API_FREDDY);
+	const struct refresh_api *j = refresh_api_for(API_JWT);
+
+	CHECK(f != NULL && strcmp(f->path, "/auth/refresh") == 0 && strcmp(f->request_key, "refresh_token") == 0);
+	CHECK(f != NULL && f->reply_refresh_key == NULL && f->default_ttl == 86400);
+	CHECK(j != NULL && strcmp(j->path, "/auth/refresh") == 0 && strcmp(j->request_key, "refreshToken") == 0);
+	CHECK(j != NULL && j->default_ttl == 3600);
+	CHECK(refresh_api_for(API_AIUS) == NULL);
+}
+
 int
 main(void)
 {
@@ -114,5 +129,6 @@ main(void)
 	test_record();
 	test_window();
 	test_usersfile();
+	test_refresh_table();
 	return check_finish("test_cache_auth");
 }
