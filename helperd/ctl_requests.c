@@ -54,6 +54,26 @@ token_request_free(struct token_request *tr)
 	free(tr);
 }
 
+/* The API could not refresh a token that is near expiry but not yet
+ * expired: it still works for a while, so hand it out rather than fail. */
+static bool
+send_unexpired(struct helper *h, struct conn *c, const char *user)
+{
+	struct cache_record rec;
+	bool sent = false;
+
+	if (token_cache_load(h->cache, user, &rec) != 0)
+		return false;
+	if (rec.access_token != NULL && rec.access_expires > (int64_t)time(NULL)) {
+		log_debug("refresh for %s failed; its token is still valid until %lld", user,
+			  (long long)rec.access_expires);
+		token_send(c, &rec);
+		sent = true;
+	}
+	cache_record_wipe(&rec);
+	return sent;
+}
+
 static void
 token_on_refreshed(void *ctx, int result, const struct cache_record *rec)
 {
@@ -68,7 +88,7 @@ token_on_refreshed(void *ctx, int result, const struct cache_record *rec)
 	} else if (result == FR_ERR_PERMISSION) {
 		requests_reply_done(c, FR_RESULT_AUTH_ERR,
 				    "The cached Freddy login is no longer valid; log in again");
-	} else {
+	} else if (!send_unexpired(tr->h, c, tr->user)) {
 		requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL,
 				    "The token needs a refresh and the Freddy API cannot be reached");
 	}
@@ -154,7 +174,7 @@ token_get(struct helper *h, struct conn *c)
 		else if (r == FR_ERR_UNEXPECTED)
 			requests_reply_done(c, FR_RESULT_NOT_FOUND,
 					    "The token has expired and this API has no refresh; log in again");
-		else
+		else if (!send_unexpired(h, c, user))
 			requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL,
 					    "The token needs a refresh and the Freddy API cannot be reached");
 		return;

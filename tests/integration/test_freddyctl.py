@@ -64,12 +64,20 @@ class Token(CacheTestCase):
 
     def test_refresh_with_api_unreachable(self):
         self.assertEqual(self.env.login("alice").status, 0)
-        self.env.rewrite_cache("alice", access_expires=int(time.time()) + 10)
+        old = self.env.cached("alice")["access_token"]
         self.env.emu.admin("config", {"fault": "reset"})
+        # Near expiry but still valid: the old token is better than nothing.
+        self.env.rewrite_cache("alice", access_expires=int(time.time()) + 10)
+        r = self.env.ctl("token", user="alice")
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, old), r)
+        # Expired: nothing usable.
+        self.env.rewrite_cache("alice", access_expires=int(time.time()) - 10)
         r = self.env.ctl("token", user="alice")
         self.assertEqual(r.returncode, 3, r)
+        self.assertEqual(r.stdout, "")
         self.assertIn("cannot be reached", r.stderr)
         self.assertIsNotNone(self.env.cached("alice"))   # kept for later
+        self.assertGreaterEqual(self.env.emu.requests("POST /v1/auth/refresh"), 2)
 
     def test_ten_concurrent_calls_make_one_refresh(self):
         self.assertEqual(self.env.login("alice").status, 0)
