@@ -86,6 +86,9 @@ class Durability(CacheTestCase):
             r = self.env.ctl("token", user="alice")
             self.assertEqual(r.returncode, 1, r)
             self.assertIn("ignoring corrupt cache file of alice", self.env.log_lines_since(mark))
+            r = self.env.ctl("cache", "list")
+            self.assertEqual(r.returncode, 0, r)
+            self.assertNotIn("alice", r.stdout)
         self.assertIsNone(self.env.helper.proc.poll())
 
     def test_foreign_owned_and_symlinked_files_are_ignored(self):
