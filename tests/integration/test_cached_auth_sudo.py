@@ -65,7 +65,7 @@ class SudoCachedAuth(CacheTestCase):
 
     def sudo(self, stdin_text):
         uid = UIDS["alice"]
-        argv = [SUDO_NS, self.overlay, "--", "setpriv", "--reuid=%d" % uid, "--regid=%d" % uid,
+        argv = ["sh", SUDO_NS, self.overlay, "--", "setpriv", "--reuid=%d" % uid, "--regid=%d" % uid,
                 "--clear-groups", "/usr/bin/sudo", "-S", "-k", "/usr/bin/id", "-u"]
         return subprocess.run(argv, input=stdin_text, capture_output=True, text=True, timeout=60)
 
