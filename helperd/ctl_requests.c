@@ -96,7 +96,7 @@ token_on_refreshed(void *ctx, int result, const struct cache_record *rec)
 }
 
 static void
-token_on_answer(void *obj, const char *text)
+ignore_answer(void *obj, const char *text)
 {
 	(void)obj;
 	(void)text;	/* the connection state table never lets one through */
@@ -111,7 +111,7 @@ token_on_abort(void *obj)
 	token_request_free(tr);
 }
 
-static const struct conn_handler token_handler = { token_on_answer, token_on_abort };
+static const struct conn_handler token_handler = { ignore_answer, token_on_abort };
 
 /* The caller's own name, from its uid: never from the message. */
 static bool
@@ -229,7 +229,7 @@ status_on_abort(void *obj)
 	free(sr);
 }
 
-static const struct conn_handler status_handler = { token_on_answer, status_on_abort };
+static const struct conn_handler status_handler = { ignore_answer, status_on_abort };
 
 static void
 status_get(struct helper *h, struct conn *c)

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "secret.h"
 #include "verifier.h"
 
 /* struct crypt_data is about 32 KiB: on the heap, and wiped, because
