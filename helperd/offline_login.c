@@ -71,12 +71,14 @@ guard_find(struct offline_guard *g, const char *user, bool create)
 	return u;
 }
 
-static int64_t
-delay_after(const struct config *cfg, unsigned failures)
+int64_t
+offline_delay_after(unsigned max_failures, unsigned failures)
 {
 	int64_t delay = OFFLINE_DELAY_S;
 
-	for (unsigned i = cfg->offline_max_failures; i < failures && delay < OFFLINE_DELAY_MAX_S; i++)
+	if (failures < max_failures)
+		return 0;
+	for (unsigned i = max_failures; i < failures && delay < OFFLINE_DELAY_MAX_S; i++)
 		delay *= 2;
 	return delay < OFFLINE_DELAY_MAX_S ? delay : OFFLINE_DELAY_MAX_S;
 }
@@ -97,7 +99,7 @@ offline_fail(struct login *lg, const char *why)
 	}
 	u->failures++;
 	if (u->failures >= cfg->offline_max_failures)
-		u->blocked_until = now + delay_after(cfg, u->failures);
+		u->blocked_until = now + offline_delay_after(cfg->offline_max_failures, u->failures);
 	log_auth(LOG_NOTICE, "offline login FAILED for user=%s service=%s (%s), %u failure(s)",
 		 lg->user, lg->service, why, u->failures);
 	login_finish(lg, FR_RESULT_AUTH_ERR, "Offline login failed");

@@ -19,6 +19,10 @@
 
 struct offline_guard;
 
+/* Pure: seconds an attempt must wait after `failures` consecutive
+ * failures (0 below max_failures). */
+int64_t offline_delay_after(unsigned max_failures, unsigned failures);
+
 int offline_guard_new(struct offline_guard **out);
 void offline_guard_free(struct offline_guard *g);
 

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "fr_error.h"
 #include "log.h"
+#include "offline_login.h"
 #include "offline_totp.h"
 #include "token_cache.h"
 #include "token_refresh.h"
@@ -121,6 +122,18 @@ test_refresh_table(void)
 	CHECK(refresh_api_for(API_AIUS) == NULL);
 }
 
+static void
+test_offline_delay(void)
+{
+	CHECK(offline_delay_after(3, 0) == 0);
+	CHECK(offline_delay_after(3, 2) == 0);
+	CHECK(offline_delay_after(3, 3) == OFFLINE_DELAY_S);
+	CHECK(offline_delay_after(3, 4) == 2 * OFFLINE_DELAY_S);
+	CHECK(offline_delay_after(3, 5) == 4 * OFFLINE_DELAY_S);
+	CHECK(offline_delay_after(3, 100) == OFFLINE_DELAY_MAX_S);
+	CHECK(offline_delay_after(1, 4000000000u) == OFFLINE_DELAY_MAX_S);
+}
+
 int
 main(void)
 {
@@ -130,5 +143,6 @@ main(void)
 	test_window();
 	test_usersfile();
 	test_refresh_table();
+	test_offline_delay();
 	return check_finish("test_cache_auth");
 }
