@@ -11,11 +11,15 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_cache.h"
 
 #define DEFAULT_SOCKET "/run/freddy/helperd.sock"
 #define DEFAULT_TIMEOUT_MS 30000
 
 static const struct ctl_command commands[] = {
+	{ "token", "token", "print your own access token (refreshed if near expiry)", ctl_cmd_token },
+	{ "status", "status", "helper version, API reachability, counters", ctl_cmd_status },
+	{ "cache", "cache list | cache forget USER", "cached logins (root)", ctl_cmd_cache },
 	{ "totp", "totp enroll|remove USER", "add or remove a local TOTP secret (root)", ctl_totp_main },
 	{ NULL, NULL, NULL, NULL },
 };

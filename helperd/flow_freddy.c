@@ -12,11 +12,14 @@
 #include <time.h>
 
 #include "api_parse.h"
+#include "cached_auth.h"
 #include "flows.h"
 #include "fr_error.h"
 #include "log.h"
+#include "offline_login.h"
 #include "secret.h"
 #include "token_cache.h"
+#include "verifier.h"
 
 /* The guide's token lifetime table: access tokens last 24 hours.  Used
  * when a reply carries no expires_in. */
@@ -28,6 +31,8 @@ enum freddy_state {
 	FREDDY_ASK_CODE,
 	FREDDY_VERIFYING,
 	FREDDY_RESENDING,
+	FREDDY_CACHED_AUTH,		/* cached_auth.c is refreshing the token */
+	FREDDY_OFFLINE_CODE,		/* offline_login.c asked for a TOTP code */
 };
 
 struct freddy {
@@ -38,6 +43,8 @@ struct freddy {
 	unsigned resends;
 	char email_key[API_EMAIL_KEY_MAX + 1];
 	char masked_email[API_EMAIL_MAX + 8];
+	char *verifier;			/* of the password the API accepted, for the cache */
+	struct cached_attempt *cached;
 };
 
 static void ask_password(struct login *lg);
@@ -94,6 +101,8 @@ store_tokens(struct login *lg, struct api_tokens *tokens)
 		.access_token = tokens->access_token,
 		.access_expires = now + (tokens->expires_in > 0 ? tokens->expires_in : FREDDY_DEFAULT_ACCESS_TTL),
 		.last_login = now,
+		.verifier = state_of(lg)->verifier,
+		.last_online = now,
 	};
 	int r = token_cache_store(lg->helper->cache, lg->user, &rec);
 
@@ -231,6 +240,28 @@ on_login(struct login *lg, const struct http_response *resp)
 	struct api_error err;
 	char text[API_EMAIL_MAX + 64];
 
+	/* DOCS SILENT: only a transport failure (refused, DNS, timeout)
+	 * opens the offline path; a TLS failure may be an impostor and a 5xx
+	 * is a server that answers, so both stay "unavailable". */
+	if (resp->outcome == HTTP_UNREACHABLE) {
+		switch (offline_login_try(lg, st->password)) {
+		case OFFLINE_FINISHED:
+			return;
+		case OFFLINE_ASK_CODE:
+			secret_free(st->password);
+			st->password = NULL;
+			st->state = FREDDY_OFFLINE_CODE;
+			return;
+		case OFFLINE_NOT_APPLICABLE:
+			break;
+		}
+	}
+	/* The verifier is kept only when a feature will read it. */
+	if (resp->outcome == HTTP_ANSWERED && resp->status == 200 && st->password != NULL &&
+	    (lg->helper->cfg->cached_auth_timeout > 0 || lg->helper->cfg->offline_login)) {
+		free(st->verifier);
+		st->verifier = verifier_make(st->password);
+	}
 	secret_free(st->password);
 	st->password = NULL;
 	if (service_failed(lg, resp, "login"))
@@ -268,6 +299,13 @@ send_login(struct login *lg)
 {
 	struct freddy *st = state_of(lg);
 	char *name = login_remote_name(lg);
+
+	if (name != NULL && st->state != FREDDY_CACHED_AUTH &&
+	    cached_auth_try(lg, st->password, send_login, &st->cached)) {
+		st->state = FREDDY_CACHED_AUTH;
+		free(name);
+		return;
+	}
 
 	if (name == NULL) {
 		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
@@ -327,6 +365,10 @@ freddy_answer(struct login *lg, const char *text)
 	case FREDDY_ASK_CODE:
 		on_code(lg, text);
 		return;
+	case FREDDY_OFFLINE_CODE:
+		offline_login_code(lg, text);
+		return;
+	case FREDDY_CACHED_AUTH:
 	case FREDDY_LOGGING_IN:
 	case FREDDY_VERIFYING:
 	case FREDDY_RESENDING:
@@ -343,6 +385,8 @@ freddy_destroy(struct login *lg)
 
 	if (st == NULL)
 		return;
+	cached_auth_cancel(lg, &st->cached);
+	free(st->verifier);
 	secret_free(st->password);
 	explicit_bzero(st, sizeof(*st));
 	free(st);

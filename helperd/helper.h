@@ -11,6 +11,8 @@ struct http_client;
 struct token_cache;
 struct server;
 struct session_table;
+struct refresh_table;
+struct offline_guard;
 
 struct helper {
 	struct config *cfg;
@@ -19,6 +21,8 @@ struct helper {
 	struct token_cache *cache;
 	struct server *server;
 	struct session_table *sessions;
+	struct refresh_table *refreshes;	/* token_refresh.c */
+	struct offline_guard *offline;		/* offline_login.c */
 	unsigned logins_active;
 	uint64_t logins_total;
 };

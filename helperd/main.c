@@ -26,10 +26,12 @@
 #include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "offline_login.h"
 #include "secret.h"
 #include "server.h"
 #include "sessions.h"
 #include "token_cache.h"
+#include "token_refresh.h"
 
 #define SHUTDOWN_GRACE_MS 10000
 #define SD_LISTEN_FDS_START 3
@@ -208,7 +210,8 @@ run(struct daemon_state *d, int foreground)
 		return EX_OSERR;
 	}
 	if ((r = loop_new(&h->loop)) != 0 || (r = setup_signals(d)) != 0 ||
-	    (r = sessions_new(&h->sessions)) != 0) {
+	    (r = sessions_new(&h->sessions)) != 0 || (r = refresh_table_new(&h->refreshes)) != 0 ||
+	    (r = offline_guard_new(&h->offline)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
@@ -246,6 +249,10 @@ teardown(struct daemon_state *d)
 
 	server_free(h->server);
 	h->server = NULL;
+	refresh_table_free(h->refreshes);
+	h->refreshes = NULL;
+	offline_guard_free(h->offline);
+	h->offline = NULL;
 	http_client_free(h->http);
 	h->http = NULL;
 	if (h->loop != NULL) {

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "ctl_requests.h"
 #include "log.h"
 #include "login.h"
 #include "requests.h"
@@ -46,6 +47,12 @@ requests_dispatch(struct helper *h, struct conn *c, const struct fr_msg *msg)
 	case FR_MSG_SESSION_OPEN:
 	case FR_MSG_SESSION_CLOSE:
 		sessions_event(h, c, msg);
+		return;
+	case FR_MSG_TOKEN_GET:
+	case FR_MSG_STATUS_GET:
+	case FR_MSG_CACHE_LIST:
+	case FR_MSG_CACHE_FORGET:
+		ctl_requests_dispatch(h, c, msg);
 		return;
 	default:
 		log_debug("request %s not supported", fr_msg_type_name(msg->type));

@@ -29,6 +29,7 @@ cache_record_wipe(struct cache_record *rec)
 {
 	secret_free(rec->refresh_token);
 	secret_free(rec->access_token);
+	secret_free(rec->verifier);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -45,8 +46,12 @@ cache_record_encode(const char *user, const struct cache_record *rec, char **out
 				"last_login", (json_int_t)rec->last_login);
 	if (obj == NULL)
 		return FR_ERR_NOMEM;
-	if (rec->access_token != NULL &&
-	    json_object_set_new(obj, "access_token", json_string(rec->access_token)) != 0) {
+	if ((rec->access_token != NULL &&
+	     json_object_set_new(obj, "access_token", json_string(rec->access_token)) != 0) ||
+	    (rec->verifier != NULL &&
+	     json_object_set_new(obj, "verifier", json_string(rec->verifier)) != 0) ||
+	    (rec->last_online > 0 &&
+	     json_object_set_new(obj, "last_online", json_integer((json_int_t)rec->last_online)) != 0)) {
 		json_decref(obj);
 		return FR_ERR_NOMEM;
 	}
@@ -71,10 +76,13 @@ take_secret(json_t *root, const char *key, int required, char **out)
 }
 
 static int
-take_time(json_t *root, const char *key, int64_t *out)
+take_time(json_t *root, const char *key, int required, int64_t *out)
 {
 	json_t *v = json_object_get(root, key);
 
+	*out = 0;
+	if (v == NULL && !required)
+		return FR_OK;
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return FR_ERR_INVALID;
 	*out = (int64_t)json_integer_value(v);
@@ -101,9 +109,17 @@ cache_record_decode(const char *user, const char *buf, size_t len, struct cache_
 		goto out;
 	if ((r = take_secret(root, "refresh_token", 1, &out->refresh_token)) != 0 ||
 	    (r = take_secret(root, "access_token", 0, &out->access_token)) != 0 ||
-	    (r = take_time(root, "access_expires", &out->access_expires)) != 0 ||
-	    (r = take_time(root, "last_login", &out->last_login)) != 0)
+	    (r = take_time(root, "access_expires", 1, &out->access_expires)) != 0 ||
+	    (r = take_time(root, "last_login", 1, &out->last_login)) != 0 ||
+	    (r = take_secret(root, "verifier", 0, &out->verifier)) != 0 ||
+	    (r = take_time(root, "last_online", 0, &out->last_online)) != 0)
 		goto out;
+	/* Only a yescrypt string can be a verifier of ours; anything else
+	 * would let crypt_r pick a weaker (or no) hash. */
+	if (out->verifier != NULL && strncmp(out->verifier, "$y$", 3) != 0) {
+		r = FR_ERR_INVALID;
+		goto out;
+	}
 	r = FR_OK;
 out:
 	json_decref(root);
@@ -265,6 +281,33 @@ token_cache_forget(struct token_cache *c, const char *user)
 	if (fsync(c->dirfd) != 0)
 		log_warn("fsync of %s: %s", c->path, strerror(errno));
 	return FR_OK;
+}
+
+int
+token_cache_each(struct token_cache *c, token_cache_each_fn fn, void *ctx)
+{
+	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = FR_OK;
+
+	if (fd < 0)
+		return FR_ERR_IO;
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return FR_ERR_IO;
+	}
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		struct cache_record rec;
+		if (e->d_name[0] == '.' || !user_name_valid(e->d_name))
+			continue;
+		if (token_cache_load(c, e->d_name, &rec) != 0)
+			continue;
+		r = fn(ctx, e->d_name, &rec);
+		cache_record_wipe(&rec);
+	}
+	closedir(d);
+	return r;
 }
 
 int

@@ -20,6 +20,11 @@ struct cache_record {
 	char *access_token;		/* secret, may be NULL */
 	int64_t access_expires;		/* unix time, 0 unknown */
 	int64_t last_login;		/* unix time of the last full login */
+	/* Optional since format 1 (older files lack them and still load):
+	 * a yescrypt verifier of the password ($y$…, never the password)
+	 * and the last time the API confirmed this user online. */
+	char *verifier;
+	int64_t last_online;		/* unix time, 0 unknown */
 };
 
 int token_cache_open(const char *dir, struct token_cache **out);
@@ -31,6 +36,11 @@ int token_cache_load(struct token_cache *cache, const char *user, struct cache_r
 int token_cache_forget(struct token_cache *cache, const char *user);
 /* Number of user files, -1 on error. */
 int token_cache_count(struct token_cache *cache);
+
+/* Calls fn for each user with a usable record, in directory order; stops
+ * early when fn returns non-zero.  Corrupt files are skipped (logged). */
+typedef int (*token_cache_each_fn)(void *ctx, const char *user, const struct cache_record *rec);
+int token_cache_each(struct token_cache *cache, token_cache_each_fn fn, void *ctx);
 
 void cache_record_wipe(struct cache_record *rec);
 

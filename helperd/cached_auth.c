@@ -1,0 +1,114 @@
+#include "config.h"
+
+#include <stdlib.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "cached_auth.h"
+#include "fr_error.h"
+#include "log.h"
+#include "token_cache.h"
+#include "token_refresh.h"
+#include "verifier.h"
+
+struct cached_attempt {
+	struct login *lg;
+	struct cached_attempt **owner;
+	struct refresh_waiter *waiter;
+	cached_auth_fallback_fn fallback;
+};
+
+bool
+cached_auth_in_window(long long last_login, long long now, unsigned timeout)
+{
+	/* A last_login in the future (clock stepped back) is not trusted. */
+	return timeout > 0 && last_login > 0 && last_login <= now && now - last_login <= (long long)timeout;
+}
+
+/* The API confirmed the user just now: offline logins count from here. */
+static void
+note_online(struct login *lg, const struct cache_record *rec)
+{
+	struct cache_record copy = *rec;
+
+	copy.last_online = (int64_t)time(NULL);
+	int r = token_cache_store(lg->helper->cache, lg->user, &copy);
+	if (r != 0)
+		log_warn("cannot update the cache record of %s: %s", lg->user, fr_strerror(r));
+}
+
+static void
+on_refreshed(void *ctx, int result, const struct cache_record *rec)
+{
+	struct cached_attempt *a = ctx;
+	struct login *lg = a->lg;
+	cached_auth_fallback_fn fallback = a->fallback;
+
+	*a->owner = NULL;
+	free(a);
+	if (lg->over)
+		return;
+	if (result == 0) {
+		note_online(lg, rec);
+		log_auth(LOG_INFO, "cached re-authentication of %s for service %s: password matched the "
+			 "verifier and the API accepted the refresh; second factor skipped",
+			 lg->user, lg->service);
+		login_finish(lg, FR_RESULT_SUCCESS, NULL);
+	} else if (result == FR_ERR_PERMISSION) {
+		log_auth(LOG_NOTICE, "cached re-authentication of %s refused: the API no longer accepts "
+			 "its login", lg->user);
+		login_finish(lg, FR_RESULT_AUTH_ERR, "Your Freddy login is no longer valid");
+	} else {
+		log_debug("cached re-authentication of %s: API not usable, full login instead", lg->user);
+		fallback(lg);
+	}
+}
+
+bool
+cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn fallback,
+		struct cached_attempt **attempt)
+{
+	const struct config *cfg = lg->helper->cfg;
+	struct cache_record rec;
+
+	*attempt = NULL;
+	if (cfg->cached_auth_timeout == 0 || password == NULL)
+		return false;
+	if (config_list_contains(cfg->cached_auth_services, lg->service)) {
+		log_debug("cached re-authentication disabled for service %s", lg->service);
+		return false;
+	}
+	if (token_cache_load(lg->helper->cache, lg->user, &rec) != 0)
+		return false;
+	bool usable = rec.verifier != NULL &&
+		      cached_auth_in_window(rec.last_login, (long long)time(NULL), cfg->cached_auth_timeout) &&
+		      verifier_check(rec.verifier, password);
+	cache_record_wipe(&rec);
+	if (!usable)
+		return false;
+
+	struct cached_attempt *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return false;
+	a->lg = lg;
+	a->owner = attempt;
+	a->fallback = fallback;
+	if (refresh_start(lg->helper, lg->user, on_refreshed, a, &a->waiter) != 0) {
+		free(a);
+		return false;
+	}
+	*attempt = a;
+	return true;
+}
+
+void
+cached_auth_cancel(struct login *lg, struct cached_attempt **attempt)
+{
+	struct cached_attempt *a = *attempt;
+
+	if (a == NULL)
+		return;
+	refresh_cancel(lg->helper, a->waiter);
+	*attempt = NULL;
+	free(a);
+}

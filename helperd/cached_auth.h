@@ -1,0 +1,38 @@
+/*
+ * Cached re-authentication (cached_auth_timeout > 0, as in SSSD): within
+ * that many seconds of the user's last full login, a login whose password
+ * matches the cached yescrypt verifier skips the second factor, provided
+ * a refresh of the cached token succeeds at the API right now, so that a
+ * revoked account is refused at once.  Services listed in
+ * cached_auth_services never skip the second factor.
+ */
+#ifndef CACHED_AUTH_H
+#define CACHED_AUTH_H
+
+#include <stdbool.h>
+
+#include "login.h"
+
+struct cached_attempt;
+
+/* The cached path does not apply after all (API unreachable or failing):
+ * carry on with the normal flow. */
+typedef void (*cached_auth_fallback_fn)(struct login *lg);
+
+/*
+ * false: not applicable (off, opted-out service, no verifier, outside the
+ * window, password does not match); the flow goes on normally.
+ * true: a refresh is under way and *attempt is set.  Then exactly one of
+ * these happens: the login finishes with SUCCESS (refresh accepted), or
+ * with AUTH_ERR (refresh refused: the cached login is dropped), or
+ * `fallback` runs; *attempt is NULL again in each case.
+ */
+bool cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn fallback,
+		     struct cached_attempt **attempt);
+/* The login is going away; NULL is fine. */
+void cached_auth_cancel(struct login *lg, struct cached_attempt **attempt);
+
+/* Pure: is a login made at `last_login` still inside the window at `now`? */
+bool cached_auth_in_window(long long last_login, long long now, unsigned timeout);
+
+#endif

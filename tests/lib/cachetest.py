@@ -1,0 +1,115 @@
+"""Fixture additions for the token cache tests: local users through
+nss_wrapper (so the helper maps uids to names without touching /etc),
+freddyctl run as any uid with setpriv, and cache file helpers."""
+
+import json
+import os
+import subprocess
+import time
+
+from freddytest import FreddyEnv, FreddyTestCase, TOP_BUILDDIR, wait_for  # noqa: F401
+
+FREDDYCTL = os.path.join(TOP_BUILDDIR, "freddyctl")
+NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
+UIDS = {"root": 0, "alice": 2001, "bob": 2002, "carol": 2003}
+
+
+class CacheEnv(FreddyEnv):
+    """A FreddyEnv whose helper knows the local users alice, bob and carol."""
+
+    def __init__(self, config="", **kw):
+        super().__init__(config=config, start_helper=False, **kw)
+        # freddyctl runs as other uids: they must reach the socket folder.
+        os.chmod(self.tmp, 0o711)
+        self.passwd = os.path.join(self.tmp, "passwd")
+        self.group = os.path.join(self.tmp, "group")
+        with open(self.passwd, "w") as f:
+            for name, uid in UIDS.items():
+                f.write("%s:x:%d:%d:%s:/nonexistent:/bin/sh\n" % (name, uid, uid, name))
+        with open(self.group, "w") as f:
+            for name, uid in UIDS.items():
+                f.write("%s:x:%d:\n" % (name, uid))
+        self.helper.env = self.helper_env()
+        self.helper.start(wait_socket=self.socket)
+
+    def helper_env(self, extra=None):
+        env = dict(os.environ)
+        env.update({"LD_PRELOAD": NSS_WRAPPER, "NSS_WRAPPER_PASSWD": self.passwd,
+                    "NSS_WRAPPER_GROUP": self.group})
+        env.update(extra or {})
+        return env
+
+    def restart_helper(self, extra_env=None):
+        self.helper.stop()
+        self.helper.env = self.helper_env(extra_env)
+        self.helper.start(wait_socket=self.socket)
+
+    def ctl_argv(self, *args, user="root"):
+        uid = UIDS[user] if isinstance(user, str) else user
+        argv = [FREDDYCTL, "--socket", self.socket, *args]
+        if uid != 0:
+            argv = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", *argv]
+        return argv
+
+    def ctl(self, *args, user="root", timeout=30):
+        return subprocess.run(self.ctl_argv(*args, user=user), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def ctl_start(self, *args, user="root"):
+        return subprocess.Popen(self.ctl_argv(*args, user=user), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def cache_path(self, user):
+        return os.path.join(self.cache_dir, user)
+
+    def cached(self, user):
+        """The cache record of `user` as a dict, or None."""
+        try:
+            with open(self.cache_path(user)) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
+    def rewrite_cache(self, user, **changes):
+        """Change fields of a cache file the way the helper writes it."""
+        rec = self.cached(user)
+        rec.update(changes)
+        tmp = os.path.join(self.cache_dir, ".edit.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(rec, f)
+        os.rename(tmp, self.cache_path(user))
+
+    def log_lines_since(self, mark):
+        return self.helper.read_log()[mark:]
+
+    def log_mark(self):
+        return len(self.helper.read_log())
+
+    def password_login(self, user, password, service="freddy-test", **kw):
+        """A login that is expected to end after the password."""
+        return self.pamtester(user, [("Password: ", password)], service=service, **kw)
+
+
+class CacheTestCase(FreddyTestCase):
+    env_class = CacheEnv
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = cls.env_class(**cls.env_kwargs)
+
+    def setUp(self):
+        super().setUp()
+        for user in UIDS:
+            try:
+                os.unlink(self.env.cache_path(user))
+            except FileNotFoundError:
+                pass
+
+    def wait_log(self, needle, mark=0, timeout=5):
+        return wait_for(lambda: needle in self.env.helper.read_log()[mark:], timeout=timeout,
+                        what="log line %r" % needle)
+
+
+def now():
+    return int(time.time())

@@ -1,0 +1,148 @@
+/* The pure parts of the token cache features: the cache record with its
+ * verifier, yescrypt verifiers, the cached re-auth window, and the
+ * usersfile reader of offline TOTP. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cached_auth.h"
+#include "check.h"
+#include "fr_error.h"
+#include "log.h"
+#include "offline_login.h"
+#include "offline_totp.h"
+#include "token_cache.h"
+#include "token_refresh.h"
+#include "verifier.h"
+
+static void
+test_verifier(void)
+{
+	char *v = verifier_make("Correct-Horse-1");
+	char *w = verifier_make("Correct-Horse-1");
+
+	CHECK(v != NULL && strncmp(v, "$y$", 3) == 0);
+	CHECK(v != NULL && strstr(v, "Correct") == NULL);
+	/* A fresh salt each time. */
+	CHECK(v != NULL && w != NULL && strcmp(v, w) != 0);
+	CHECK(verifier_check(v, "Correct-Horse-1"));
+	CHECK(verifier_check(w, "Correct-Horse-1"));
+	CHECK(!verifier_check(v, "Correct-Horse-2"));
+	CHECK(!verifier_check(v, ""));
+	CHECK(!verifier_check(NULL, "Correct-Horse-1"));
+	/* Anything but yescrypt is refused, even a matching weaker hash. */
+	CHECK(!verifier_check("$1$abcdefgh$wHbbPT1r0jkgL8YQO1NYM1", "x"));
+	CHECK(!verifier_check("", ""));
+	free(v);
+	free(w);
+}
+
+static void
+test_record(void)
+{
+	struct cache_record in = { .refresh_token = "r.t", .access_token = "a.t", .access_expires = 10,
+				   .last_login = 20, .verifier = "$y$j9T$salt$hash", .last_online = 30 };
+	struct cache_record out;
+	char *text = NULL;
+	size_t len = 0;
+
+	CHECK(cache_record_encode("alice", &in, &text, &len) == 0);
+	CHECK(cache_record_decode("alice", text, len, &out) == 0);
+	CHECK(out.verifier != NULL && strcmp(out.verifier, "$y$j9T$salt$hash") == 0);
+	CHECK(out.last_online == 30 && out.last_login == 20);
+	cache_record_wipe(&out);
+	free(text);
+
+	/* A file written before verifiers existed still loads, without one. */
+	const char *old = "{\"version\":1,\"user\":\"alice\",\"refresh_token\":\"r\","
+			  "\"access_expires\":5,\"last_login\":6}";
+	CHECK(cache_record_decode("alice", old, strlen(old), &out) == 0);
+	CHECK(out.verifier == NULL && out.last_online == 0 && out.last_login == 6);
+	cache_record_wipe(&out);
+
+	/* A verifier that is not yescrypt, or of the wrong type, spoils the record. */
+	const char *weak = "{\"version\":1,\"user\":\"alice\",\"refresh_token\":\"r\","
+			   "\"access_expires\":5,\"last_login\":6,\"verifier\":\"plain\"}";
+	CHECK(cache_record_decode("alice", weak, strlen(weak), &out) == FR_ERR_INVALID);
+	const char *badtime = "{\"version\":1,\"user\":\"alice\",\"refresh_token\":\"r\","
+			      "\"access_expires\":5,\"last_login\":6,\"last_online\":\"x\"}";
+	CHECK(cache_record_decode("alice", badtime, strlen(badtime), &out) == FR_ERR_INVALID);
+}
+
+static void
+test_window(void)
+{
+	CHECK(cached_auth_in_window(1000, 1000, 60));
+	CHECK(cached_auth_in_window(1000, 1060, 60));
+	CHECK(!cached_auth_in_window(1000, 1061, 60));
+	CHECK(!cached_auth_in_window(1000, 1001, 0));
+	CHECK(!cached_auth_in_window(0, 10, 60));
+	/* From the future: the clock went back, or the file lies. */
+	CHECK(!cached_auth_in_window(2000, 1000, 60));
+}
+
+static void
+test_usersfile(void)
+{
+	const char *text =
+		"# comment\n"
+		"HOTP bob - 00\n"
+		"HOTP/T30 alice - 3132333435363738393031323334353637383930\n"
+		"HOTP/T30/8 carol - 4142\r\n"
+		"HOTP/T30 dave 1234 4142\n"
+		"HOTP/T30 erin - 41zz\n";
+	unsigned char secret[OFFLINE_TOTP_SECRET_MAX];
+	size_t n = 0;
+
+	CHECK(offline_totp_find(text, strlen(text), "alice", secret, &n) == 0);
+	CHECK(n == 20 && memcmp(secret, "12345678901234567890", 20) == 0);
+	CHECK(offline_totp_find(text, strlen(text), "carol", secret, &n) == 0);
+	CHECK(n == 2 && memcmp(secret, "AB", 2) == 0);
+	/* Counter-based lines are not time-based secrets. */
+	CHECK(offline_totp_find(text, strlen(text), "bob", secret, &n) == FR_ERR_NOT_FOUND);
+	/* A PIN, or a broken secret: the user's line is unusable, not absent. */
+	CHECK(offline_totp_find(text, strlen(text), "dave", secret, &n) == FR_ERR_INVALID);
+	CHECK(offline_totp_find(text, strlen(text), "erin", secret, &n) == FR_ERR_INVALID);
+	CHECK(offline_totp_find(text, strlen(text), "ali", secret, &n) == FR_ERR_NOT_FOUND);
+	CHECK(offline_totp_find("", 0, "alice", secret, &n) == FR_ERR_NOT_FOUND);
+}
+
+/* One table decides each API's refresh request (the jwt flow relies on it). */
+static void
+test_refresh_table(void)
+{
+	const struct refresh_api *f = refresh_api_for(API_FREDDY);
+	const struct refresh_api *j = refresh_api_for(API_JWT);
+
+	CHECK(f != NULL && strcmp(f->path, "/auth/refresh") == 0 && strcmp(f->request_key, "refresh_token") == 0);
+	CHECK(f != NULL && f->reply_refresh_key == NULL && f->default_ttl == 86400);
+	CHECK(j != NULL && strcmp(j->path, "/auth/refresh") == 0 && strcmp(j->request_key, "refreshToken") == 0);
+	CHECK(j != NULL && j->default_ttl == 3600);
+	CHECK(refresh_api_for(API_AIUS) == NULL);
+}
+
+static void
+test_offline_delay(void)
+{
+	CHECK(offline_delay_after(3, 0) == 0);
+	CHECK(offline_delay_after(3, 2) == 0);
+	CHECK(offline_delay_after(3, 3) == OFFLINE_DELAY_S);
+	CHECK(offline_delay_after(3, 4) == 2 * OFFLINE_DELAY_S);
+	CHECK(offline_delay_after(3, 5) == 4 * OFFLINE_DELAY_S);
+	CHECK(offline_delay_after(3, 100) == OFFLINE_DELAY_MAX_S);
+	CHECK(offline_delay_after(1, 4000000000u) == OFFLINE_DELAY_MAX_S);
+}
+
+int
+main(void)
+{
+	log_init("test_cache_auth", true, false);
+	test_verifier();
+	test_record();
+	test_window();
+	test_usersfile();
+	test_refresh_table();
+	test_offline_delay();
+	return check_finish("test_cache_auth");
+}
