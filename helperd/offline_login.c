@@ -5,11 +5,12 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fr_error.h"
 #include "log.h"
 #include "offline_login.h"
-#include "offline_totp.h"
+#include "totp.h"
 #include "token_cache.h"
 #include "verifier.h"
 
@@ -22,7 +23,6 @@ struct offline_user {
 	char *user;
 	unsigned failures;
 	int64_t blocked_until;		/* unix time */
-	uint64_t last_totp_counter;	/* refuses a replayed code */
 };
 
 struct offline_guard {
@@ -119,6 +119,28 @@ offline_succeed(struct login *lg, const char *how)
 	login_finish(lg, FR_RESULT_SUCCESS, "Offline login: Freddy could not be reached");
 }
 
+/* The user's TOTP entry: 0, FR_ERR_NOT_FOUND (not enrolled), or another
+ * error for a users file that cannot be trusted or read (logged). */
+static int
+offline_totp_entry(struct login *lg, struct totp_entry *entry)
+{
+	const struct config *cfg = lg->helper->cfg;
+	char err[512];
+	char *text = NULL;
+	size_t len = 0;
+
+	memset(entry, 0, sizeof(*entry));
+	int r = totp_users_read(cfg->totp_users_file, (unsigned)geteuid(), &text, &len, err, sizeof(err));
+	if (r == 0) {
+		r = totp_users_find(text, len, lg->user, cfg->totp_step, cfg->totp_digits, entry);
+		explicit_bzero(text, len);
+		free(text);
+	} else if (r != FR_ERR_NOT_FOUND) {
+		log_err("offline login: %s", err);
+	}
+	return r;
+}
+
 enum offline_step
 offline_login_try(struct login *lg, const char *password)
 {
@@ -155,7 +177,15 @@ offline_login_try(struct login *lg, const char *password)
 		offline_fail(lg, "wrong password");
 		return OFFLINE_FINISHED;
 	}
-	if (!offline_totp_enrolled(cfg, lg->user)) {
+	struct totp_entry entry;
+	int r = offline_totp_entry(lg, &entry);
+	totp_entry_wipe(&entry);
+	if (r != 0 && r != FR_ERR_NOT_FOUND) {
+		/* An unreadable users file must not turn into "no TOTP needed". */
+		login_unavailable(lg, "offline login: the TOTP users file cannot be used");
+		return OFFLINE_FINISHED;
+	}
+	if (r == FR_ERR_NOT_FOUND) {
 		login_info(lg, "Freddy is unreachable: offline login with your password.");
 		offline_succeed(lg, "password verifier");
 		return OFFLINE_FINISHED;
@@ -168,29 +198,36 @@ offline_login_try(struct login *lg, const char *password)
 void
 offline_login_code(struct login *lg, const char *code)
 {
-	uint64_t counter = 0;
-	char digits[16];
+	const struct config *cfg = lg->helper->cfg;
+	struct totp_entry entry;
+	char digits[TOTP_CODE_MAX + 1];
 	size_t n = 0;
+	int r;
 
-	for (const char *p = code; *p != '\0' && n < sizeof(digits) - 1; p++)
-		if (*p != ' ' && *p != '\t')
-			digits[n++] = *p;
+	for (const char *p = code; *p != '\0'; p++) {
+		if (*p == ' ' || *p == '\t')
+			continue;
+		if (n >= TOTP_CODE_MAX) {
+			n = 0;
+			break;
+		}
+		digits[n++] = *p;
+	}
 	digits[n] = '\0';
-	int r = offline_totp_check(lg->helper->cfg, lg->user, digits, &counter);
+	r = offline_totp_entry(lg, &entry);
+	/* The same replay state as online TOTP logins: a code works once. */
+	if (r == 0)
+		r = n > 0 ? totp_accept(&entry, digits, time(NULL), cfg->totp_window, cfg->cache_dir,
+					lg->user) : FR_ERR_INVALID;
+	totp_entry_wipe(&entry);
 	explicit_bzero(digits, sizeof(digits));
+	if (r == FR_ERR_DUPLICATE) {
+		offline_fail(lg, "authenticator code already used");
+		return;
+	}
 	if (r != 0) {
 		offline_fail(lg, "wrong authenticator code");
 		return;
 	}
-	struct offline_user *u = guard_find(lg->helper->offline, lg->user, true);
-	if (u == NULL) {
-		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
-		return;
-	}
-	if (counter <= u->last_totp_counter) {
-		offline_fail(lg, "authenticator code already used");
-		return;
-	}
-	u->last_totp_counter = counter;
 	offline_succeed(lg, "password verifier and local TOTP");
 }

@@ -71,6 +71,21 @@ class Offline(CacheTestCase):
         self.assertNotEqual(r.status, 0, r)
         self.assertIn("code already used", self.env.helper.read_log())
 
+    def test_untrusted_totp_file_is_no_reason_to_skip_the_code(self):
+        # A users file others can read is not trusted; offline login must
+        # then refuse rather than treat bob as "no TOTP enrolled".
+        self.assertEqual(self.env.login("bob").status, 0)
+        self.go_offline()
+        users = os.path.join(self.env.tmp, "totp-users")
+        os.chmod(users, 0o644)
+        try:
+            r = self.env.password_login("bob", PASSWORDS["bob"])
+        finally:
+            os.chmod(users, 0o600)
+        self.assertNotEqual(r.status, 0, r)
+        self.assertIn("Authentication service unavailable", r.transcript)
+        self.assertNotIn("offline login with your password", r.transcript)
+
     def test_too_long_ago(self):
         self.assertEqual(self.env.login("carol").status, 0)
         self.env.rewrite_cache("carol", last_online=int(time.time()) - 3 * 86400)

@@ -11,7 +11,6 @@
 #include "fr_error.h"
 #include "log.h"
 #include "offline_login.h"
-#include "offline_totp.h"
 #include "token_cache.h"
 #include "token_refresh.h"
 #include "verifier.h"
@@ -82,32 +81,6 @@ test_window(void)
 	CHECK(!cached_auth_in_window(2000, 1000, 60));
 }
 
-static void
-test_usersfile(void)
-{
-	const char *text =
-		"# comment\n"
-		"HOTP bob - 00\n"
-		"HOTP/T30 alice - 3132333435363738393031323334353637383930\n"
-		"HOTP/T30/8 carol - 4142\r\n"
-		"HOTP/T30 dave 1234 4142\n"
-		"HOTP/T30 erin - 41zz\n";
-	unsigned char secret[OFFLINE_TOTP_SECRET_MAX];
-	size_t n = 0;
-
-	CHECK(offline_totp_find(text, strlen(text), "alice", secret, &n) == 0);
-	CHECK(n == 20 && memcmp(secret, "12345678901234567890", 20) == 0);
-	CHECK(offline_totp_find(text, strlen(text), "carol", secret, &n) == 0);
-	CHECK(n == 2 && memcmp(secret, "AB", 2) == 0);
-	/* Counter-based lines are not time-based secrets. */
-	CHECK(offline_totp_find(text, strlen(text), "bob", secret, &n) == FR_ERR_NOT_FOUND);
-	/* A PIN, or a broken secret: the user's line is unusable, not absent. */
-	CHECK(offline_totp_find(text, strlen(text), "dave", secret, &n) == FR_ERR_INVALID);
-	CHECK(offline_totp_find(text, strlen(text), "erin", secret, &n) == FR_ERR_INVALID);
-	CHECK(offline_totp_find(text, strlen(text), "ali", secret, &n) == FR_ERR_NOT_FOUND);
-	CHECK(offline_totp_find("", 0, "alice", secret, &n) == FR_ERR_NOT_FOUND);
-}
-
 /* One table decides each API's refresh request (the jwt flow relies on it). */
 static void
 test_refresh_table(void)
@@ -141,7 +114,6 @@ main(void)
 	test_verifier();
 	test_record();
 	test_window();
-	test_usersfile();
 	test_refresh_table();
 	test_offline_delay();
 	return check_finish("test_cache_auth");
