@@ -87,7 +87,7 @@ on_2fa(struct login *lg, const struct http_response *resp)
 		return;
 	}
 	if (resp->status == 429) {
-		login_finish(lg, FR_RESULT_MAXTRIES, "Too many login attempts, try again later");
+		flow_finish_rate_limited(lg, err.retry_after);
 		return;
 	}
 	/* INVALID_CODE, and DOCS SILENT: any other 4xx from /v1/2fa/login
@@ -179,7 +179,7 @@ on_login(struct login *lg, const struct http_response *resp)
 	api_parse_error(resp->body, resp->body_len, &err);
 	log_debug("aius: login of %s refused (%ld %s)", lg->user, resp->status, err.code);
 	if (resp->status == 429) {
-		login_finish(lg, FR_RESULT_MAXTRIES, "Too many login attempts, try again later");
+		flow_finish_rate_limited(lg, err.retry_after);
 		return;
 	}
 	if (flow_password_retry(lg, &st->pw)) {

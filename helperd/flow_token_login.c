@@ -9,13 +9,16 @@
 #include "flow_util.h"
 #include "fr_error.h"
 #include "log.h"
+#include "offline_login.h"
 #include "secret.h"
 #include "totp.h"
 
 enum token_state {
 	TL_ASK_PASSWORD,
+	TL_CACHED_AUTH,		/* cached_auth.c is refreshing the token */
 	TL_LOGGING_IN,
 	TL_ASK_CODE,
+	TL_OFFLINE_CODE,	/* offline_login.c asked for a TOTP code */
 };
 
 struct token_login {
@@ -39,7 +42,7 @@ succeed(struct login *lg)
 {
 	struct token_login *st = state_of(lg);
 
-	flow_store_tokens(lg, &st->tokens, st->api->default_ttl);
+	flow_store_tokens(lg, &st->tokens, st->api->default_ttl, &st->pw);
 	api_tokens_wipe(&st->tokens);
 	login_finish(lg, FR_RESULT_SUCCESS, NULL);
 }
@@ -51,6 +54,17 @@ on_login(struct login *lg, const struct http_response *resp)
 	struct api_error err;
 	char text[192];
 
+	switch (flow_password_try_offline(lg, &st->pw, resp)) {
+	case FLOW_OFFLINE_FINISHED:
+		return;
+	case FLOW_OFFLINE_ASK_CODE:
+		st->state = TL_OFFLINE_CODE;
+		return;
+	case FLOW_OFFLINE_NO:
+		break;
+	}
+	if (resp->outcome == HTTP_ANSWERED && resp->status == 200)
+		flow_password_accepted(lg, &st->pw);
 	flow_password_wipe(&st->pw);
 	if (flow_service_failed(lg, resp, st->api->login_path))
 		return;
@@ -76,12 +90,7 @@ on_login(struct login *lg, const struct http_response *resp)
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
 	if (resp->status == 429) {
-		if (err.retry_after > 0)
-			snprintf(text, sizeof(text), "Too many login attempts, try again in %ld minute%s",
-				 (err.retry_after + 59) / 60, (err.retry_after + 59) / 60 == 1 ? "" : "s");
-		else
-			snprintf(text, sizeof(text), "Too many login attempts, try again later");
-		login_finish(lg, FR_RESULT_MAXTRIES, text);
+		flow_finish_rate_limited(lg, err.retry_after);
 		return;
 	}
 	log_debug("%s: login of %s refused (%ld %s)", lg->flow->name, lg->user, resp->status, err.code);
@@ -103,6 +112,11 @@ static void
 send_login(struct login *lg)
 {
 	struct token_login *st = state_of(lg);
+
+	if (flow_password_try_cached(lg, &st->pw, send_login)) {
+		st->state = TL_CACHED_AUTH;
+		return;
+	}
 	char *name = login_remote_name(lg);
 
 	if (name == NULL) {
@@ -157,6 +171,10 @@ token_login_answer(struct login *lg, const char *text)
 		if (flow_totp_check(lg, &st->totp, text, &st->failures) == FLOW_TOTP_ACCEPTED)
 			succeed(lg);
 		return;
+	case TL_OFFLINE_CODE:
+		offline_login_code(lg, text);
+		return;
+	case TL_CACHED_AUTH:
 	case TL_LOGGING_IN:
 		break;
 	}
@@ -171,7 +189,7 @@ token_login_destroy(struct login *lg)
 
 	if (st == NULL)
 		return;
-	flow_password_wipe(&st->pw);
+	flow_password_free(lg, &st->pw);
 	/* succeed() has taken the tokens; any left belong to a refused login. */
 	if (st->tokens.access_token != NULL && st->api->discard != NULL) {
 		st->api->discard(lg->helper, lg->user, st->tokens.access_token);

@@ -7,11 +7,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cached_auth.h"
 #include "flow_util.h"
 #include "fr_error.h"
 #include "log.h"
+#include "offline_login.h"
 #include "secret.h"
 #include "token_cache.h"
+#include "verifier.h"
 
 bool
 flow_password_begin(struct login *lg, struct flow_password *pw)
@@ -65,6 +68,73 @@ flow_password_wipe(struct flow_password *pw)
 	pw->password = NULL;
 }
 
+void
+flow_password_free(struct login *lg, struct flow_password *pw)
+{
+	cached_auth_cancel(lg, &pw->cached);
+	flow_password_wipe(pw);
+	free(pw->verifier);
+	pw->verifier = NULL;
+}
+
+bool
+flow_password_try_cached(struct login *lg, struct flow_password *pw, void (*resume)(struct login *lg))
+{
+	/* Once it has declined (resume was called), never try it again. */
+	if (pw->cached_tried || pw->password == NULL)
+		return false;
+	pw->cached_tried = true;
+	return cached_auth_try(lg, pw->password, resume, &pw->cached);
+}
+
+enum flow_offline
+flow_password_try_offline(struct login *lg, struct flow_password *pw, const struct http_response *resp)
+{
+	/* DOCS SILENT: only a transport failure (refused, DNS, timeout)
+	 * opens the offline path; a TLS failure may be an impostor and a 5xx
+	 * is a server that answers, so both stay "unavailable". */
+	if (resp->outcome != HTTP_UNREACHABLE || pw->password == NULL)
+		return FLOW_OFFLINE_NO;
+	switch (offline_login_try(lg, pw->password)) {
+	case OFFLINE_FINISHED:
+		return FLOW_OFFLINE_FINISHED;
+	case OFFLINE_ASK_CODE:
+		flow_password_wipe(pw);
+		return FLOW_OFFLINE_ASK_CODE;
+	case OFFLINE_NOT_APPLICABLE:
+		break;
+	}
+	return FLOW_OFFLINE_NO;
+}
+
+void
+flow_password_accepted(struct login *lg, struct flow_password *pw)
+{
+	const struct config *cfg = lg->helper->cfg;
+
+	/* The verifier is kept only when a feature will read it. */
+	if (pw->password == NULL || (cfg->cached_auth_timeout == 0 && !cfg->offline_login))
+		return;
+	free(pw->verifier);
+	pw->verifier = verifier_make(pw->password);
+}
+
+void
+flow_finish_rate_limited(struct login *lg, long retry_after)
+{
+	char text[96];
+
+	if (retry_after >= 60)
+		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld minute%s",
+			 (retry_after + 59) / 60, (retry_after + 59) / 60 == 1 ? "" : "s");
+	else if (retry_after > 0)
+		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld second%s",
+			 retry_after, retry_after == 1 ? "" : "s");
+	else
+		snprintf(text, sizeof(text), "Too many login attempts, try again later");
+	login_finish(lg, FR_RESULT_MAXTRIES, text);
+}
+
 bool
 flow_service_failed(struct login *lg, const struct http_response *resp, const char *step)
 {
@@ -100,7 +170,8 @@ flow_code_failed(struct login *lg, unsigned *failures)
 }
 
 void
-flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long default_ttl)
+flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long default_ttl,
+		  const struct flow_password *pw)
 {
 	time_t now = time(NULL);
 	struct cache_record rec = {
@@ -108,6 +179,8 @@ flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long defaul
 		.access_token = tokens->access_token,
 		.access_expires = now + (tokens->expires_in > 0 ? tokens->expires_in : default_ttl),
 		.last_login = now,
+		.verifier = pw != NULL ? pw->verifier : NULL,
+		.last_online = now,
 	};
 
 	if (tokens->refresh_token == NULL) {

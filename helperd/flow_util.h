@@ -12,9 +12,14 @@
 #include "login.h"
 #include "totp.h"
 
+struct cached_attempt;
+
 struct flow_password {
 	char *password;			/* secret */
 	bool from_stack;		/* came from PAM_AUTHTOK */
+	char *verifier;			/* yescrypt of the password the API accepted */
+	struct cached_attempt *cached;	/* cached re-authentication under way */
+	bool cached_tried;		/* at most once per login */
 };
 
 /* True when pw holds the stacked password and the flow should send its
@@ -28,7 +33,28 @@ bool flow_password_set(struct login *lg, struct flow_password *pw, const char *a
 /* The API refused the password.  try_first_pass with a stacked one:
  * ask once (true).  Otherwise false, and the caller ends the login. */
 bool flow_password_retry(struct login *lg, struct flow_password *pw);
+/* Drop the password itself (as soon as the API has seen it). */
 void flow_password_wipe(struct flow_password *pw);
+/* The login is over: the password, the verifier, a cached attempt. */
+void flow_password_free(struct login *lg, struct flow_password *pw);
+
+/* Before the login request: cached re-authentication (cached_auth.c).
+ * True when it took over: the flow waits until the login is finished or
+ * `resume` is called to go on with the normal login request. */
+bool flow_password_try_cached(struct login *lg, struct flow_password *pw, void (*resume)(struct login *lg));
+
+/* The login request did not reach the API: the offline path
+ * (offline_login.c).  Returns what the flow must do next. */
+enum flow_offline { FLOW_OFFLINE_NO, FLOW_OFFLINE_FINISHED, FLOW_OFFLINE_ASK_CODE };
+enum flow_offline flow_password_try_offline(struct login *lg, struct flow_password *pw,
+					    const struct http_response *resp);
+
+/* The API accepted the password: keep its verifier when cached
+ * re-authentication or offline login will need it. */
+void flow_password_accepted(struct login *lg, struct flow_password *pw);
+
+/* The API's 429: "Too many login attempts, try again in 5 minutes". */
+void flow_finish_rate_limited(struct login *lg, long retry_after);
 
 /* A reply that is not an answer (transport failure, 1xx/3xx/5xx): the
  * login is finished as unavailable and true returned. */
@@ -39,8 +65,10 @@ bool flow_service_failed(struct login *lg, const struct http_response *resp, con
  * login with MAXTRIES and returns false. */
 bool flow_code_failed(struct login *lg, unsigned *failures);
 
-/* Cache the tokens of a successful login (logged, never fatal). */
-void flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long default_ttl);
+/* Cache the tokens of a successful login (logged, never fatal), with the
+ * password verifier when there is one. */
+void flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long default_ttl,
+		       const struct flow_password *pw);
 
 /* Local TOTP: the user's entry from totp_users_file.  0, or
  * FR_ERR_NOT_FOUND when the user has none (the login goes on, so that

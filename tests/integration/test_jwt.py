@@ -161,5 +161,51 @@ class JwtTotp(FlowTestCase):
         self.assertIn("Invalid code, no attempts left", r.transcript)
 
 
+
+class JwtTotpCachedAndOffline(FlowTestCase):
+    """The jwt flow shares the password step with Freddy's: cached
+    re-authentication skips the local TOTP, offline login checks it."""
+    env_kwargs = {"api": "jwt", "enroll": ("alice",),
+                  "config": "second_factor = totp\ntotp_users_file = {totp_users_file}\n"
+                            "cached_auth_timeout = 600\noffline_login = yes\n"}
+
+    def full_login(self):
+        secret = self.env.secrets["alice"]
+        self.env.forget_replay_state()
+        cached = os.path.join(self.env.cache_dir, "alice")
+        if os.path.exists(cached):
+            os.unlink(cached)       # else this login would itself be a cached one
+        r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"]),
+                                         (CODE_PROMPT, lambda: totp_code(secret))])
+        self.assertEqual(r.status, 0, r)
+
+    def test_cached_reauthentication_skips_the_code(self):
+        self.full_login()
+        r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"])])
+        self.assertEqual(r.status, 0, r)
+        self.assertNotIn(CODE_PROMPT, r.transcript)
+        self.assertEqual(self.env.emu.requests("POST /api/v1/auth/refresh"), 1)
+        self.assertEqual(self.env.emu.requests("POST /api/v1/auth/login"), 1)
+
+    def test_revoked_account_is_refused_at_once(self):
+        self.full_login()
+        self.env.emu.admin("revoke", {"username": "alice"})
+        r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"])])
+        self.assertNotEqual(r.status, 0, r)
+
+    def test_offline_login_asks_for_the_local_code(self):
+        self.full_login()
+        self.env.emu.admin("config", {"fault": "reset"})
+        secret = self.env.secrets["alice"]
+        self.env.forget_replay_state()
+        # Outside the cached window's reach: the refresh fails too, so the
+        # helper falls back to the login request, which is unreachable.
+        r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"]),
+                                         ("Authenticator code \\(offline login\\): ",
+                                          lambda: totp_code(secret))])
+        self.assertEqual(r.status, 0, r)
+        self.assertIn("offline login", r.transcript)
+
+
 if __name__ == "__main__":
     main()
