@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,10 +21,31 @@
 
 #define CACHE_FORMAT_VERSION 1
 
+/* A record waiting to be written.  Writes happen on a thread of their
+ * own: two fsyncs per login on the event loop would make every login
+ * wait for the disk on behalf of the others. */
+struct cache_op {
+	struct cache_op *next;
+	char user[USER_NAME_MAX + 1];
+	char *text;			/* encoded record: holds secrets */
+	size_t len;
+	bool superseded;		/* a later store or a forget replaced it */
+};
+
 struct token_cache {
 	int dirfd;
 	char *path;
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* the queue gained an op, or stop */
+	pthread_cond_t done;		/* the writer finished an op */
+	struct cache_op *head, *tail;	/* FIFO; head is being written when busy */
+	bool busy;
+	bool stopping;
+	bool threaded;			/* false: writes happen in token_cache_store */
+	pthread_t writer;
 };
+
+static void *writer_main(void *arg);
 
 void
 cache_record_wipe(struct cache_record *rec)
@@ -155,6 +178,15 @@ token_cache_open(const char *dir, struct token_cache **out)
 		return FR_ERR_NOMEM;
 	}
 	c->dirfd = fd;
+	if (pthread_mutex_init(&c->lock, NULL) != 0 || pthread_cond_init(&c->work, NULL) != 0 ||
+	    pthread_cond_init(&c->done, NULL) != 0) {
+		token_cache_close(c);
+		return FR_ERR_NOMEM;
+	}
+	/* Without a writer thread the cache still works, writing inline. */
+	c->threaded = pthread_create(&c->writer, NULL, writer_main, c) == 0;
+	if (!c->threaded)
+		log_warn("no cache writer thread; cache files are written on the event loop");
 	*out = c;
 	return FR_OK;
 }
@@ -164,6 +196,18 @@ token_cache_close(struct token_cache *c)
 {
 	if (c == NULL)
 		return;
+	if (c->threaded) {
+		pthread_mutex_lock(&c->lock);
+		c->stopping = true;
+		pthread_cond_signal(&c->work);
+		pthread_mutex_unlock(&c->lock);
+		/* The writer drains the queue before it returns. */
+		if (pthread_join(c->writer, NULL) != 0)
+			log_err("cannot join the cache writer thread");
+		pthread_cond_destroy(&c->done);
+		pthread_cond_destroy(&c->work);
+		pthread_mutex_destroy(&c->lock);
+	}
 	close(c->dirfd);
 	free(c->path);
 	free(c);
@@ -184,18 +228,14 @@ write_all(int fd, const char *buf, size_t len)
 	return FR_OK;
 }
 
-int
-token_cache_store(struct token_cache *c, const char *user, const struct cache_record *rec)
+/* Temporary file, fsync, rename, fsync of the folder: afterwards the
+ * file is the old or the new record, never a torn one. */
+static int
+write_record(struct token_cache *c, const char *user, const char *text, size_t len)
 {
 	char tmp[160];
-	char *text = NULL;
-	size_t len = 0;
 	int r;
 
-	if (!user_name_valid(user))
-		return FR_ERR_INVALID;
-	if ((r = cache_record_encode(user, rec, &text, &len)) != 0)
-		return r;
 	/* User names never start with '.', so this cannot name a user file. */
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", user);
 	if (unlinkat(c->dirfd, tmp, 0) != 0 && errno != ENOENT)
@@ -203,11 +243,9 @@ token_cache_store(struct token_cache *c, const char *user, const struct cache_re
 	int fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		log_err("cannot create %s/%s: %s", c->path, tmp, strerror(errno));
-		secret_free(text);
 		return FR_ERR_IO;
 	}
 	r = write_all(fd, text, len);
-	secret_free(text);
 	if (r == 0 && fsync(fd) != 0)
 		r = FR_ERR_IO;
 	if (close(fd) != 0 && r == 0)
@@ -225,6 +263,123 @@ token_cache_store(struct token_cache *c, const char *user, const struct cache_re
 	return FR_OK;
 }
 
+static void
+op_free(struct cache_op *op)
+{
+	secret_free(op->text);
+	free(op);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct token_cache *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (c->head == NULL && !c->stopping)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->head == NULL)
+			break;		/* stopping, and everything is written */
+		struct cache_op *op = c->head;
+		c->busy = true;
+		bool skip = op->superseded;
+		pthread_mutex_unlock(&c->lock);
+		/* op->text stays readable by pending_record meanwhile: nobody
+		 * changes or frees an op before it leaves the queue. */
+		if (!skip)
+			(void)write_record(c, op->user, op->text, op->len);	/* logs failures */
+		pthread_mutex_lock(&c->lock);
+		c->head = op->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		c->busy = false;
+		pthread_cond_broadcast(&c->done);
+		op_free(op);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int
+token_cache_store(struct token_cache *c, const char *user, const struct cache_record *rec)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	if ((r = cache_record_encode(user, rec, &text, &len)) != 0)
+		return r;
+	if (!c->threaded) {
+		r = write_record(c, user, text, len);
+		secret_free(text);
+		return r;
+	}
+	struct cache_op *op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		secret_free(text);
+		return FR_ERR_NOMEM;
+	}
+	memcpy(op->user, user, strlen(user) + 1);
+	op->text = text;
+	op->len = len;
+	pthread_mutex_lock(&c->lock);
+	for (struct cache_op *o = c->head; o != NULL; o = o->next)
+		if (strcmp(o->user, user) == 0)
+			o->superseded = true;	/* harmless for the one being written */
+	if (c->tail != NULL)
+		c->tail->next = op;
+	else
+		c->head = op;
+	c->tail = op;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	return FR_OK;
+}
+
+/* The newest record of `user` still waiting to be written, copied. */
+static int
+pending_record(struct token_cache *c, const char *user, struct cache_record *out, bool *found)
+{
+	char *copy = NULL;
+	size_t len = 0;
+
+	*found = false;
+	if (!c->threaded)
+		return FR_OK;
+	pthread_mutex_lock(&c->lock);
+	for (struct cache_op *o = c->head; o != NULL; o = o->next) {
+		if (strcmp(o->user, user) != 0 || o->superseded)
+			continue;
+		*found = true;
+		secret_free(copy);
+		if ((copy = secret_strndup(o->text, o->len)) == NULL)
+			break;
+		len = o->len;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!*found)
+		return FR_OK;
+	if (copy == NULL)
+		return FR_ERR_NOMEM;
+	int r = cache_record_decode(user, copy, len, out);
+	secret_free(copy);
+	return r;
+}
+
+void
+token_cache_flush(struct token_cache *c)
+{
+	if (!c->threaded)
+		return;
+	pthread_mutex_lock(&c->lock);
+	while (c->head != NULL)
+		pthread_cond_wait(&c->done, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
 int
 token_cache_load(struct token_cache *c, const char *user, struct cache_record *out)
 {
@@ -236,6 +391,9 @@ token_cache_load(struct token_cache *c, const char *user, struct cache_record *o
 	memset(out, 0, sizeof(*out));
 	if (!user_name_valid(user))
 		return FR_ERR_INVALID;
+	bool pending;
+	if ((r = pending_record(c, user, out, &pending)) != 0 || pending)
+		return r;
 	int fd = openat(c->dirfd, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno != ENOENT)
@@ -274,10 +432,26 @@ token_cache_load(struct token_cache *c, const char *user, struct cache_record *o
 int
 token_cache_forget(struct token_cache *c, const char *user)
 {
+	bool cancelled = false;
+
 	if (!user_name_valid(user))
 		return FR_ERR_INVALID;
+	if (c->threaded) {
+		/* Cancel what waits, and let a write in progress finish, so no
+		 * write lands after the unlink and brings the record back. */
+		pthread_mutex_lock(&c->lock);
+		for (struct cache_op *o = c->head; o != NULL; o = o->next) {
+			if (strcmp(o->user, user) == 0 && !o->superseded) {
+				o->superseded = true;
+				cancelled = true;
+			}
+		}
+		while (c->busy && c->head != NULL && strcmp(c->head->user, user) == 0)
+			pthread_cond_wait(&c->done, &c->lock);
+		pthread_mutex_unlock(&c->lock);
+	}
 	if (unlinkat(c->dirfd, user, 0) != 0)
-		return errno == ENOENT ? FR_ERR_NOT_FOUND : FR_ERR_IO;
+		return errno == ENOENT ? (cancelled ? FR_OK : FR_ERR_NOT_FOUND) : FR_ERR_IO;
 	if (fsync(c->dirfd) != 0)
 		log_warn("fsync of %s: %s", c->path, strerror(errno));
 	return FR_OK;
@@ -286,6 +460,7 @@ token_cache_forget(struct token_cache *c, const char *user)
 int
 token_cache_each(struct token_cache *c, token_cache_each_fn fn, void *ctx)
 {
+	token_cache_flush(c);	/* the folder is the truth once the queue is empty */
 	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r = FR_OK;
 
@@ -313,6 +488,7 @@ token_cache_each(struct token_cache *c, token_cache_each_fn fn, void *ctx)
 int
 token_cache_count(struct token_cache *c)
 {
+	token_cache_flush(c);
 	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int count = 0;
 

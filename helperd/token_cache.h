@@ -34,6 +34,9 @@ int token_cache_store(struct token_cache *cache, const char *user, const struct 
 /* FR_ERR_NOT_FOUND when there is no usable record. */
 int token_cache_load(struct token_cache *cache, const char *user, struct cache_record *out);
 int token_cache_forget(struct token_cache *cache, const char *user);
+/* Stores are written behind, on a thread of their own; loads see them at
+ * once.  Wait until every store so far is on disk. */
+void token_cache_flush(struct token_cache *cache);
 /* Number of user files, -1 on error. */
 int token_cache_count(struct token_cache *cache);
 

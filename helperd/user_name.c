@@ -9,7 +9,7 @@ user_name_valid(const char *user)
 {
 	size_t n = strlen(user);
 
-	if (n == 0 || n > 128 || user[0] == '-' || user[0] == '.')
+	if (n == 0 || n > USER_NAME_MAX || user[0] == '-' || user[0] == '.')
 		return false;
 	for (const char *p = user; *p != '\0'; p++) {
 		char c = *p;

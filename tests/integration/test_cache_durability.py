@@ -53,7 +53,8 @@ class Durability(CacheTestCase):
         # The killed helper left its socket behind; the next start must be
         # waited for, not mistaken for this one.
         os.unlink(self.env.socket)
-        with open(self.env.cache_path("alice")) as f:
+        # Read the disk directly: the helper is dead, the file is the truth.
+        with open(os.path.join(self.env.cache_dir, "alice")) as f:
             after = f.read()
         rec = json.loads(after)     # complete JSON, whichever version
         self.assertEqual(rec["user"], "alice")

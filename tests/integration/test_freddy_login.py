@@ -16,7 +16,7 @@ class FreddyLogin(FreddyTestCase):
         self.assertEqual(r.status, 0, r)
         self.assertIn("A verification code was emailed to a***@example.com.", r.transcript)
         self.assertIn("successfully authenticated", r.transcript)
-        path = os.path.join(self.env.cache_dir, "alice")
+        path = self.env.cache_file("alice")
         st = os.stat(path)
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
         self.assertEqual(stat.S_IMODE(os.stat(self.env.cache_dir).st_mode), 0o700)

@@ -16,7 +16,7 @@ class JwtLogin(FlowTestCase):
     env_kwargs = {"api": "jwt"}
 
     def cache_path(self, user="alice"):
-        return os.path.join(self.env.cache_dir, user)
+        return self.env.cache_file(user)
 
     def setUp(self):
         super().setUp()
@@ -127,7 +127,7 @@ class JwtTotp(FlowTestCase):
 
     def test_wrong_totp_refused(self):
         secret = self.env.secrets["alice"]
-        cached = os.path.join(self.env.cache_dir, "alice")
+        cached = self.env.cache_file("alice")
         if os.path.exists(cached):
             os.unlink(cached)
         wrong = lambda: "%06d" % ((int(totp_code(secret)) + 1) % 1000000)
@@ -172,7 +172,7 @@ class JwtTotpCachedAndOffline(FlowTestCase):
     def full_login(self):
         secret = self.env.secrets["alice"]
         self.env.forget_replay_state()
-        cached = os.path.join(self.env.cache_dir, "alice")
+        cached = self.env.cache_file("alice")
         if os.path.exists(cached):
             os.unlink(cached)       # else this login would itself be a cached one
         r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"]),

@@ -38,7 +38,7 @@ class FreddyTotpLogin(FlowTestCase):
         self.assertNotIn("POST /v1/auth/login", stats["requests"])
         self.assertEqual(stats["codes_sent"], 0)
         # The dev-login tokens are cached, privately, after the code passed.
-        path = os.path.join(self.env.cache_dir, "bob")
+        path = self.env.cache_file("bob")
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
         with open(path) as f:
             self.assertTrue(json.load(f)["refresh_token"])
@@ -67,7 +67,7 @@ class FreddyTotpLogin(FlowTestCase):
         self.assertIn("Invalid code, 2 attempts left", r.transcript)
 
     def test_wrong_totp_counts_toward_max_code_attempts(self):
-        cached = os.path.join(self.env.cache_dir, "bob")
+        cached = self.env.cache_file("bob")
         if os.path.exists(cached):
             os.unlink(cached)
         r = self.login(codes=["000000", "12345", "abcdef"])

@@ -60,7 +60,7 @@ class CacheEnv(FreddyEnv):
                                 stderr=subprocess.PIPE, text=True)
 
     def cache_path(self, user):
-        return os.path.join(self.cache_dir, user)
+        return self.cache_file(user)
 
     def cached(self, user):
         """The cache record of `user` as a dict, or None."""

@@ -26,6 +26,7 @@ TOP_BUILDDIR = os.environ.get("FREDDY_TOP_BUILDDIR") or os.path.abspath(
 TOP_SRCDIR = os.environ.get("FREDDY_TOP_SRCDIR") or TOP_BUILDDIR
 HELPER = os.path.join(TOP_BUILDDIR, "freddy-helperd")
 MODULE = os.path.join(TOP_BUILDDIR, ".libs", "pam_freddy.so")
+FREDDYCTL = os.path.join(TOP_BUILDDIR, "freddyctl")
 EMULATOR = os.path.join(TOP_SRCDIR, "tests", "emulator", "freddy_emulator.py")
 MAKE_CERTS = os.path.join(TOP_SRCDIR, "tests", "emulator", "make-certs.sh")
 PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
@@ -281,6 +282,19 @@ class FreddyEnv:
             ("code \\(Enter for a new one\\): ",
              code if code is not None else (lambda: self.emu.code_for(email, started))),
         ], **kw)
+
+    def flush_cache(self):
+        """Wait until the helper's write-behind cache is on disk: listing
+        the cache drains the writer queue first."""
+        r = subprocess.run([FREDDYCTL, "--socket", self.socket, "cache", "list"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode not in (0, 1):
+            raise AssertionError("freddyctl cache list failed: %s" % r.stderr)
+
+    def cache_file(self, user):
+        """Path of `user`'s cache file, once every pending write is done."""
+        self.flush_cache()
+        return os.path.join(self.cache_dir, user)
 
     def all_logs(self):
         return self.helper.read_log()

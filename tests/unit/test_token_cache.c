@@ -58,6 +58,7 @@ test_files(void)
 	CHECK(token_cache_count(cache) == 0);
 	CHECK(token_cache_load(cache, "alice", &out) == FR_ERR_NOT_FOUND);
 	CHECK(token_cache_store(cache, "alice", &rec) == 0);
+	token_cache_flush(cache);
 	snprintf(path, sizeof(path), "%s/alice", dir);
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
 	CHECK(token_cache_load(cache, "alice", &out) == 0 && strcmp(out.refresh_token, "refresh-1") == 0);
@@ -96,11 +97,57 @@ test_files(void)
 	CHECK(rmdir(dir) == 0);
 }
 
+/* Stores are written behind: what a load, a forget and a flush see. */
+static void
+test_write_behind(void)
+{
+	char dir[] = "/tmp/freddy-cache-wb.XXXXXX";
+	char path[128];
+	struct token_cache *cache = NULL;
+	struct cache_record out;
+	char token[32];
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(token_cache_open(dir, &cache) == 0);
+	for (int i = 0; i < 50; i++) {
+		snprintf(token, sizeof(token), "refresh-%d", i);
+		struct cache_record rec = { .refresh_token = token, .last_login = i };
+		CHECK(token_cache_store(cache, "dave", &rec) == 0);
+		/* Visible at once, whether or not it reached the disk. */
+		CHECK(token_cache_load(cache, "dave", &out) == 0);
+		CHECK(out.refresh_token != NULL && strcmp(out.refresh_token, token) == 0);
+		cache_record_wipe(&out);
+	}
+	token_cache_flush(cache);
+	CHECK(token_cache_load(cache, "dave", &out) == 0 && strcmp(out.refresh_token, "refresh-49") == 0);
+	cache_record_wipe(&out);
+
+	/* A forget cancels writes still waiting: nothing comes back. */
+	struct cache_record rec = { .refresh_token = "erin-1" };
+	CHECK(token_cache_store(cache, "erin", &rec) == 0);
+	CHECK(token_cache_forget(cache, "erin") == 0);
+	CHECK(token_cache_load(cache, "erin", &out) == FR_ERR_NOT_FOUND);
+	token_cache_flush(cache);
+	snprintf(path, sizeof(path), "%s/erin", dir);
+	CHECK(access(path, F_OK) != 0);
+	CHECK(token_cache_forget(cache, "erin") == FR_ERR_NOT_FOUND);
+
+	/* Closing writes what is still queued. */
+	CHECK(token_cache_store(cache, "erin", &rec) == 0);
+	token_cache_close(cache);
+	CHECK(access(path, F_OK) == 0);
+	snprintf(path, sizeof(path), "%s/dave", dir);
+	CHECK(unlink(path) == 0);
+	snprintf(path, sizeof(path), "%s/erin", dir);
+	CHECK(unlink(path) == 0 && rmdir(dir) == 0);
+}
+
 int
 main(void)
 {
 	log_init("test_token_cache", true, false);
 	test_codec();
 	test_files();
+	test_write_behind();
 	return check_finish("test_token_cache");
 }
