@@ -1,7 +1,9 @@
 """Console login end to end: /bin/login on a pseudo-terminal with the shipped
 etc/pam.d/login, as getty would start it."""
 
-from e2e import PASSWORDS, E2ETestCase, Session, add_user, install_service, set_password
+import os
+
+from e2e import PASSWORDS, SANDBOX, E2ETestCase, Session, add_user, install_service, set_home, set_password
 from freddytest import main
 
 ROOT_PASSWORD = "Root-Console-7"
@@ -13,8 +15,12 @@ class ConsoleLogin(E2ETestCase):
     def setUpClass(cls):
         super().setUpClass()
         add_user("alice")
-        # Only the sandbox's copy of /etc/shadow is changed.
+        # Only the sandbox's copies of /etc/shadow and /etc/passwd change;
+        # root's shell must not write /root/.bash_history on the machine.
         set_password("root", ROOT_PASSWORD)
+        home = os.path.join(SANDBOX, "home", "root")
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        set_home("root", home)
         install_service("login", example="login")
 
     def login(self, user):

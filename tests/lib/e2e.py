@@ -76,6 +76,22 @@ def set_password(name, password):
     subprocess.run(["usermod", "-p", hashed, name], check=True)
 
 
+def set_home(name, home):
+    """Point `name`'s home at `home` in the sandbox's /etc/passwd (usermod
+    refuses while the user has processes, and root always has)."""
+    with open("/etc/passwd") as f:
+        lines = f.read().splitlines(True)
+    for i, line in enumerate(lines):
+        fields = line.rstrip("\n").split(":")
+        if fields[0] == name:
+            fields[5] = home
+            lines[i] = ":".join(fields) + "\n"
+    with open("/etc/passwd.freddy-e2e", "w") as f:
+        f.write("".join(lines))
+    os.chmod("/etc/passwd.freddy-e2e", 0o644)
+    os.replace("/etc/passwd.freddy-e2e", "/etc/passwd")
+
+
 def install_service(name, text=None, example=None):
     """Write /etc/pam.d/NAME, from text or from a shipped example file."""
     if example is not None:
