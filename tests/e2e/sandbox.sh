@@ -2,7 +2,8 @@
 # sandbox.sh COMMAND...: run one end-to-end test program as root inside a
 # private mount namespace that looks like the real machine but whose /etc,
 # PAM module folder, /usr/share/pam-configs, /var/lib/pam, debconf database,
-# /run, /var/log and /var/lib/sudo are private copies or empty tmpfs.  The
+# /run, /var/log and /var/lib/sudo are private copies or empty tmpfs, and in
+# a private PID namespace, so no process outlives the test.  The
 # test may then change them freely (useradd, /etc/pam.d, sudoers.d,
 # pam-auth-update, sshd's /run/sshd, login's lastlog) and the machine is not
 # touched.  Before and after, the host's state is fingerprinted; any
@@ -49,7 +50,10 @@ done
 if [ -z "${FREDDY_E2E_SANDBOX:-}" ]; then
 	state=$(mktemp -d /tmp/freddy-e2e-state.XXXXXX) || exit 1
 	host_state >"$state/before"
-	unshare --mount --propagation private -- env FREDDY_E2E_SANDBOX=pending "$0" "$@"
+	# A PID namespace too: whatever the test leaves running (a helper, an
+	# sshd after a failed set-up) dies with it.
+	unshare --mount --propagation private --pid --fork --mount-proc -- \
+		env FREDDY_E2E_SANDBOX=pending "$0" "$@"
 	status=$?
 	host_state >"$state/after"
 	if ! cmp -s "$state/before" "$state/after"; then

@@ -70,15 +70,9 @@ class SshLogin(E2ETestCase):
         with open(cls.key + ".pub") as src, open("/etc/ssh/freddytest_keys/alice", "w") as dst:
             dst.write(src.read())
         cls.kbdint = Sshd(tmp, "sshd-kbdint", "keyboard-interactive")
+        cls.addClassCleanup(cls.kbdint.stop)
         cls.pubkey = Sshd(tmp, "sshd-pubkey", "publickey,keyboard-interactive")
-
-    @classmethod
-    def tearDownClass(cls):
-        for name in ("kbdint", "pubkey"):
-            server = getattr(cls, name, None)
-            if server is not None:
-                server.stop()
-        super().tearDownClass()
+        cls.addClassCleanup(cls.pubkey.stop)
 
     def ssh(self, server, *options):
         argv = as_user("alice") + [

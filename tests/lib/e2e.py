@@ -157,10 +157,8 @@ class E2ETestCase(unittest.TestCase):
     def setUpClass(cls):
         require_sandbox()
         cls.env = e2e_env(cls.helper_config)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.env.close()
+        # A class cleanup runs even when a subclass's set-up fails later.
+        cls.addClassCleanup(cls.env.close)
 
     def setUp(self):
         self.env.emu.admin("reset", {})
