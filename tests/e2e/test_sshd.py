@@ -5,8 +5,8 @@ import os
 import socket
 import subprocess
 
-from e2e import E2ETestCase, Session, add_user, as_user, free_port, install_service, wait_for
-from freddytest import main
+from e2e import E2ETestCase, Session, add_user, as_user, free_port, install_service
+from freddytest import main, wait_for
 
 # sshd names its PAM service after the program: a symlink gives the test a
 # service of its own, so the machine's /etc/pam.d/sshd stays as it is.

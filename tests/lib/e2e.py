@@ -18,7 +18,7 @@ import unittest
 
 import pexpect
 
-from freddytest import PASSWORDS, TOP_SRCDIR, FreddyEnv, Helper, wait_for
+from freddytest import PASSWORDS, TOP_SRCDIR, FreddyEnv, Helper
 
 SANDBOX = os.environ.get("FREDDY_E2E_SANDBOX", "")
 SOCKET = "/run/freddy/helperd.sock"

@@ -3,16 +3,17 @@
 # manager and screen-locker PAM files, pam-auth-update.  Needs root; each
 # test file runs in a private mount namespace and fails if it changed the
 # machine (tests/e2e/sandbox.sh).
+# shellcheck source=tests/stages/lib.sh
 source "$(dirname "$0")/lib.sh"
 if [ ! -f "$build_root/main/Makefile" ]; then
 	configure_build main --enable-werror || exit 1
 fi
 cd "$build_root/main" || exit 1
 make -j2 >/dev/null || { make 2>&1 | tail -40; exit 1; }
-ls -d /tmp/freddy-e2e.* /tmp/freddy-e2e-state.* 2>/dev/null | LC_ALL=C sort >"$results/30-e2e.tmp-before"
+find /tmp -maxdepth 1 -name "freddy-e2e*" | LC_ALL=C sort >"$results/30-e2e.tmp-before"
 make -j2 check-e2e
 status=$?
-ls -d /tmp/freddy-e2e.* /tmp/freddy-e2e-state.* 2>/dev/null | LC_ALL=C sort >"$results/30-e2e.tmp-after"
+find /tmp -maxdepth 1 -name "freddy-e2e*" | LC_ALL=C sort >"$results/30-e2e.tmp-after"
 if ! cmp -s "$results/30-e2e.tmp-before" "$results/30-e2e.tmp-after"; then
 	echo "30-e2e: temporary folders left behind:"
 	comm -13 "$results/30-e2e.tmp-before" "$results/30-e2e.tmp-after"
