@@ -5,7 +5,7 @@ import os
 import socket
 import subprocess
 
-from e2e import E2ETestCase, Session, add_user, as_user, free_port, install_service
+from e2e import CODE_PROMPT, E2ETestCase, Session, add_user, as_user, free_port, install_service
 from freddytest import main, wait_for
 
 # sshd names its PAM service after the program: a symlink gives the test a
@@ -14,7 +14,7 @@ SERVICE = "sshd-freddytest"
 
 
 class Sshd:
-    def __init__(self, tmp, name, methods):
+    def __init__(self, tmp, name, methods, grace=60):
         self.port = free_port()
         self.log_path = os.path.join(tmp, name + ".log")
         self.config = os.path.join(tmp, name + ".conf")
@@ -22,8 +22,8 @@ class Sshd:
             f.write("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile none\n"
                     "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication no\n"
                     "AuthenticationMethods %s\nAuthorizedKeysFile /etc/ssh/freddytest_keys/%%u\n"
-                    "LoginGraceTime 60\nLogLevel VERBOSE\n"
-                    % (self.port, os.path.join(tmp, "host_key"), methods))
+                    "LoginGraceTime %d\nLogLevel VERBOSE\n"
+                    % (self.port, os.path.join(tmp, "host_key"), methods, grace))
         program = os.path.join(tmp, SERVICE)
         if not os.path.exists(program):
             os.symlink("/usr/sbin/sshd", program)
@@ -73,6 +73,8 @@ class SshLogin(E2ETestCase):
         cls.addClassCleanup(cls.kbdint.stop)
         cls.pubkey = Sshd(tmp, "sshd-pubkey", "publickey,keyboard-interactive")
         cls.addClassCleanup(cls.pubkey.stop)
+        cls.hasty = Sshd(tmp, "sshd-hasty", "keyboard-interactive", grace=3)
+        cls.addClassCleanup(cls.hasty.stop)
 
     def ssh(self, server, *options):
         argv = as_user("alice") + [
@@ -135,6 +137,22 @@ class SshLogin(E2ETestCase):
         self.assertNoCodeSent()
         self.assertEqual(self.env.emu.requests("POST /v1/auth/login"), 0)
 
+    def test_login_grace_time_covers_the_wait_for_the_email(self):
+        # The code comes later than sshd's LoginGraceTime (3 s here): sshd
+        # ends the connection, the helper abandons the login, and the code
+        # typed afterwards reaches nobody.  (The ssh client notices only
+        # when the person answers the prompt.)
+        s = self.ssh(self.hasty, "-o", "PreferredAuthentications=keyboard-interactive")
+        s.expect("Password: ")
+        s.send("Correct-Horse-1")
+        s.expect(CODE_PROMPT)
+        code = self.code("alice", s)
+        wait_for(lambda: "login for alice (service %s) abandoned" % SERVICE in self.env.helper.read_log(),
+                 timeout=15, what="sshd's LoginGraceTime to end the login")
+        s.send(code)
+        self.assertEqual(s.finish(), 255, s.transcript)
+        self.assertNotIn("hello from", s.transcript)
+        self.assertEqual(self.env.emu.requests("POST /v1/auth/verify"), 0)
 
 if __name__ == "__main__":
     main()
