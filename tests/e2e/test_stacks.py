@@ -5,8 +5,9 @@ and off again with pam-auth-update itself, and Freddy for one group."""
 import os
 import shutil
 import subprocess
+import unittest
 
-from e2e import PAM_CONFIG, E2ETestCase, Session, add_user, install_service, set_password
+from e2e import EXAMPLES, PAM_CONFIG, E2ETestCase, Session, add_user, install_service, set_password
 from freddytest import PASSWORDS, main
 
 ROOT_PASSWORD = "Root-Stack-5"
@@ -177,6 +178,17 @@ class GroupOnly(StackTestCase):
         s.expect("Invalid code, 1 attempt left")
         s.send("0002")
         self.assertNotEqual(s.finish(), 0, s.transcript)
+
+
+class Examples(unittest.TestCase):
+
+    def test_each_example_says_where_it_goes(self):
+        names = sorted(os.listdir(EXAMPLES))
+        self.assertGreaterEqual(set(names), {"sshd", "sudo", "login", "gdm-password"})
+        for name in names:
+            with open(os.path.join(EXAMPLES, name)) as f:
+                first = f.readline()
+            self.assertTrue(first.startswith("# Install as /etc/pam.d/%s " % name), (name, first))
 
 
 if __name__ == "__main__":
