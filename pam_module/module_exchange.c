@@ -21,7 +21,10 @@
 
 /* sshd shows PAM_TEXT_INFO only together with the next prompt, and some
  * clients not at all; so text from the helper waits here and becomes the
- * first lines of the next prompt, or is shown on its own at the end. */
+ * first lines of the next prompt, or is shown on its own at the end.
+ * PAM_SILENT (sudo 1.9.13 always passes it) drops only the text shown on
+ * its own: text folded into a prompt is part of the question, and without
+ * it a person would not know why the code prompt came back. */
 struct pending_text {
 	char text[FR_WIRE_MAX_STRING + 1];
 	size_t len;
@@ -67,7 +70,7 @@ pending_add(struct exchange *ex, struct pending_text *p, const char *text, int i
 	char clean[FR_WIRE_MAX_STRING + 1];
 	size_t n = fr_text_sanitize(clean, sizeof(clean), text, strlen(text), FR_TEXT_ALLOW_NEWLINE);
 
-	if (ex->silent || n == 0)
+	if (n == 0)
 		return;
 	if (p->len > 0 && p->len + 1 + n >= sizeof(p->text))
 		pending_flush(ex, p);
