@@ -445,6 +445,9 @@ configure_easy(struct http_xfer *x, const struct http_request *req, const struct
 	SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, 16L);
 	SETOPT(e, CURLOPT_LOW_SPEED_TIME, (long)(cfg->timeout > 2 ? cfg->timeout / 2 : 1));
 	SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
+	/* API replies are small; curl's 16 KiB default receive buffer per
+	 * transfer is most of a login's memory when a thousand are in flight. */
+	SETOPT(e, CURLOPT_BUFFERSIZE, 4096L);
 	SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(e, CURLOPT_WRITEDATA, x);
 	SETOPT(e, CURLOPT_USERAGENT, "pam_freddy/" PACKAGE_VERSION);

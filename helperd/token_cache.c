@@ -185,6 +185,9 @@ token_cache_open(const char *dir, struct token_cache **out)
 	}
 	/* Without a writer thread the cache still works, writing inline. */
 	c->threaded = pthread_create(&c->writer, NULL, writer_main, c) == 0;
+	/* A name of its own shows in ps and perf; failing to set it is harmless. */
+	if (c->threaded)
+		(void)pthread_setname_np(c->writer, "freddy-cachewr");
 	if (!c->threaded)
 		log_warn("no cache writer thread; cache files are written on the event loop");
 	*out = c;
