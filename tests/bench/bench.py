@@ -5,12 +5,20 @@ driver calling libpam in N threads), and reports what pam_freddy adds to a
 login beyond the API's round trips.  The same logins are then done the way
 an administrator would without this project: pam_exec.so running curl.
 
-Usage: bench.py BUILDDIR OUTDIR [--quick]
+The API: when BUILDDIR/tests/bench/bench_server is built (configure found
+libmicrohttpd), that C server answers the storms' requests, because the
+Python emulator, at about 2 requests per ms under the GIL, would be the
+bottleneck at hundreds of concurrent logins.  Otherwise, or with
+--emulator, the Python emulator does.  The table says which one served
+and what share of the machine's CPU it used.
+
+Usage: bench.py BUILDDIR OUTDIR [--quick] [--emulator]
 """
 
 import csv
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -56,8 +64,43 @@ def percentile(values, p):
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
+class BenchServer:
+    """tests/bench/bench_server: a C HTTPS server with only the Freddy email
+    flow and the emulator's /_emu/stats and /_emu/config."""
+
+    def __init__(self, binary, tmp, certs, users):
+        port_file = os.path.join(tmp, "bench_server.port")
+        self.log = open(os.path.join(tmp, "bench_server.log"), "w")
+        self.proc = subprocess.Popen(
+            [binary, "--cert", os.path.join(certs, "server.pem"),
+             "--key", os.path.join(certs, "server.key"), "--password", PASSWORD,
+             "--code", CODE, "--users", str(users), "--port", "0", "--port-file", port_file],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        freddytest.wait_for(lambda: freddytest.read_text(port_file) or self.proc.poll() is not None,
+                            what="bench_server port")
+        if self.proc.poll() is not None:
+            raise RuntimeError("bench_server exited %s" % self.proc.returncode)
+        self.port = int(freddytest.read_text(port_file))
+        self.base = "https://127.0.0.1:%d" % self.port
+        self.ssl = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+
+    # Same admin requests as the emulator's client.
+    admin = freddytest.Emulator.admin
+    stats = freddytest.Emulator.stats
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
 class Bench:
-    def __init__(self, builddir, outdir, users):
+    def __init__(self, builddir, outdir, users, use_emulator=False):
         freddytest.TOP_BUILDDIR = builddir
         freddytest.HELPER = os.path.join(builddir, "freddy-helperd")
         freddytest.MODULE = os.path.join(builddir, ".libs", "pam_freddy.so")
@@ -70,12 +113,34 @@ class Bench:
             emulator_args=("--quiet", "--fixed-code", CODE, "--max-login-failures", "0"),
             config="debug = no\ntimeout = 30\nmax_clients = 4096\nmax_api_connections = 1100\n",
             module_args="timeout=60")
+        self.server = None
+        server_bin = os.path.join(builddir, "tests", "bench", "bench_server")
+        if not use_emulator and os.access(server_bin, os.X_OK):
+            self.server = BenchServer(server_bin, self.env.tmp, self.env.certs, users)
+            self.use_api(self.server.base + "/v1")
+            self.api, self.api_name = self.server, "bench_server"
+        else:
+            self.api, self.api_name = self.env.emu, "python emulator"
         baseline = "auth required pam_exec.so expose_authtok quiet %s %s %s %s\n" % (
             os.path.join(HERE, "pam_exec_curl.sh"), self.env.api_url,
             os.path.join(self.env.certs, "ca.pem"), CODE)
         self.env.write_service("bench-baseline", baseline)
         self.helper_pid = self.env.helper.proc.pid
-        self.emu_pid = self.env.emu.proc.pid
+        self.emu_pid = self.api.proc.pid
+
+    def use_api(self, url):
+        """Restart the helper with api_url = url."""
+        self.env.helper.stop()
+        with open(self.env.helper.config) as f:
+            lines = f.read().splitlines()
+        lines = ["api_url = %s" % url if ln.split("=", 1)[0].strip() == "api_url" else ln
+                 for ln in lines]
+        with open(self.env.helper.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.env.api_url = url
+        if os.path.exists(self.env.socket):
+            os.unlink(self.env.socket)
+        self.env.helper.start(wait_socket=self.env.socket)
 
     def run_storm(self, service, count):
         r = subprocess.run([self.storm, service, "bench", PASSWORD, CODE, str(THINK_MS), str(count)],
@@ -92,8 +157,8 @@ class Bench:
         return logins, cpu
 
     def measure(self, label, service, count, latency_ms, ours=True):
-        self.env.emu.admin("config", {"latency_ms": latency_ms})
-        emu_conn0 = self.env.emu.stats()["connections"]
+        self.api.admin("config", {"latency_ms": latency_ms})
+        emu_conn0 = self.api.stats()["connections"]
         helper_cpu0 = proc_cpu_s(self.helper_pid) if ours else 0.0
         emu_cpu0 = proc_cpu_s(self.emu_pid)
         wall0 = time.monotonic()
@@ -102,14 +167,14 @@ class Bench:
         helper_cpu = (proc_cpu_s(self.helper_pid) - helper_cpu0) if ours else 0.0
         emu_cpu = proc_cpu_s(self.emu_pid) - emu_cpu0
         # The final stats request is a connection of its own.
-        new_conns = self.env.emu.stats()["connections"] - emu_conn0 - 1
+        new_conns = self.api.stats()["connections"] - emu_conn0 - 1
         failed = sum(1 for _, _, res in logins if res != 0)
         # What pam_freddy adds: the login's time minus the person's think
         # time and the two API round trips' injected latency.
         overhead = [lat - think - 2 * latency_ms for lat, think, _ in logins]
         think = statistics.mean(t for _, t, _ in logins)
         row = {
-            "impl": label, "n": count, "latency_ms": latency_ms, "failed": failed,
+            "impl": label, "api_server": self.api_name, "n": count, "latency_ms": latency_ms, "failed": failed,
             "wall_s": round(wall, 3),
             "wall_minus_think_s": round(wall - think / 1000.0, 3),
             "logins_per_s": round(count / wall, 1),
@@ -125,7 +190,7 @@ class Bench:
             "helper_fds": proc_fds(self.helper_pid) if ours else 0,
         }
         print("  %-9s N=%-5d lat=%-4d wall=%6.2fs overhead p50/p95/p99 = %6.2f/%6.2f/%6.2f ms  "
-              "cpu/login %.3f ms  new TLS/1000 %5.1f  emu cpu %.0f%%%s" % (
+              "cpu/login %.3f ms  new TLS/1000 %5.1f  api cpu %.0f%%%s" % (
                   label, count, latency_ms, wall, row["overhead_p50_ms"], row["overhead_p95_ms"],
                   row["overhead_p99_ms"], row["cpu_per_login_ms"], row["new_tls_per_1000"],
                   100 * row["emulator_cpu_share"], "  FAILED %d" % failed if failed else ""),
@@ -133,6 +198,8 @@ class Bench:
         return row
 
     def close(self):
+        if self.server is not None:
+            self.server.stop()
         self.env.close()
 
 
@@ -167,14 +234,16 @@ def plot(rows, path):
 def main():
     builddir, outdir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     quick = "--quick" in sys.argv
+    use_emulator = "--emulator" in sys.argv
     sizes = [1, 50, 200] if quick else [1, 50, 200, 1000]
     os.makedirs(outdir, exist_ok=True)
-    bench = Bench(builddir, outdir, max(sizes))
+    bench = Bench(builddir, outdir, max(sizes), use_emulator)
     rows = []
     started = time.monotonic()
     try:
         idle_rss = proc_rss_kib(bench.helper_pid)
-        print("helper idle RSS: %d KiB" % idle_rss)
+        print("helper idle RSS: %d KiB; API server: %s (pid %d)" % (
+            idle_rss, bench.api_name, bench.emu_pid), flush=True)
         for latency in (0, 300):
             for n in sizes:
                 # The first storm of a size warms the connection pool; the
@@ -202,12 +271,14 @@ def main():
     steady = [r for r in rows if r["phase"] == "steady"]
     print("\n%-9s %5s %6s %8s %9s %8s %8s %8s %10s %9s %9s %8s" % (
         "impl", "N", "lat", "login/s", "wall-thk", "ovh p50", "ovh p95", "ovh p99", "cpu/login",
-        "TLS/1000", "peakRSS", "emu cpu"))
+        "TLS/1000", "peakRSS", "api cpu"))
     for r in steady:
         print("%-9s %5d %6d %8.1f %8.2fs %7.2fms %7.2fms %7.2fms %8.3fms %9.1f %7dK %7.0f%%" % (
             r["impl"], r["n"], r["latency_ms"], r["logins_per_s"], r["wall_minus_think_s"],
             r["overhead_p50_ms"], r["overhead_p95_ms"], r["overhead_p99_ms"], r["cpu_per_login_ms"],
             r["new_tls_per_1000"], r["helper_peak_rss_kib"], 100 * r["emulator_cpu_share"]))
+    print("API server: %s; api cpu = its CPU time / wall time / %d CPUs" % (
+        bench.api_name, os.cpu_count()))
     ours = {(r["n"], r["latency_ms"]): r for r in steady if r["impl"] == "freddy"}
     print()
     for r in steady:
