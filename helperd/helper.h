@@ -11,6 +11,7 @@ struct http_client;
 struct token_cache;
 struct server;
 struct session_table;
+struct ratelimit;
 
 struct helper {
 	struct config *cfg;
@@ -19,6 +20,7 @@ struct helper {
 	struct token_cache *cache;
 	struct server *server;
 	struct session_table *sessions;
+	struct ratelimit *ratelimit;	/* failed-login throttling (access.c) */
 	unsigned logins_active;
 	uint64_t logins_total;
 };
