@@ -19,6 +19,13 @@
 #define PW_BUF_MAX	(1024 * 1024)
 #define GROUPS_MAX	65536
 
+/* getpwnam_r(3): some NSS modules report "no such entry" as an error. */
+static bool
+not_found_errno(int e)
+{
+	return e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
+}
+
 /* getpwnam_r with a buffer grown on ERANGE.  FR_ERR_NOT_FOUND: no such user. */
 static int
 lookup_user(const char *user, uid_t *uid, gid_t *gid)
@@ -41,9 +48,9 @@ lookup_user(const char *user, uid_t *uid, gid_t *gid)
 			size *= 2;
 			continue;
 		}
-		if (rc != 0)
+		if (rc != 0 && !not_found_errno(rc))
 			return FR_ERR_IO;
-		return res != NULL ? FR_OK : FR_ERR_NOT_FOUND;
+		return rc == 0 && res != NULL ? FR_OK : FR_ERR_NOT_FOUND;
 	}
 }
 
@@ -82,9 +89,9 @@ group_id(const char *name, gid_t *gid)
 			size *= 2;
 			continue;
 		}
-		if (rc != 0)
+		if (rc != 0 && !not_found_errno(rc))
 			return FR_ERR_IO;
-		return res != NULL ? FR_OK : FR_ERR_NOT_FOUND;
+		return rc == 0 && res != NULL ? FR_OK : FR_ERR_NOT_FOUND;
 	}
 }
 

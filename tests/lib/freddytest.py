@@ -9,6 +9,7 @@ loaded by the real libpam, driven by pamtester through a pseudo-terminal.
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import ssl
@@ -30,6 +31,8 @@ EMULATOR = os.path.join(TOP_SRCDIR, "tests", "emulator", "freddy_emulator.py")
 MAKE_CERTS = os.path.join(TOP_SRCDIR, "tests", "emulator", "make-certs.sh")
 PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
 PYTHON = "/usr/bin/python3"
+# Prepended to the helper's command line, e.g. "valgrind --error-exitcode=99 ..."
+HELPER_WRAPPER = shlex.split(os.environ.get("FREDDY_HELPER_WRAPPER", ""))
 
 API_KEY = "ak_test_9f8e7d6c5b4a"
 
@@ -137,11 +140,12 @@ class Helper:
 
     def start(self, wait_socket=None, extra_args=()):
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([HELPER, "--config", self.config, "--foreground", *extra_args],
+        self.proc = subprocess.Popen([*HELPER_WRAPPER, HELPER, "--config", self.config, "--foreground",
+                                      *extra_args],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         if wait_socket:
             wait_for(lambda: os.path.exists(wait_socket) or self.proc.poll() is not None,
-                     what="helper socket")
+                     timeout=60 if HELPER_WRAPPER else 10, what="helper socket")
             if self.proc.poll() is not None:
                 raise AssertionError("helper exited %s:\n%s" % (self.proc.returncode, self.read_log()))
         return self
@@ -247,11 +251,13 @@ class FreddyEnv:
         return env
 
     def pamtester(self, user, script, service="freddy-test", ops=("authenticate",),
-                  timeout=30, extra=()):
+                  timeout=30, extra=(), prefix=()):
         """Run pamtester in a pty.  `script` is a list of (regex, answer)
-        pairs; an answer may be a callable evaluated when its prompt shows."""
+        pairs; an answer may be a callable evaluated when its prompt shows.
+        `prefix` runs it through another program (e.g. setpriv)."""
         start = time.monotonic()
-        child = pexpect.spawn("pamtester", ["-v", *extra, service, user, *ops],
+        argv = [*prefix, "pamtester", "-v", *extra, service, user, *ops]
+        child = pexpect.spawn(argv[0], argv[1:],
                               env=self.pam_env(), encoding="utf-8", timeout=timeout,
                               codec_errors="replace")
         transcript = []
