@@ -4,6 +4,7 @@ and /proc readings of the helper."""
 
 import os
 import socket
+import ssl
 import struct
 
 NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
@@ -122,3 +123,31 @@ def rss_kib(pid):
 def helper_pid(env):
     """The helper's pid (the child of a valgrind wrapper is the same pid)."""
     return env.helper.proc.pid
+
+
+def trust_any_emulator_cert(env):
+    """The emulator serves a bad certificate on purpose; the test's own
+    admin calls (not the helper's) must still reach it."""
+    ctx = ssl.create_default_context(cafile=os.path.join(env.certs, "ca.pem"))
+    ctx.load_verify_locations(os.path.join(env.certs, "other-ca.pem"))
+    ctx.check_hostname = False
+    env.emu.ssl = ctx
+
+
+class PamDebugLevel:
+    """Context: pam_wrapper shows pam_syslog lines up to `level` on stderr
+    (0 errors only, 1 warnings, 2 info, 3 debug)."""
+
+    def __init__(self, level):
+        self.level = str(level)
+
+    def __enter__(self):
+        self.old = os.environ.get("PAM_WRAPPER_DEBUGLEVEL")
+        os.environ["PAM_WRAPPER_DEBUGLEVEL"] = self.level
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            del os.environ["PAM_WRAPPER_DEBUGLEVEL"]
+        else:
+            os.environ["PAM_WRAPPER_DEBUGLEVEL"] = self.old
