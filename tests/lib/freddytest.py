@@ -246,7 +246,10 @@ class FreddyEnv:
 
     def pam_env(self):
         env = dict(os.environ)
-        env.update({"LD_PRELOAD": PAM_WRAPPER, "PAM_WRAPPER": "1",
+        # FREDDY_PAM_PRELOAD: the ASan runtime (and the module) for
+        # sanitizer builds, loaded ahead of pam_wrapper.
+        preload = os.environ.get("FREDDY_PAM_PRELOAD", "").split()
+        env.update({"LD_PRELOAD": " ".join(preload + [PAM_WRAPPER]), "PAM_WRAPPER": "1",
                     "PAM_WRAPPER_SERVICE_DIR": self.pam_dir})
         return env
 
