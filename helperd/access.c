@@ -151,7 +151,7 @@ access_in_allowed_groups(const char *groups, const char *user)
 		if (len < sizeof(name)) {
 			memcpy(name, p, len);
 			name[len] = '\0';
-			gid_t gid;
+			gid_t gid = 0;
 			int g = group_id(name, &gid);
 			if (g != 0 && g != FR_ERR_NOT_FOUND) {
 				r = g;
