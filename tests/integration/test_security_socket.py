@@ -167,6 +167,25 @@ class ModuleChecksTheHelper(FreddyTestCase):
         r = self.env.login("alice")
         self.assertEqual(r.status, 0, r)
 
+    def test_untrusted_socket_is_not_softened_by_fail_mode_safe(self):
+        line = self.env.module_line("debug fail_mode=safe")
+        self.env.write_service("ign", "auth [success=done ignore=ignore default=die] %s\n"
+                               "auth required pam_permit.so\n" % line)
+        run = os.path.dirname(self.env.socket)
+        os.chmod(run, 0o1777)
+        try:
+            r = self.env.pamtester("alice", [], service="ign", timeout=10)
+        finally:
+            os.chmod(run, 0o755)
+        self.assert_refused(r)
+        # The same stack with the helper merely absent is IGNORE (then permit).
+        os.rename(self.env.socket, self.env.socket + ".away")
+        try:
+            r = self.env.pamtester("alice", [], service="ign", timeout=10)
+        finally:
+            os.rename(self.env.socket + ".away", self.env.socket)
+        self.assertEqual(r.status, 0, r)
+
     def test_socket_in_group_writable_folder(self):
         run = os.path.dirname(self.env.socket)
         os.chmod(run, 0o775)
