@@ -13,6 +13,7 @@ struct server;
 struct session_table;
 struct refresh_table;
 struct offline_guard;
+struct ratelimit;
 
 struct helper {
 	struct config *cfg;
@@ -23,6 +24,7 @@ struct helper {
 	struct session_table *sessions;
 	struct refresh_table *refreshes;	/* token_refresh.c */
 	struct offline_guard *offline;		/* offline_login.c */
+	struct ratelimit *ratelimit;	/* failed-login throttling (access.c) */
 	unsigned logins_active;
 	uint64_t logins_total;
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "access.h"
 #include "fr_error.h"
 #include "fr_text.h"
 #include "flows.h"
@@ -136,6 +137,13 @@ login_begin(struct helper *h, struct conn *c, const struct fr_msg *msg)
 		requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
 		return;
 	}
+	/* Caller rule, allowed_groups and rate limits: before any network call. */
+	enum fr_result refusal;
+	char why[128];
+	if (access_gate(h, user, conn_peer(c)->uid, &refusal, why, sizeof(why)) != 0) {
+		requests_reply_done(c, refusal, why[0] != '\0' ? why : NULL);
+		return;
+	}
 	struct login *lg = calloc(1, sizeof(*lg));
 	if (lg == NULL) {
 		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
@@ -220,6 +228,7 @@ login_finish(struct login *lg, enum fr_result result, const char *text)
 	if (lg->over)
 		return;
 	log_outcome(lg, result, text);
+	access_record(lg->helper, lg->user, lg->peer.uid, result);
 	fr_frame_init(&frame, FR_MSG_DONE);
 	fr_frame_put_u32(&frame, FR_TAG_RESULT, (uint32_t)result);
 	if (text != NULL)

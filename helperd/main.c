@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "offline_login.h"
+#include "ratelimit.h"
 #include "secret.h"
 #include "server.h"
 #include "sessions.h"
@@ -215,7 +216,8 @@ run(struct daemon_state *d, int foreground)
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
-	if ((r = token_cache_open(h->cfg->cache_dir, &h->cache)) != 0)
+	if ((r = token_cache_open(h->cfg->cache_dir, &h->cache)) != 0 ||
+	    (r = ratelimit_open(h->cfg->cache_dir, &h->ratelimit)) != 0)
 		return EX_CONFIG;
 	r = http_client_new(h->loop, h->cfg, d->api_key, &h->http);
 	secret_free(d->api_key);
@@ -261,6 +263,7 @@ teardown(struct daemon_state *d)
 			log_warn("final event pass failed");
 	}
 	token_cache_close(h->cache);
+	ratelimit_free(h->ratelimit);
 	sessions_free(h->sessions);
 	if (d->signals.fd >= 0)
 		close(d->signals.fd);

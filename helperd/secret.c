@@ -3,11 +3,31 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include "fr_error.h"
 #include "secret.h"
+
+/* Keep the pages under a secret out of any core dump, in case dumps get
+ * re-enabled (a debugger, a changed rlimit): MADV_DONTDUMP on the whole
+ * pages the block touches.  Neighbouring heap data loses nothing by it;
+ * failure is harmless because dumps are already off. */
+static void
+secret_nodump(const void *p, size_t size)
+{
+	static long page;
+
+	if (p == NULL || size == 0)
+		return;
+	if (page <= 0 && (page = sysconf(_SC_PAGESIZE)) <= 0)
+		return;
+	uintptr_t start = (uintptr_t)p & ~((uintptr_t)page - 1);
+	uintptr_t end = ((uintptr_t)p + size + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+	(void)madvise((void *)start, end - start, MADV_DONTDUMP);
+}
 
 /* Jansson frees without telling us the size, so every block carries it. */
 struct alloc_header {
@@ -24,6 +44,7 @@ wiping_malloc(size_t size)
 	if (h == NULL)
 		return NULL;
 	h->size = size;
+	secret_nodump(&h->size, sizeof(*h) + size);
 	return (char *)h + sizeof(*h);
 }
 
@@ -57,6 +78,7 @@ secret_strndup(const char *s, size_t n)
 		return NULL;
 	memcpy(copy, s, n);
 	copy[n] = '\0';
+	secret_nodump(copy, n + 1);
 	return copy;
 }
 
@@ -102,6 +124,7 @@ secret_json_dump(const json_t *json, size_t *len_out)
 		return NULL;
 	}
 	buf[need] = '\0';
+	secret_nodump(buf, need + 1);
 	*len_out = need;
 	return buf;
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -298,6 +299,27 @@ refuse_busy(int fd)
 		log_debug("busy reply not sent: %s", strerror(errno));
 }
 
+/* At max_clients, the oldest connection that has not sent its request yet
+ * makes room: a real client sends AUTH_BEGIN as soon as it connects, so a
+ * flood of idle connections cannot lock logins out.  False when every
+ * connection is busy with a request. */
+static bool
+evict_idle(struct server *srv)
+{
+	struct conn *oldest = NULL;
+
+	for (struct conn *c = srv->conns; c != NULL; c = c->next)
+		if (c->state == CONN_WAIT_REQUEST && !c->src.dead &&
+		    (oldest == NULL || c->deadline_ms <= oldest->deadline_ms))
+			oldest = c;
+	if (oldest == NULL)
+		return false;
+	log_warn("max_clients (%u) reached; dropping an idle connection from uid %u pid %d",
+		 srv->h->cfg->max_clients, (unsigned)oldest->peer.uid, (int)oldest->peer.pid);
+	conn_close(oldest, "evicted while idle");
+	return true;
+}
+
 static void
 server_on_accept(struct loop_source *src, uint32_t events)
 {
@@ -318,7 +340,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 			}
 			return;
 		}
-		if (srv->nconns >= h->cfg->max_clients) {
+		if (srv->nconns >= h->cfg->max_clients && !evict_idle(srv)) {
 			log_warn("max_clients (%u) reached; refusing a connection", h->cfg->max_clients);
 			refuse_busy(fd);
 			close(fd);

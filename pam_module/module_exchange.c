@@ -147,12 +147,16 @@ unavailable(struct exchange *ex, const char *why, int err)
 	pam_syslog(ex->pamh, LOG_ERR, "freddy-helperd at %s: %s: %s%s%s%s", ex->opt->socket_path, why,
 		   fr_strerror(err), err == FR_ERR_IO ? " (" : "", err == FR_ERR_IO ? strerror(saved_errno) : "",
 		   err == FR_ERR_IO ? ")" : "");
-	if (ex->opt->fail_safe)
+	/* A socket or peer that fails the ownership checks is not "helper
+	 * down": someone may be impersonating it, so fail_mode=safe does not
+	 * soften it. */
+	int safe = ex->opt->fail_safe && err != FR_ERR_UNTRUSTED;
+	if (safe)
 		pam_syslog(ex->pamh, LOG_WARNING, "fail_mode=safe: returning PAM_IGNORE; the PAM stack "
 			   "decides without Freddy");
 	if (!ex->silent)
 		(void)pam_error(ex->pamh, "Authentication service unavailable");
-	return ex->opt->fail_safe ? FR_RESULT_IGNORE : FR_RESULT_AUTHINFO_UNAVAIL;
+	return safe ? FR_RESULT_IGNORE : FR_RESULT_AUTHINFO_UNAVAIL;
 }
 
 static int

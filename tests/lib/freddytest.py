@@ -9,6 +9,7 @@ loaded by the real libpam, driven by pamtester through a pseudo-terminal.
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import ssl
@@ -31,6 +32,8 @@ EMULATOR = os.path.join(TOP_SRCDIR, "tests", "emulator", "freddy_emulator.py")
 MAKE_CERTS = os.path.join(TOP_SRCDIR, "tests", "emulator", "make-certs.sh")
 PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
 PYTHON = "/usr/bin/python3"
+# Prepended to the helper's command line, e.g. "valgrind --error-exitcode=99 ..."
+HELPER_WRAPPER = shlex.split(os.environ.get("FREDDY_HELPER_WRAPPER", ""))
 
 API_KEY = "ak_test_9f8e7d6c5b4a"
 
@@ -138,11 +141,12 @@ class Helper:
 
     def start(self, wait_socket=None, extra_args=()):
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([HELPER, "--config", self.config, "--foreground", *extra_args],
+        self.proc = subprocess.Popen([*HELPER_WRAPPER, HELPER, "--config", self.config, "--foreground",
+                                      *extra_args],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         if wait_socket:
             wait_for(lambda: os.path.exists(wait_socket) or self.proc.poll() is not None,
-                     what="helper socket")
+                     timeout=60 if HELPER_WRAPPER else 10, what="helper socket")
             if self.proc.poll() is not None:
                 raise AssertionError("helper exited %s:\n%s" % (self.proc.returncode, self.read_log()))
         return self
@@ -223,6 +227,9 @@ class FreddyEnv:
     def make_config(self, extra):
         base = ("socket = %s\napi = freddy\napi_url = %s\nca_file = %s\ncache_dir = %s\n"
                 "timeout = 5\ndebug = yes\n"
+                # Tests fail logins on purpose and quickly; the rate-limit
+                # tests set their own threshold.
+                "rate_limit_failures = 1000\n"
                 % (self.socket, self.api_url, os.path.join(self.certs, "ca.pem"), self.cache_dir))
         keys = {}
         for line in (base + extra).splitlines():
@@ -240,16 +247,21 @@ class FreddyEnv:
 
     def pam_env(self):
         env = dict(os.environ)
-        env.update({"LD_PRELOAD": PAM_WRAPPER, "PAM_WRAPPER": "1",
+        # FREDDY_PAM_PRELOAD: the ASan runtime (and the module) for
+        # sanitizer builds, loaded ahead of pam_wrapper.
+        preload = os.environ.get("FREDDY_PAM_PRELOAD", "").split()
+        env.update({"LD_PRELOAD": " ".join(preload + [PAM_WRAPPER]), "PAM_WRAPPER": "1",
                     "PAM_WRAPPER_SERVICE_DIR": self.pam_dir})
         return env
 
     def pamtester(self, user, script, service="freddy-test", ops=("authenticate",),
-                  timeout=30, extra=()):
+                  timeout=30, extra=(), prefix=()):
         """Run pamtester in a pty.  `script` is a list of (regex, answer)
-        pairs; an answer may be a callable evaluated when its prompt shows."""
+        pairs; an answer may be a callable evaluated when its prompt shows.
+        `prefix` runs it through another program (e.g. setpriv)."""
         start = time.monotonic()
-        child = pexpect.spawn("pamtester", ["-v", *extra, service, user, *ops],
+        argv = [*prefix, "pamtester", "-v", *extra, service, user, *ops]
+        child = pexpect.spawn(argv[0], argv[1:],
                               env=self.pam_env(), encoding="utf-8", timeout=timeout,
                               codec_errors="replace")
         transcript = []

@@ -1,0 +1,72 @@
+/* libFuzzer: every API reply parser, on bytes a hostile server chose. */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "api_parse.h"
+#include "fr_error.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_text(const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap + 1);
+
+	if (n > cap)
+		__builtin_trap();
+	/* Sanitised: no control characters reach a terminal or a log. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			__builtin_trap();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *body = (const char *)data;
+	struct api_error err;
+	struct freddy_login_reply login;
+	struct api_tokens tokens;
+	char masked[API_EMAIL_MAX + 1];
+
+	api_parse_error(body, size, &err);
+	check_text(err.message, API_MESSAGE_MAX);
+	check_text(err.code, sizeof(err.code) - 1);
+
+	if (api_parse_freddy_login(body, size, &login) == 0) {
+		check_text(login.email_key, API_EMAIL_KEY_MAX);
+		check_text(login.email, API_EMAIL_MAX);
+		if (login.email[0] != '\0' && api_mask_email(login.email, masked, sizeof(masked)))
+			check_text(masked, API_EMAIL_MAX);
+	}
+
+	static const char *const shapes[][2] = {
+		{ "token", NULL }, { "token", "refresh_token" }, { "accessToken", "refreshToken" },
+		{ "session_token", NULL },
+	};
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		for (unsigned flags = 0; flags <= API_REFRESH_REQUIRED; flags++) {
+			memset(&tokens, 0, sizeof(tokens));
+			if (api_parse_tokens(body, size, shapes[i][0], shapes[i][1], flags, &tokens) == 0) {
+				if (tokens.access_token == NULL ||
+				    strlen(tokens.access_token) > API_TOKEN_MAX ||
+				    ((flags & API_REFRESH_REQUIRED) && shapes[i][1] != NULL &&
+				     tokens.refresh_token == NULL))
+					__builtin_trap();
+			}
+			api_tokens_wipe(&tokens);
+		}
+	}
+
+	/* The e-mail masker on raw text, NUL-terminated copy. */
+	char email[API_EMAIL_MAX + 2];
+	size_t n = size < sizeof(email) - 1 ? size : sizeof(email) - 1;
+	memcpy(email, data, n);
+	email[n] = '\0';
+	if (api_mask_email(email, masked, sizeof(masked)))
+		check_text(masked, API_EMAIL_MAX);
+	return 0;
+}
