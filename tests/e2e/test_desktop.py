@@ -84,11 +84,8 @@ class ScreenLocker(E2ETestCase):
         s.send("0002")
         self.assertNotEqual(s.finish(), 0, s.transcript)
 
-    # EXPECTED TO FAIL until the security branch (helperd/access.c: "a
-    # non-root caller may check only its own account") is merged; then
-    # remove this decorator: unittest reports an unexpected success as a
-    # failure, so the merge cannot forget it.
-    @unittest.expectedFailure
+    # unix_chkpwd's rule, enforced by helperd/access.c: a non-root caller
+    # may check only its own account.
     def test_user_cannot_check_another_users_password(self):
         s = self.unlock("bob")
         # Answer whatever is asked; the helper must refuse before the API
