@@ -9,7 +9,6 @@ the way xscreensaver, kscreenlocker or GNOME's shield check a password.
 """
 
 import pwd
-import unittest
 
 import pexpect
 
