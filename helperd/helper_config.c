@@ -313,7 +313,7 @@ apply_defaults(struct config *cfg)
 		{ &cfg->socket_path, "/run/freddy/helperd.sock" },
 		{ &cfg->cache_dir, "/var/lib/freddy" },
 		{ &cfg->user_template, "%u" },
-		{ &cfg->totp_users_file, "/etc/freddy/totp_users" },
+		{ &cfg->totp_users_file, SYSCONFDIR "/freddy/totp_users" },
 	};
 
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)

@@ -9,7 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CONFIG_DEFAULT_PATH	"/etc/freddy/freddy.conf"
+/* With --sysconfdir=/etc (packages, the README) this is /etc/freddy/freddy.conf. */
+#define CONFIG_DEFAULT_PATH	SYSCONFDIR "/freddy/freddy.conf"
 #define CONFIG_MAX_SIZE		(64 * 1024)
 
 enum api_profile { API_FREDDY = 0, API_AIUS, API_JWT };
