@@ -130,7 +130,8 @@ class Signals(unittest.TestCase):
         elapsed = time.monotonic() - t0
         self.assertGreater(elapsed, 8.0)
         self.assertLess(elapsed, 13.0)
-        self.assertIn("exiting with 1 login(s) unfinished", self.env.helper.read_log())
+        wait_for(lambda: "exiting with 1 login(s) unfinished" in self.env.helper.read_log(),
+                 timeout=5, what="the unfinished-login warning in the helper log")
         child.sendline("1234")
         child.expect(pexpect.EOF)
         child.close()
