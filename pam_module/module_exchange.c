@@ -285,7 +285,12 @@ module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *op
 		result = unavailable(&ex, "cannot connect", r);
 		goto out;
 	}
-	if ((r = send_frame(&ex, frame)) != 0 || (r = converse(&ex, &result)) != 0) {
+	/* A helper at its client limit answers "busy" and closes before it
+	 * reads our request: read its answer even when the send failed. */
+	r = send_frame(&ex, frame);
+	if (r == 0 || r == FR_ERR_CLOSED)
+		r = converse(&ex, &result);
+	if (r != 0) {
 		result = unavailable(&ex, "exchange failed", r);
 		goto out;
 	}

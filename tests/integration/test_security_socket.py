@@ -143,6 +143,32 @@ class ClientLimit(FreddyTestCase):
                 s.close()
 
 
+class Busy(FreddyTestCase):
+    """At max_clients with every connection busy, one more client is told
+    so at once ("busy", AUTHINFO_UNAVAIL), not left hanging."""
+    env_kwargs = {"config": "max_clients = 3\n"}
+
+    def test_extra_client_gets_a_clear_busy_error(self):
+        busy = []
+        try:
+            for _ in range(3):
+                s = security.connect(self.env.socket)
+                s.sendall(security.frame(security.AUTH_BEGIN, security.field(security.TAG_USER, "alice"),
+                                         security.field(security.TAG_SERVICE, "busy-test")))
+                self.assertEqual(security.read_frame(s)[0], 64)     # PROMPT: a login in progress
+                busy.append(s)
+            r = self.env.pamtester("alice", [], timeout=10)
+            self.assertNotEqual(r.status, 0, r)
+            self.assertIn("Authentication service busy, try again", r.transcript)
+            self.assertIn(UNAVAIL, r.transcript)
+            self.assertLess(r.elapsed, 5, r)
+        finally:
+            for s in busy:
+                s.close()
+        # Room again once they are gone.
+        wait_for(lambda: self.env.login("alice").status == 0, timeout=20, what="a login after the burst")
+
+
 class ModuleChecksTheHelper(FreddyTestCase):
 
     def attempt(self, args=None):
