@@ -8,12 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "fr_error.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "user_name.h"
 
-#define STATE_TMP	".ratelimit.tmp"
 #define STATE_MAX	(RATELIMIT_MAX_ENTRIES * (RATELIMIT_KEY_MAX + 40))
 #define LINE_MAX_LEN	(RATELIMIT_KEY_MAX + 40)
 
@@ -202,21 +202,6 @@ load(struct ratelimit *rl)
 	}
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return FR_ERR_IO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return FR_OK;
-}
-
 /* Temporary file, fsync, rename: a crash leaves the old or the new table. */
 static void
 save(struct ratelimit *rl, int64_t now)
@@ -246,20 +231,8 @@ save(struct ratelimit *rl, int64_t now)
 		}
 		len += (size_t)n;
 	}
-	if (unlinkat(rl->dir_fd, STATE_TMP, 0) != 0 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", STATE_TMP, strerror(errno));
-	int fd = openat(rl->dir_fd, STATE_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int ok = fd >= 0 && write_all(fd, buf, len) == 0 && fsync(fd) == 0;
-	if (fd >= 0 && close(fd) != 0)
-		ok = 0;
-	if (ok && renameat(rl->dir_fd, STATE_TMP, rl->dir_fd, RATELIMIT_FILE) != 0)
-		ok = 0;
-	if (ok && fsync(rl->dir_fd) != 0)
-		ok = 0;
-	if (!ok) {
+	if (atomic_file_replace(rl->dir_fd, RATELIMIT_FILE, buf, len) != 0)
 		log_warn("cannot save the rate limit state: %s", strerror(errno));
-		(void)unlinkat(rl->dir_fd, STATE_TMP, 0);
-	}
 	free(buf);
 }
 

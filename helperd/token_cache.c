@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "atomic_file.h"
 #include "fr_error.h"
 #include "log.h"
 #include "secret.h"
@@ -217,53 +218,13 @@ token_cache_close(struct token_cache *c)
 }
 
 static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return FR_ERR_IO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return FR_OK;
-}
-
-/* Temporary file, fsync, rename, fsync of the folder: afterwards the
- * file is the old or the new record, never a torn one. */
-static int
 write_record(struct token_cache *c, const char *user, const char *text, size_t len)
 {
-	char tmp[160];
-	int r;
+	int r = atomic_file_replace(c->dirfd, user, text, len);
 
-	/* User names never start with '.', so this cannot name a user file. */
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", user);
-	if (unlinkat(c->dirfd, tmp, 0) != 0 && errno != ENOENT)
-		log_warn("cannot remove stale %s/%s: %s", c->path, tmp, strerror(errno));
-	int fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		log_err("cannot create %s/%s: %s", c->path, tmp, strerror(errno));
-		return FR_ERR_IO;
-	}
-	r = write_all(fd, text, len);
-	if (r == 0 && fsync(fd) != 0)
-		r = FR_ERR_IO;
-	if (close(fd) != 0 && r == 0)
-		r = FR_ERR_IO;
-	if (r == 0 && renameat(c->dirfd, tmp, c->dirfd, user) != 0)
-		r = FR_ERR_IO;
-	if (r != 0) {
-		log_err("cannot write the cache file of %s: %s", user, strerror(errno));
-		(void)unlinkat(c->dirfd, tmp, 0);
-		return r;
-	}
-	/* The rename itself must reach the disk before we call it stored. */
-	if (fsync(c->dirfd) != 0)
-		log_warn("fsync of %s: %s", c->path, strerror(errno));
-	return FR_OK;
+	if (r != 0)
+		log_err("cannot write the cache file of %s in %s: %s", user, c->path, strerror(errno));
+	return r;
 }
 
 static void

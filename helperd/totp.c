@@ -11,6 +11,7 @@
 
 #include <liboath/oath.h>
 
+#include "atomic_file.h"
 #include "fr_error.h"
 #include "totp.h"
 
@@ -305,11 +306,11 @@ totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned w
 }
 
 static int
-replay_name(const char *user, char *name, size_t cap, bool tmp)
+replay_name(const char *user, char *name, size_t cap)
 {
-	/* '=' cannot occur in a user name, so these never meet a user's
+	/* '=' cannot occur in a user name, so this never meets a user's
 	 * cache file or the cache's ".USER.tmp" files. */
-	int w = snprintf(name, cap, ".totp=%s%s", user, tmp ? ".tmp" : "");
+	int w = snprintf(name, cap, ".totp=%s", user);
 	return w > 0 && (size_t)w < cap ? FR_OK : FR_ERR_INVALID;
 }
 
@@ -328,7 +329,7 @@ totp_replay_load(const char *dir, const char *user, uint64_t *last)
 	int r = FR_ERR_INVALID;
 
 	*last = 0;
-	if (replay_name(user, name, sizeof(name), false) != 0)
+	if (replay_name(user, name, sizeof(name)) != 0)
 		return FR_ERR_INVALID;
 	int dfd = open_dir(dir);
 	if (dfd < 0)
@@ -367,36 +368,16 @@ totp_replay_load(const char *dir, const char *user, uint64_t *last)
 int
 totp_replay_store(const char *dir, const char *user, uint64_t counter)
 {
-	char name[192], tmp[192], text[32];
-	int r = FR_OK;
+	char name[192], text[32];
 
-	if (replay_name(user, name, sizeof(name), false) != 0 ||
-	    replay_name(user, tmp, sizeof(tmp), true) != 0)
+	if (replay_name(user, name, sizeof(name)) != 0)
 		return FR_ERR_INVALID;
 	int tlen = snprintf(text, sizeof(text), "%" PRIu64 "\n", counter);
 	int dfd = open_dir(dir);
 	if (dfd < 0)
 		return FR_ERR_IO;
-	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
-		close(dfd);
-		return FR_ERR_IO;
-	}
-	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		close(dfd);
-		return FR_ERR_IO;
-	}
-	if (write(fd, text, (size_t)tlen) != tlen || fsync(fd) != 0)
-		r = FR_ERR_IO;
-	if (close(fd) != 0)
-		r = FR_ERR_IO;
-	if (r == 0 && renameat(dfd, tmp, dfd, name) != 0)
-		r = FR_ERR_IO;
-	/* The rename must be on disk before the code counts as used. */
-	if (r == 0 && fsync(dfd) != 0)
-		r = FR_ERR_IO;
-	if (r != 0)
-		(void)unlinkat(dfd, tmp, 0);
+	/* The rename is on disk before the code counts as used. */
+	int r = atomic_file_replace(dfd, name, text, (size_t)tlen);
 	close(dfd);
 	return r;
 }
