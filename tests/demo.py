@@ -17,8 +17,8 @@ def main():
         print("PAM service:   %s/freddy-test" % env.pam_dir)
         print("\n$ pamtester freddy-test alice authenticate\n")
         child = pexpect.spawn("pamtester", ["-v", "freddy-test", "alice", "authenticate"],
-                              env=env.pam_env(), encoding="utf-8", timeout=30,
-                              logfile_read=sys.stdout)
+                              env=env.pam_env(), encoding="utf-8", timeout=30)
+        child.logfile_read = sys.stdout     # what the person sees, not what they type
         started = time.time() - 0.001
         child.expect("Password: ")
         child.sendline("Correct-Horse-1")
