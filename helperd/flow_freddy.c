@@ -54,6 +54,17 @@ ask_code(struct login *lg)
 	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "4-digit code (Enter for a new one): ");
 }
 
+/* "A verification code was emailed to u***@example.com." above the prompt. */
+static void
+announce_code(struct login *lg, const char *what)
+{
+	char text[API_EMAIL_MAX + 64];
+
+	snprintf(text, sizeof(text), "%s was emailed to %s.", what, state_of(lg)->masked_email);
+	login_info(lg, text);
+	ask_code(lg);
+}
+
 static void
 code_refused(struct login *lg)
 {
@@ -97,15 +108,12 @@ on_resend(struct login *lg, const struct http_response *resp)
 {
 	struct freddy *st = state_of(lg);
 	struct api_error err;
-	char text[API_EMAIL_MAX + 64];
 
 	if (flow_service_failed(lg, resp, "resend-email"))
 		return;
 	if (resp->status == 200) {
 		st->resends++;
-		snprintf(text, sizeof(text), "A new code was emailed to %s.", st->masked_email);
-		login_info(lg, text);
-		ask_code(lg);
+		announce_code(lg, "A new code");
 		return;
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
@@ -167,7 +175,6 @@ on_login(struct login *lg, const struct http_response *resp)
 	struct freddy *st = state_of(lg);
 	struct freddy_login_reply reply;
 	struct api_error err;
-	char text[API_EMAIL_MAX + 64];
 
 	switch (flow_password_try_offline(lg, &st->pw, resp)) {
 	case FLOW_OFFLINE_FINISHED:
@@ -191,9 +198,7 @@ on_login(struct login *lg, const struct http_response *resp)
 		memcpy(st->email_key, reply.email_key, sizeof(st->email_key));
 		if (!api_mask_email(reply.email, st->masked_email, sizeof(st->masked_email)))
 			snprintf(st->masked_email, sizeof(st->masked_email), "your email address");
-		snprintf(text, sizeof(text), "A verification code was emailed to %s.", st->masked_email);
-		login_info(lg, text);
-		ask_code(lg);
+		announce_code(lg, "A verification code");
 		return;
 	}
 	api_parse_error(resp->body, resp->body_len, &err);

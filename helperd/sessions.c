@@ -1,10 +1,10 @@
 #include "config.h"
 
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
+#include "access.h"
 #include "flows.h"
 #include "fr_error.h"
 #include "fr_text.h"
@@ -72,19 +72,6 @@ sessions_open_for(const struct session_table *t, const char *user)
 	return 0;
 }
 
-/* unix_chkpwd's rule: a non-root caller speaks only for itself. */
-static int
-caller_may_speak_for(const struct conn_peer *peer, const char *user)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	if (peer->uid == 0)
-		return 1;
-	return getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
-	       pw.pw_uid == peer->uid;
-}
-
 /* What the end of a user's last session means depends on the API (a
  * logout call for jwt) and on forget_on_logout. */
 static void
@@ -114,7 +101,9 @@ sessions_event(struct helper *h, struct conn *c, const struct fr_msg *msg)
 		requests_reply_done(c, FR_RESULT_USER_UNKNOWN, NULL);
 		return;
 	}
-	if (!caller_may_speak_for(conn_peer(c), user)) {
+	/* The same rule as for logins (access.c): a non-root caller speaks
+	 * only for itself. */
+	if (access_caller_allowed(user, conn_peer(c)->uid) != 0) {
 		log_auth(LOG_WARNING, "uid %u may not report sessions of %s",
 			 (unsigned)conn_peer(c)->uid, user);
 		requests_reply_done(c, FR_RESULT_PERM_DENIED, NULL);
