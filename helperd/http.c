@@ -448,6 +448,9 @@ configure_easy(struct http_xfer *x, const struct http_request *req, const struct
 	/* API replies are small; curl's 16 KiB default receive buffer per
 	 * transfer is most of a login's memory when a thousand are in flight. */
 	SETOPT(e, CURLOPT_BUFFERSIZE, 4096L);
+	/* Over TLS, curl copies every request into an upload buffer of 64 KiB
+	 * by default; 16 KiB is its minimum and four times our largest request. */
+	SETOPT(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 	SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(e, CURLOPT_WRITEDATA, x);
 	SETOPT(e, CURLOPT_USERAGENT, "pam_freddy/" PACKAGE_VERSION);

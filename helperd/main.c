@@ -334,8 +334,8 @@ main(int argc, char **argv)
 	}
 	raise_fd_limit();
 	umask(077);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_err("curl_global_init failed");
+	if (secret_libraries_init() != 0) {
+		log_err("cannot set up curl and OpenSSL with wiping allocators");
 		config_free(&cfg);
 		return EX_SOFTWARE;
 	}

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "fr_error.h"
 #include "secret.h"
@@ -29,33 +33,77 @@ secret_nodump(const void *p, size_t size)
 	(void)madvise((void *)start, end - start, MADV_DONTDUMP);
 }
 
-/* Jansson frees without telling us the size, so every block carries it. */
-struct alloc_header {
-	size_t size;
-	max_align_t align;	/* keeps the payload aligned like malloc's */
-};
-
-static void *
-wiping_malloc(size_t size)
-{
-	if (size > SIZE_MAX - sizeof(struct alloc_header))
-		return NULL;
-	struct alloc_header *h = malloc(sizeof(*h) + size);
-	if (h == NULL)
-		return NULL;
-	h->size = size;
-	secret_nodump(&h->size, sizeof(*h) + size);
-	return (char *)h + sizeof(*h);
-}
-
+/*
+ * Every block a library frees is wiped first.  Jansson holds request and
+ * reply bodies; curl copies each request (the password in it) into its
+ * upload buffer and keeps replies (tokens) in its receive buffer; OpenSSL
+ * decrypts replies in place.  None of them wipes what it frees, and their
+ * buffers outlive the login that used them.
+ */
 static void
 wiping_free(void *p)
 {
+	if (p != NULL) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static void *
+wiping_realloc(void *p, size_t size)
+{
 	if (p == NULL)
-		return;
-	struct alloc_header *h = (struct alloc_header *)((char *)p - sizeof(struct alloc_header));
-	explicit_bzero(p, h->size);
-	free(h);
+		return malloc(size);
+	if (size == 0) {
+		wiping_free(p);
+		return NULL;
+	}
+	size_t usable = malloc_usable_size(p);
+	if (size <= usable)
+		return p;
+	/* Never realloc(): it could move the block and free the old copy
+	 * unwiped. */
+	void *bigger = malloc(size);
+	if (bigger == NULL)
+		return NULL;
+	memcpy(bigger, p, usable);
+	wiping_free(p);
+	return bigger;
+}
+
+static char *
+plain_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *copy = malloc(n);
+
+	if (copy != NULL)
+		memcpy(copy, s, n);
+	return copy;
+}
+
+static void *
+openssl_malloc(size_t size, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(size);
+}
+
+static void *
+openssl_realloc(void *p, size_t size, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return wiping_realloc(p, size);
+}
+
+static void
+openssl_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	wiping_free(p);
 }
 
 int
@@ -65,7 +113,24 @@ secret_process_init(void)
 
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || setrlimit(RLIMIT_CORE, &no_core) != 0)
 		return FR_ERR_IO;
-	json_set_alloc_funcs(wiping_malloc, wiping_free);
+	return FR_OK;
+}
+
+int
+secret_libraries_init(void)
+{
+	/* OpenSSL accepts an allocator only before its first allocation, and
+	 * curl_global_init is what would make it. */
+	if (CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc, openssl_free) != 1)
+		return FR_ERR_INTERNAL;
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, plain_strdup,
+				 calloc) != CURLE_OK)
+		return FR_ERR_INTERNAL;
+	/* Wiping only, no MADV_DONTDUMP per JSON node: a login allocates about
+	 * a hundred, each madvise splits the heap's mapping under the mm lock
+	 * (a fifth of the helper's syscall time in a login storm), and the
+	 * trees live only until the reply is copied out. */
+	json_set_alloc_funcs(malloc, wiping_free);
 	return FR_OK;
 }
 

@@ -1,8 +1,7 @@
 /*
  * Secrets in the helper (passwords, codes, tokens, API keys) live in heap
- * strings that are wiped before they are freed.  Jansson is given an
- * allocator that wipes too, because request and response bodies pass
- * through it.
+ * strings that are wiped before they are freed.  The libraries that see
+ * them (jansson, curl, OpenSSL) get an allocator that wipes too.
  */
 #ifndef SECRET_H
 #define SECRET_H
@@ -11,9 +10,14 @@
 
 #include <jansson.h>
 
-/* Process set-up: no core dumps, no ptrace by other users, jansson's
- * wiping allocator.  Returns 0 or an FR_ERR code. */
+/* Process set-up: no core dumps, no ptrace by other users.  Returns 0 or
+ * an FR_ERR code. */
 int secret_process_init(void);
+
+/* Give OpenSSL, curl and jansson allocators that wipe every block they
+ * free, and run curl_global_init.  Must come before anything else uses
+ * OpenSSL or curl; the caller ends with curl_global_cleanup. */
+int secret_libraries_init(void);
 
 char *secret_strdup(const char *s);
 char *secret_strndup(const char *s, size_t n);

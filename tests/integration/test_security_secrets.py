@@ -3,8 +3,9 @@ debug = yes, module `debug`, pam_wrapper showing every pam_syslog line),
 then every log, every file the test left, the helper's command line and
 environment and the pamtester transcript are searched for the password,
 the code, the email key and the tokens.  Tokens may live in the user's
-cache file and nowhere else.  The helper cannot dump core, and pages
-holding secrets are marked MADV_DONTDUMP."""
+cache file and nowhere else.  After the logins no copy of the password
+is left in the helper's memory, freed blocks included.  The helper cannot
+dump core, and pages holding secrets are marked MADV_DONTDUMP."""
 
 import json
 import os
@@ -103,6 +104,19 @@ class Secrets(FreddyTestCase):
                     if name in ("", "[heap]"):
                         marked.append(name or "anonymous")
         self.assertTrue(marked, "no heap page marked MADV_DONTDUMP")
+
+    def test_memory_keeps_no_password_after_login(self):
+        # curl copies each request (the password in its JSON body) into
+        # its upload buffer and OpenSSL decrypts replies in place; neither
+        # wipes what it frees.  The helper gives both, and jansson, an
+        # allocator that does, so once the logins are over the password is
+        # nowhere in the helper's writable memory, freed blocks included.
+        for _ in range(3):
+            r = self.env.login("alice", password=PASSWORD)
+            self.assertEqual(r.status, 0, r)
+        pid = security.helper_pid(self.env)
+        found = security.memory_holding(pid, [PASSWORD.encode(), PASSWORD.encode("utf-16-le")])
+        self.assertEqual(found, [], "the password is still in the helper's memory")
 
     def test_not_dumpable(self):
         # PR_SET_DUMPABLE 0 makes /proc/<pid>/ files root-owned and, for a

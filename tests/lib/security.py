@@ -125,6 +125,26 @@ def helper_pid(env):
     return env.helper.proc.pid
 
 
+def memory_holding(pid, needles):
+    """The writable mappings of process `pid` (heap, anonymous, stacks,
+    libraries' data) that contain any of `needles`, as "start-end name"."""
+    found = []
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            if "w" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
+                continue
+            start, end = (int(x, 16) for x in parts[0].split("-"))
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except OSError:
+                continue	# a guard page, or unmapped meanwhile
+            if any(n in data for n in needles):
+                found.append("%s %s" % (parts[0], parts[5] if len(parts) > 5 else "anonymous"))
+    return found
+
+
 def trust_any_emulator_cert(env):
     """The emulator serves a bad certificate on purpose; the test's own
     admin calls (not the helper's) must still reach it."""
