@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,6 +34,9 @@ import freddytest  # noqa: E402  (path set above)
 PASSWORD = "Bench-Pass-1"
 CODE = "4321"
 THINK_MS = 200
+# Enough API connections for every login of the largest storm to have its
+# own: the 300 ms storm target.  The cap section shows the default's trade.
+API_CONNECTIONS = 1100
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -49,6 +53,35 @@ def proc_rss_kib(pid, key="VmRSS"):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+class RssSampler:
+    """Samples a process's RssAnon every few ms while a storm runs: VmHWM
+    gives the peak of the whole RSS only, shared library pages included."""
+
+    def __init__(self, pid):
+        self.pid, self.peak_anon_kib = pid, 0
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop_event.is_set():
+            self.peak_anon_kib = max(self.peak_anon_kib, proc_rss_kib(self.pid, "RssAnon"))
+            self.stop_event.wait(0.005)
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join()
+        return self.peak_anon_kib
+
+
+def rss_floor(builddir):
+    """(VmRSS, RssAnon, RssFile) of tests/bench/rss_floor: the helper's
+    libraries loaded and curl initialised, nothing else."""
+    r = subprocess.run([os.path.join(builddir, "tests", "bench", "rss_floor")],
+                       capture_output=True, text=True, check=True)
+    return tuple(int(x) for x in r.stdout.split())
 
 
 def proc_fds(pid):
@@ -111,7 +144,7 @@ class Bench:
         self.env = freddytest.FreddyEnv(
             users=bench_users,
             emulator_args=("--quiet", "--fixed-code", CODE, "--max-login-failures", "0"),
-            config="debug = no\ntimeout = 30\nmax_clients = 4096\nmax_api_connections = 1100\n",
+            config="debug = no\ntimeout = 30\nmax_clients = 4096\nmax_api_connections = %d\n" % API_CONNECTIONS,
             module_args="timeout=60")
         self.server = None
         server_bin = os.path.join(builddir, "tests", "bench", "bench_server")
@@ -130,20 +163,26 @@ class Bench:
 
     def use_api(self, url):
         """Restart the helper with api_url = url."""
+        self.restart_helper("api_url", url)
+        self.env.api_url = url
+
+    def restart_helper(self, key, value):
+        """Restart the helper with `key = value` in its configuration."""
         self.env.helper.stop()
         with open(self.env.helper.config) as f:
             lines = f.read().splitlines()
-        lines = ["api_url = %s" % url if ln.split("=", 1)[0].strip() == "api_url" else ln
+        lines = ["%s = %s" % (key, value) if ln.split("=", 1)[0].strip() == key else ln
                  for ln in lines]
         with open(self.env.helper.config, "w") as f:
             f.write("\n".join(lines) + "\n")
-        self.env.api_url = url
         if os.path.exists(self.env.socket):
             os.unlink(self.env.socket)
         self.env.helper.start(wait_socket=self.env.socket)
+        self.helper_pid = self.env.helper.proc.pid
 
-    def run_storm(self, service, count):
-        r = subprocess.run([self.storm, service, "bench", PASSWORD, CODE, str(THINK_MS), str(count)],
+    def run_storm(self, service, count, spread_ms=0):
+        r = subprocess.run([self.storm, service, "bench", PASSWORD, CODE, str(THINK_MS), str(count),
+                            str(spread_ms)],
                            env=self.env.pam_env(), capture_output=True, text=True, timeout=600)
         if r.returncode != 0:
             raise RuntimeError("pam_storm failed: %s" % r.stderr[-2000:])
@@ -156,14 +195,16 @@ class Bench:
                 logins.append((int(parts[0]) / 1000.0, int(parts[1]) / 1000.0, int(parts[2])))
         return logins, cpu
 
-    def measure(self, label, service, count, latency_ms, ours=True):
+    def measure(self, label, service, count, latency_ms, ours=True, spread_ms=0):
         self.api.admin("config", {"latency_ms": latency_ms})
         emu_conn0 = self.api.stats()["connections"]
         helper_cpu0 = proc_cpu_s(self.helper_pid) if ours else 0.0
         emu_cpu0 = proc_cpu_s(self.emu_pid)
+        sampler = RssSampler(self.helper_pid) if ours else None
         wall0 = time.monotonic()
-        logins, (driver_cpu, children_cpu) = self.run_storm(service, count)
+        logins, (driver_cpu, children_cpu) = self.run_storm(service, count, spread_ms)
         wall = time.monotonic() - wall0
+        peak_anon = sampler.stop() if ours else 0
         helper_cpu = (proc_cpu_s(self.helper_pid) - helper_cpu0) if ours else 0.0
         emu_cpu = proc_cpu_s(self.emu_pid) - emu_cpu0
         # The final stats request is a connection of its own.
@@ -176,7 +217,8 @@ class Bench:
         row = {
             "impl": label, "api_server": self.api_name, "n": count, "latency_ms": latency_ms, "failed": failed,
             "wall_s": round(wall, 3),
-            "wall_minus_think_s": round(wall - think / 1000.0, 3),
+            "spread_ms": spread_ms,
+            "wall_minus_think_s": round(wall - think / 1000.0 - spread_ms / 1000.0, 3),
             "logins_per_s": round(count / wall, 1),
             "overhead_p50_ms": round(percentile(overhead, 50), 2),
             "overhead_p95_ms": round(percentile(overhead, 95), 2),
@@ -187,6 +229,7 @@ class Bench:
             "emulator_cpu_share": round(emu_cpu / wall / os.cpu_count(), 3),
             "helper_rss_kib": proc_rss_kib(self.helper_pid) if ours else 0,
             "helper_peak_rss_kib": proc_rss_kib(self.helper_pid, "VmHWM") if ours else 0,
+            "helper_peak_anon_kib": peak_anon,
             "helper_fds": proc_fds(self.helper_pid) if ours else 0,
         }
         print("  %-9s N=%-5d lat=%-4d wall=%6.2fs overhead p50/p95/p99 = %6.2f/%6.2f/%6.2f ms  "
@@ -241,10 +284,13 @@ def main():
     bench = Bench(builddir, outdir, max(sizes), use_emulator)
     rows = []
     started = time.monotonic()
+    floor = rss_floor(builddir)
     try:
-        idle_rss = proc_rss_kib(bench.helper_pid)
-        print("helper idle RSS: %d KiB; API server: %s (pid %d)" % (
-            idle_rss, bench.api_name, bench.emu_pid), flush=True)
+        idle = {k: proc_rss_kib(bench.helper_pid, k) for k in ("VmRSS", "RssAnon", "RssFile")}
+        print("helper idle RSS: %d KiB (%d anonymous, %d shared library pages); API server: %s (pid %d)" % (
+            idle["VmRSS"], idle["RssAnon"], idle["RssFile"], bench.api_name, bench.emu_pid), flush=True)
+        print("its libraries alone (rss_floor: libcurl and the rest loaded, curl initialised): "
+              "%d KiB (%d anonymous, %d shared library pages)" % floor, flush=True)
         for latency in (0, 300):
             for n in sizes:
                 # The first storm of a size warms the connection pool; the
@@ -253,13 +299,31 @@ def main():
                     row = bench.measure("freddy", "freddy-test", n, latency)
                     row["phase"] = phase
                     rows.append(row)
+        # The same number in flight, but arriving over the think time
+        # rather than at one instant: what a login costs without the
+        # burst's queueing for two cores.
+        for n in ([200] if quick else [200, 1000]):
+            row = bench.measure("freddy", "freddy-test", n, 0, spread_ms=THINK_MS)
+            row["phase"] = "spread"
+            rows.append(row)
         for n in ([1, 50] if quick else [1, 50, 200]):
             row = bench.measure("pam_exec", "bench-baseline", n, 0, ours=False)
             row["phase"] = "steady"
             rows.append(row)
+        # Memory against storm time: fewer API connections, less memory,
+        # but more logins wait for a free connection.
+        for cap in ([] if quick else [256, 400]):
+            bench.restart_helper("max_api_connections", cap)
+            for phase in ("warm-up", "cap %d" % cap):
+                row = bench.measure("freddy", "freddy-test", max(sizes), 300)
+                row["phase"] = phase
+                row["api_connections"] = cap
+                rows.append(row)
     finally:
         bench.close()
     elapsed = time.monotonic() - started
+    for r in rows:
+        r.setdefault("api_connections", API_CONNECTIONS if r["impl"] == "freddy" else 0)
 
     csv_path = os.path.join(outdir, "bench.csv")
     with open(csv_path, "w", newline="") as f:
@@ -267,29 +331,33 @@ def main():
         w.writeheader()
         w.writerows(rows)
     with open(os.path.join(outdir, "bench.json"), "w") as f:
-        json.dump({"idle_rss_kib": idle_rss, "rows": rows}, f, indent=1)
+        json.dump({"idle_rss_kib": idle["VmRSS"], "idle_anon_kib": idle["RssAnon"],
+                   "idle_file_kib": idle["RssFile"], "floor_rss_kib": floor[0],
+                   "rows": rows}, f, indent=1)
 
-    steady = [r for r in rows if r["phase"] == "steady"]
-    print("\n%-9s %5s %6s %8s %9s %8s %8s %8s %10s %9s %9s %8s" % (
-        "impl", "N", "lat", "login/s", "wall-thk", "ovh p50", "ovh p95", "ovh p99", "cpu/login",
-        "TLS/1000", "peakRSS", "api cpu"))
-    for r in steady:
-        print("%-9s %5d %6d %8.1f %8.2fs %7.2fms %7.2fms %7.2fms %8.3fms %9.1f %7dK %7.0f%%" % (
-            r["impl"], r["n"], r["latency_ms"], r["logins_per_s"], r["wall_minus_think_s"],
-            r["overhead_p50_ms"], r["overhead_p95_ms"], r["overhead_p99_ms"], r["cpu_per_login_ms"],
-            r["new_tls_per_1000"], r["helper_peak_rss_kib"], 100 * r["emulator_cpu_share"]))
-    print("API server: %s; api cpu = its CPU time / wall time / %d CPUs" % (
-        bench.api_name, os.cpu_count()))
-    ours = {(r["n"], r["latency_ms"]): r for r in steady if r["impl"] == "freddy"}
+    shown = [r for r in rows if r["phase"] != "warm-up"]
+    print("\n%-9s %-8s %5s %6s %5s %8s %9s %8s %8s %8s %10s %9s %8s %8s %8s" % (
+        "impl", "phase", "N", "lat", "conns", "login/s", "wall-thk", "ovh p50", "ovh p95", "ovh p99",
+        "cpu/login", "TLS/1000", "peakRSS", "peakAnon", "api cpu"))
+    for r in shown:
+        print("%-9s %-8s %5d %6d %5d %8.1f %8.2fs %7.2fms %7.2fms %7.2fms %8.3fms %9.1f %7dK %7dK %7.0f%%" % (
+            r["impl"], r["phase"], r["n"], r["latency_ms"], r["api_connections"], r["logins_per_s"],
+            r["wall_minus_think_s"], r["overhead_p50_ms"], r["overhead_p95_ms"], r["overhead_p99_ms"],
+            r["cpu_per_login_ms"], r["new_tls_per_1000"], r["helper_peak_rss_kib"],
+            r["helper_peak_anon_kib"], 100 * r["emulator_cpu_share"]))
+    print("API server: %s; api cpu = its CPU time / wall time / %d CPUs; conns = max_api_connections;"
+          " spread = the N logins start evenly over %d ms" % (bench.api_name, os.cpu_count(), THINK_MS))
+    ours = {(r["n"], r["latency_ms"]): r for r in rows if r["impl"] == "freddy" and r["phase"] == "steady"}
     print()
-    for r in steady:
+    for r in shown:
         if r["impl"] == "pam_exec" and (r["n"], 0) in ours:
             o = ours[(r["n"], 0)]
             print("N=%d, 0 ms: ours/theirs latency p50 %.2f, CPU per login %.3f (%.1fx cheaper)" % (
                 r["n"], (o["overhead_p50_ms"] + 1e-9) / max(r["overhead_p50_ms"], 1e-9),
                 o["cpu_per_login_ms"] / r["cpu_per_login_ms"],
                 r["cpu_per_login_ms"] / max(o["cpu_per_login_ms"], 1e-9)))
-    print("helper RSS idle %d KiB; results in %s; %.0f s" % (idle_rss, csv_path, elapsed))
+    print("helper RSS idle %d KiB, of which %d KiB anonymous (the libraries alone: %d KiB); "
+          "results in %s; %.0f s" % (idle["VmRSS"], idle["RssAnon"], floor[0], csv_path, elapsed))
     plot(rows, os.path.join(outdir, "latency.png"))
 
 

@@ -4,6 +4,10 @@
  * fixed think time).  pamtester's process start-up would dominate what
  * we want to measure, so the benchmark drives libpam directly.
  *
+ * With SPREAD_MS > 0 the logins start evenly over that many milliseconds
+ * instead of all at one instant: as many are still in flight, but the
+ * burst's queueing (every login's CPU on two cores at once) is gone.
+ *
  * Prints one line per login: "latency_us think_us pam_result", then a
  * line "rusage self_cpu_us children_cpu_us".
  */
@@ -26,6 +30,7 @@ struct storm {
 	const char *code;
 	unsigned think_ms;
 	unsigned count;
+	unsigned spread_ms;
 	pthread_barrier_t start;
 };
 
@@ -92,6 +97,12 @@ login_thread(void *arg)
 
 	snprintf(user, sizeof(user), "%s%u", run->storm->user_prefix, run->index);
 	pthread_barrier_wait(&run->storm->start);
+	if (run->storm->spread_ms > 0) {
+		long long delay_us = (long long)run->storm->spread_ms * 1000 * run->index / run->storm->count;
+		struct timespec delay = { (time_t)(delay_us / 1000000), (long)(delay_us % 1000000) * 1000 };
+		while (nanosleep(&delay, &delay) != 0 && errno == EINTR)
+			;
+	}
 	long long t0 = now_us();
 	run->result = pam_start(run->storm->service, user, &conv, &pamh);
 	if (run->result == PAM_SUCCESS) {
@@ -116,8 +127,8 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	pthread_attr_t attr;
 
-	if (argc != 7) {
-		fprintf(stderr, "usage: pam_storm SERVICE USER_PREFIX PASSWORD CODE THINK_MS COUNT\n");
+	if (argc != 7 && argc != 8) {
+		fprintf(stderr, "usage: pam_storm SERVICE USER_PREFIX PASSWORD CODE THINK_MS COUNT [SPREAD_MS]\n");
 		return 2;
 	}
 	storm.service = argv[1];
@@ -126,6 +137,7 @@ main(int argc, char **argv)
 	storm.code = argv[4];
 	storm.think_ms = (unsigned)strtoul(argv[5], NULL, 10);
 	storm.count = (unsigned)strtoul(argv[6], NULL, 10);
+	storm.spread_ms = argc == 8 ? (unsigned)strtoul(argv[7], NULL, 10) : 0;
 	if (storm.count == 0 || storm.count > 100000)
 		return 2;
 	/* One socket per login in flight. */
