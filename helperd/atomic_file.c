@@ -27,7 +27,7 @@ write_all(int fd, const char *buf, size_t len)
 }
 
 int
-atomic_file_replace(int dirfd, const char *name, const void *data, size_t len)
+atomic_file_stage(int dirfd, const char *name, const void *data, size_t len)
 {
 	char tmp[256];
 	int saved, r = FR_OK;
@@ -54,13 +54,24 @@ atomic_file_replace(int dirfd, const char *name, const void *data, size_t len)
 		r = FR_ERR_IO;
 		saved = errno;
 	}
-	/* The rename itself must reach the disk before we call it stored. */
-	if (r == 0 && fsync(dirfd) != 0) {
-		r = FR_ERR_IO;
-		saved = errno;
-	}
 	if (r != 0)
 		(void)unlinkat(dirfd, tmp, 0);
 	errno = saved;
 	return r;
+}
+
+int
+atomic_file_commit(int dirfd)
+{
+	/* The renames themselves must reach the disk before we call them
+	 * stored. */
+	return fsync(dirfd) == 0 ? FR_OK : FR_ERR_IO;
+}
+
+int
+atomic_file_replace(int dirfd, const char *name, const void *data, size_t len)
+{
+	int r = atomic_file_stage(dirfd, name, data, len);
+
+	return r != FR_OK ? r : atomic_file_commit(dirfd);
 }

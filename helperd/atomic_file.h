@@ -12,4 +12,11 @@
  * with errno describing the first failure; the temporary file is removed. */
 int atomic_file_replace(int dirfd, const char *name, const void *data, size_t len);
 
+/* atomic_file_replace in two halves, so that a batch of files costs one
+ * fsync of the folder: stage does everything but that fsync (the new
+ * contents are on disk and renamed into place, the rename may not be),
+ * commit fsyncs the folder.  Same return values. */
+int atomic_file_stage(int dirfd, const char *name, const void *data, size_t len);
+int atomic_file_commit(int dirfd);
+
 #endif

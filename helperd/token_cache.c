@@ -24,14 +24,19 @@
 
 /* A record waiting to be written.  Writes happen on a thread of their
  * own: two fsyncs per login on the event loop would make every login
- * wait for the disk on behalf of the others. */
+ * wait for the disk on behalf of the others.  The thread writes what has
+ * queued up as one batch with one fsync of the folder, so a login storm
+ * costs one file fsync per login and one folder fsync per batch. */
 struct cache_op {
 	struct cache_op *next;
 	char user[USER_NAME_MAX + 1];
 	char *text;			/* encoded record: holds secrets */
 	size_t len;
 	bool superseded;		/* a later store or a forget replaced it */
+	bool writing;			/* in the batch being written */
 };
+
+#define CACHE_WRITE_BATCH_MAX 64
 
 struct token_cache {
 	int dirfd;
@@ -39,8 +44,7 @@ struct token_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t work;		/* the queue gained an op, or stop */
 	pthread_cond_t done;		/* the writer finished an op */
-	struct cache_op *head, *tail;	/* FIFO; head is being written when busy */
-	bool busy;
+	struct cache_op *head, *tail;	/* FIFO; the batch being written is its start */
 	bool stopping;
 	bool threaded;			/* false: writes happen in token_cache_store */
 	pthread_t writer;
@@ -234,10 +238,32 @@ op_free(struct cache_op *op)
 	free(op);
 }
 
+/* Write the first `count` ops of the queue (taken by writer_main): every
+ * file, then one fsync of the folder for all of them. */
+static void
+write_batch(struct token_cache *c, struct cache_op **batch, const bool *skip, size_t count)
+{
+	bool staged = false;
+
+	for (size_t i = 0; i < count; i++) {
+		if (skip[i])
+			continue;
+		if (atomic_file_stage(c->dirfd, batch[i]->user, batch[i]->text, batch[i]->len) != 0)
+			log_err("cannot write the cache file of %s in %s: %s", batch[i]->user, c->path,
+				strerror(errno));
+		else
+			staged = true;
+	}
+	if (staged && atomic_file_commit(c->dirfd) != 0)
+		log_err("cannot write the cache folder %s: %s", c->path, strerror(errno));
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct token_cache *c = arg;
+	struct cache_op *batch[CACHE_WRITE_BATCH_MAX];
+	bool skip[CACHE_WRITE_BATCH_MAX];
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
@@ -245,21 +271,25 @@ writer_main(void *arg)
 			pthread_cond_wait(&c->work, &c->lock);
 		if (c->head == NULL)
 			break;		/* stopping, and everything is written */
-		struct cache_op *op = c->head;
-		c->busy = true;
-		bool skip = op->superseded;
+		size_t count = 0;
+		for (struct cache_op *o = c->head; o != NULL && count < CACHE_WRITE_BATCH_MAX; o = o->next) {
+			o->writing = true;
+			skip[count] = o->superseded;
+			batch[count++] = o;
+		}
 		pthread_mutex_unlock(&c->lock);
-		/* op->text stays readable by pending_record meanwhile: nobody
-		 * changes or frees an op before it leaves the queue. */
-		if (!skip)
-			(void)write_record(c, op->user, op->text, op->len);	/* logs failures */
+		/* The ops' text stays readable by pending_record meanwhile:
+		 * nobody changes or frees an op before it leaves the queue. */
+		write_batch(c, batch, skip, count);
 		pthread_mutex_lock(&c->lock);
-		c->head = op->next;
+		/* Stores only append, so the batch is still the queue's start. */
+		for (size_t i = 0; i < count; i++) {
+			c->head = batch[i]->next;
+			op_free(batch[i]);
+		}
 		if (c->head == NULL)
 			c->tail = NULL;
-		c->busy = false;
 		pthread_cond_broadcast(&c->done);
-		op_free(op);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -393,6 +423,16 @@ token_cache_load(struct token_cache *c, const char *user, struct cache_record *o
 	return FR_OK;
 }
 
+/* Called with the lock held. */
+static bool
+user_being_written(const struct token_cache *c, const char *user)
+{
+	for (const struct cache_op *o = c->head; o != NULL && o->writing; o = o->next)
+		if (strcmp(o->user, user) == 0)
+			return true;
+	return false;
+}
+
 int
 token_cache_forget(struct token_cache *c, const char *user)
 {
@@ -410,7 +450,7 @@ token_cache_forget(struct token_cache *c, const char *user)
 				cancelled = true;
 			}
 		}
-		while (c->busy && c->head != NULL && strcmp(c->head->user, user) == 0)
+		while (user_being_written(c, user))
 			pthread_cond_wait(&c->done, &c->lock);
 		pthread_mutex_unlock(&c->lock);
 	}

@@ -142,6 +142,48 @@ test_write_behind(void)
 	CHECK(unlink(path) == 0 && rmdir(dir) == 0);
 }
 
+/* Many users stored back to back are written in batches (more users than
+ * one batch holds), with forgets in between: every file ends up right and
+ * no temporary file stays behind. */
+static void
+test_batches(void)
+{
+	char dir[] = "/tmp/freddy-cache-batch.XXXXXX";
+	char user[32], token[32], path[128];
+	struct token_cache *cache = NULL;
+	struct cache_record out;
+	enum { USERS = 150 };
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(token_cache_open(dir, &cache) == 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < USERS; i++) {
+			snprintf(user, sizeof(user), "user%d", i);
+			snprintf(token, sizeof(token), "refresh-%d-%d", i, round);
+			struct cache_record rec = { .refresh_token = token, .last_login = round };
+			CHECK(token_cache_store(cache, user, &rec) == 0);
+			if (round == 1 && i % 7 == 0)
+				CHECK(token_cache_forget(cache, user) == 0);
+		}
+	}
+	token_cache_flush(cache);
+	for (int i = 0; i < USERS; i++) {
+		snprintf(user, sizeof(user), "user%d", i);
+		snprintf(path, sizeof(path), "%s/%s", dir, user);
+		if (i % 7 == 0) {
+			CHECK(access(path, F_OK) != 0);
+			continue;
+		}
+		snprintf(token, sizeof(token), "refresh-%d-1", i);
+		CHECK(token_cache_load(cache, user, &out) == 0);
+		CHECK(out.refresh_token != NULL && strcmp(out.refresh_token, token) == 0);
+		cache_record_wipe(&out);
+		CHECK(unlink(path) == 0);
+	}
+	token_cache_close(cache);
+	CHECK(rmdir(dir) == 0);	/* fails if a temporary file was left */
+}
+
 int
 main(void)
 {
@@ -149,5 +191,6 @@ main(void)
 	test_codec();
 	test_files();
 	test_write_behind();
+	test_batches();
 	return check_finish("test_token_cache");
 }
