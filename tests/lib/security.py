@@ -3,6 +3,7 @@ unprivileged callers through setpriv, raw clients of the helper socket,
 and /proc readings of the helper."""
 
 import os
+import re
 import socket
 import ssl
 import struct
@@ -126,22 +127,39 @@ def helper_pid(env):
 
 
 def memory_holding(pid, needles):
-    """The writable mappings of process `pid` (heap, anonymous, stacks,
-    libraries' data) that contain any of `needles`, as "start-end name"."""
-    found = []
-    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
-        for line in maps:
+    """The writable, resident mappings of process `pid` (heap, anonymous,
+    stacks, libraries' data) that contain any of `needles`, as "start-end
+    name".  Mappings over 1 GiB are skipped: under ASan that is the shadow
+    memory, terabytes of bookkeeping and no data of the program's."""
+    maps, current = [], None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
             parts = line.split()
-            if "w" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                current = {"start": start, "end": end, "perms": parts[1],
+                           "name": parts[5] if len(parts) > 5 else "anonymous", "rss": 0}
+                maps.append(current)
+            elif parts[0] == "Rss:" and current is not None:
+                current["rss"] = int(parts[1])
+    chunk, overlap = 4 << 20, max(len(n) for n in needles) - 1 if needles else 0
+    found = []
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for m in maps:
+            if ("w" not in m["perms"] or m["rss"] == 0 or m["end"] - m["start"] > 1 << 30
+                    or m["name"] in ("[vvar]", "[vsyscall]")):
                 continue
-            start, end = (int(x, 16) for x in parts[0].split("-"))
-            try:
-                mem.seek(start)
-                data = mem.read(end - start)
-            except OSError:
-                continue	# a guard page, or unmapped meanwhile
-            if any(n in data for n in needles):
-                found.append("%s %s" % (parts[0], parts[5] if len(parts) > 5 else "anonymous"))
+            pos = m["start"]
+            while pos < m["end"]:
+                try:
+                    mem.seek(pos)
+                    data = mem.read(min(chunk + overlap, m["end"] - pos))
+                except OSError:
+                    break	# a guard page, or unmapped meanwhile
+                if any(n in data for n in needles):
+                    found.append("%x-%x %s" % (m["start"], m["end"], m["name"]))
+                    break
+                pos += chunk
     return found
 
 
