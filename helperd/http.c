@@ -23,6 +23,7 @@ struct http_client {
 	struct http_xfer *xfers;
 	uint64_t connections;
 	unsigned active;
+	bool closing;			/* http_client_free has begun: no new transfers */
 };
 
 /* One per socket curl asks us to watch (curl_multi_assign). */
@@ -397,8 +398,20 @@ http_client_free(struct http_client *c)
 {
 	if (c == NULL)
 		return;
-	while (c->xfers != NULL)
-		xfer_free(c->xfers);
+	/* What is still in flight has no owner to cancel it (a logout sent
+	 * after its session closed): its callback frees its context. */
+	c->closing = true;
+	while (c->xfers != NULL) {
+		struct http_xfer *x = c->xfers;
+		struct http_response resp = {
+			.outcome = HTTP_FAILED,
+			.body = "",
+			.error = "the helper is shutting down",
+			.elapsed_ms = loop_now_ms() - x->started_ms,
+		};
+		x->done(x->ctx, &resp);
+		xfer_free(x);
+	}
 	if (c->multi != NULL)
 		curl_multi_cleanup(c->multi);
 	if (c->timer.fd >= 0) {
@@ -475,6 +488,10 @@ http_start(struct http_client *c, const struct http_request *req, http_done_fn d
 	int r = FR_ERR_NOMEM;
 
 	*out = NULL;
+	if (c->closing) {
+		free(x);
+		return FR_ERR_INTERNAL;
+	}
 	if (x == NULL)
 		return FR_ERR_NOMEM;
 	x->client = c;

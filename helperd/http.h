@@ -53,7 +53,9 @@ int http_client_new(struct loop *loop, const struct config *cfg, const char *api
 void http_client_free(struct http_client *client);
 
 /* Start a request; `done` runs once from the event loop unless the
- * transfer is cancelled first. */
+ * transfer is cancelled first.  http_client_free runs the callbacks of
+ * transfers still in flight with HTTP_FAILED, so their owners can free
+ * what they hold; no transfer starts after that. */
 int http_start(struct http_client *client, const struct http_request *req, http_done_fn done,
 	       void *ctx, struct http_xfer **out);
 /* Abort a transfer; its callback will not run. */

@@ -96,6 +96,25 @@ class JwtLogin(FlowTestCase):
                  what="log line")
         self.assertEqual(self.env.emu.requests("POST /api/v1/auth/logout"), 0)
 
+    def test_logout_in_flight_when_the_helper_stops_is_released(self):
+        # A logout belongs to no PAM request any more; when the helper stops
+        # while the API still holds it, its callback runs so its copies of
+        # the tokens are wiped and freed (they leaked before).
+        self.assertEqual(self.login().status, 0)
+        self.env.emu.admin("config", {"fault": "hang", "fault_paths": ["/api/v1/auth/logout"]})
+        r = self.env.pamtester("alice", [], ops=("open_session", "close_session"))
+        self.assertEqual(r.status, 0, r)
+        wait_for(lambda: self.env.emu.requests("POST /api/v1/auth/logout") == 1, what="logout sent")
+        try:
+            self.assertEqual(self.env.helper.stop(), 0)
+            self.assertIn("jwt: logout of alice not sent: failed (the helper is shutting down)",
+                          self.env.helper.read_log())
+        finally:
+            self.env.emu.admin("config", {"fault": None})
+            if os.path.exists(self.env.socket):
+                os.unlink(self.env.socket)
+            self.env.helper.start(wait_socket=self.env.socket)
+
     def test_refused_logout_is_logged(self):
         self.assertEqual(self.login().status, 0)
         self.env.emu.admin("revoke", {"username": "alice"})
