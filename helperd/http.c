@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,15 @@ struct http_client {
 	struct loop_source timer;
 	struct curl_slist *plain_headers;
 	struct curl_slist *key_headers;	/* plain + X-API-Key; wiped at free */
-	struct http_xfer *xfers;
+	struct http_xfer *xfers;	/* every transfer: handed to curl or waiting */
+	/* Transfers beyond max_api_connections wait here, FIFO, holding only
+	 * their own request and no curl handle: a curl handle with its
+	 * buffers is about 25 KiB, and a login storm can queue hundreds. */
+	struct http_xfer *wait_head, *wait_tail;
+	struct http_xfer *failed;	/* could not be handed to curl; reported from the timer */
 	uint64_t connections;
 	unsigned active;
+	unsigned running;		/* handed to curl */
 	bool closing;			/* http_client_free has begun: no new transfers */
 };
 
@@ -36,9 +43,15 @@ struct http_socket {
 struct http_xfer {
 	struct http_client *client;
 	struct http_xfer *prev, *next;
+	struct http_xfer *wait_prev, *wait_next;	/* in wait_head… or failed */
+	bool waiting;
+	bool launch_failed;
 	CURL *easy;
 	char *url;
+	bool post;
 	char *body;
+	size_t body_len;
+	struct curl_slist *headers;	/* the client's lists or own_headers */
 	struct curl_slist *own_headers;	/* only when a bearer token is sent */
 	char *resp;
 	size_t resp_len, resp_cap;
@@ -48,6 +61,9 @@ struct http_xfer {
 	void *ctx;
 	int64_t started_ms;
 };
+
+static void launch_waiting(struct http_client *c);
+static void report_failed_launches(struct http_client *c);
 
 const char *
 http_outcome_name(enum http_outcome outcome)
@@ -120,6 +136,37 @@ build_secret_headers(struct curl_slist **list, const char *prefix, const char *s
 }
 
 static void
+enqueue(struct http_xfer **head, struct http_xfer **tail, struct http_xfer *x)
+{
+	x->wait_next = NULL;
+	x->wait_prev = *tail;
+	if (*tail != NULL)
+		(*tail)->wait_next = x;
+	else
+		*head = x;
+	*tail = x;
+}
+
+/* Take x off the wait queue or the failed list, whichever holds it. */
+static void
+unqueue(struct http_xfer *x)
+{
+	struct http_client *c = x->client;
+	struct http_xfer **head = x->waiting ? &c->wait_head : &c->failed;
+
+	if (x->wait_prev != NULL)
+		x->wait_prev->wait_next = x->wait_next;
+	else
+		*head = x->wait_next;
+	if (x->wait_next != NULL)
+		x->wait_next->wait_prev = x->wait_prev;
+	else if (x->waiting)
+		c->wait_tail = x->wait_prev;
+	x->wait_prev = x->wait_next = NULL;
+	x->waiting = x->launch_failed = false;
+}
+
+static void
 xfer_free(struct http_xfer *x)
 {
 	struct http_client *c = x->client;
@@ -130,11 +177,14 @@ xfer_free(struct http_xfer *x)
 		c->xfers = x->next;
 	if (x->next != NULL)
 		x->next->prev = x->prev;
+	if (x->waiting || x->launch_failed)
+		unqueue(x);
 	if (x->easy != NULL) {
 		CURLMcode mc = curl_multi_remove_handle(c->multi, x->easy);
 		if (mc != CURLM_OK)
 			log_warn("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
 		curl_easy_cleanup(x->easy);
+		c->running--;
 	}
 	c->active--;
 	if (x->resp != NULL) {
@@ -250,6 +300,7 @@ drain_completed(struct http_client *c)
 		/* msg points into curl's memory; done with it before the free. */
 		xfer_free(x);
 	}
+	launch_waiting(c);
 }
 
 static void
@@ -349,6 +400,7 @@ on_timer_event(struct loop_source *src, uint32_t events)
 	if (mc != CURLM_OK)
 		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
 	drain_completed(c);
+	report_failed_launches(c);
 }
 
 int
@@ -427,12 +479,15 @@ http_client_free(struct http_client *c)
 	do { if (rc == CURLE_OK) rc = curl_easy_setopt((easy), (opt), (val)); } while (0)
 
 static CURLcode
-configure_easy(struct http_xfer *x, const struct http_request *req, const struct config *cfg,
-	       struct curl_slist *headers)
+configure_easy(struct http_xfer *x, const struct config *cfg)
 {
 	CURLcode rc = CURLE_OK;
 	CURL *e = x->easy;
-	long timeout_ms = (long)cfg->timeout * 1000;
+	/* Time spent waiting for a free connection counts: `timeout` bounds
+	 * the whole request, as the login's own deadline expects. */
+	long timeout_ms = (long)cfg->timeout * 1000 - (long)(loop_now_ms() - x->started_ms);
+	if (timeout_ms < 1)
+		timeout_ms = 1;
 
 	SETOPT(e, CURLOPT_URL, x->url);
 	SETOPT(e, CURLOPT_PRIVATE, x);
@@ -467,16 +522,82 @@ configure_easy(struct http_xfer *x, const struct http_request *req, const struct
 	SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
 	SETOPT(e, CURLOPT_WRITEDATA, x);
 	SETOPT(e, CURLOPT_USERAGENT, "pam_freddy/" PACKAGE_VERSION);
-	SETOPT(e, CURLOPT_HTTPHEADER, headers);
-	if (strcmp(req->method, "POST") == 0) {
+	SETOPT(e, CURLOPT_HTTPHEADER, x->headers);
+	if (x->post) {
 		SETOPT(e, CURLOPT_POST, 1L);
 		/* Not COPYPOSTFIELDS: curl would keep an unwiped copy. */
 		SETOPT(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
-		SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(x->body != NULL ? req->body_len : 0));
+		SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(x->body != NULL ? x->body_len : 0));
 	} else {
 		SETOPT(e, CURLOPT_HTTPGET, 1L);
 	}
 	return rc;
+}
+
+/* Give x a curl handle and hand it to curl. */
+static int
+xfer_launch(struct http_xfer *x)
+{
+	struct http_client *c = x->client;
+
+	if ((x->easy = curl_easy_init()) == NULL)
+		return FR_ERR_NOMEM;
+	CURLcode rc = configure_easy(x, c->cfg);
+	if (rc != CURLE_OK) {
+		log_err("curl_easy_setopt: %s", curl_easy_strerror(rc));
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+		return FR_ERR_INTERNAL;
+	}
+	CURLMcode mc = curl_multi_add_handle(c->multi, x->easy);
+	if (mc != CURLM_OK) {
+		log_err("curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+		return FR_ERR_INTERNAL;
+	}
+	c->running++;
+	return FR_OK;
+}
+
+/* Hand waiting transfers to curl while connections are free.  Runs from
+ * http_start and http_cancel too, so it never calls an owner's callback
+ * (the caller may be in the middle of its own work): a transfer curl
+ * would not take goes to `failed`, and the timer reports it. */
+static void
+launch_waiting(struct http_client *c)
+{
+	struct http_xfer *failed_tail = NULL;
+
+	while (!c->closing && c->wait_head != NULL && c->running < c->cfg->max_api_connections) {
+		struct http_xfer *x = c->wait_head;
+		unqueue(x);
+		if (xfer_launch(x) == FR_OK)
+			continue;
+		for (failed_tail = c->failed; failed_tail != NULL && failed_tail->wait_next != NULL;)
+			failed_tail = failed_tail->wait_next;
+		enqueue(&c->failed, &failed_tail, x);
+		x->launch_failed = true;
+		if (on_curl_timer(c->multi, 0, c) != 0)
+			log_err("cannot arm the HTTP timer: %s", strerror(errno));
+	}
+}
+
+static void
+report_failed_launches(struct http_client *c)
+{
+	while (c->failed != NULL) {
+		struct http_xfer *x = c->failed;
+		struct http_response resp = {
+			.outcome = HTTP_FAILED,
+			.body = "",
+			.error = "the request could not be handed to curl",
+			.elapsed_ms = loop_now_ms() - x->started_ms,
+		};
+		unqueue(x);
+		x->done(x->ctx, &resp);
+		xfer_free(x);
+	}
 }
 
 int
@@ -484,7 +605,6 @@ http_start(struct http_client *c, const struct http_request *req, http_done_fn d
 	   struct http_xfer **out)
 {
 	struct http_xfer *x = calloc(1, sizeof(*x));
-	struct curl_slist *headers;
 	int r = FR_ERR_NOMEM;
 
 	*out = NULL;
@@ -511,33 +631,27 @@ http_start(struct http_client *c, const struct http_request *req, http_done_fn d
 	if (req->body != NULL && (x->body = secret_strndup(req->body, req->body_len)) == NULL)
 		goto fail;
 
+	x->body_len = req->body_len;
+	x->post = strcmp(req->method, "POST") == 0;
 	if (req->bearer != NULL) {
 		if ((r = build_secret_headers(&x->own_headers, "Authorization: Bearer ", req->bearer)) != 0)
 			goto fail;
-		headers = x->own_headers;
+		x->headers = x->own_headers;
 	} else if (req->api_key) {
 		r = FR_ERR_CONFIG;
 		if (c->key_headers == NULL)
 			goto fail;
-		headers = c->key_headers;
+		x->headers = c->key_headers;
 	} else {
-		headers = c->plain_headers;
+		x->headers = c->plain_headers;
 	}
-	r = FR_ERR_NOMEM;
-	if ((x->easy = curl_easy_init()) == NULL)
-		goto fail;
-	r = FR_ERR_INTERNAL;
-	CURLcode rc = configure_easy(x, req, c->cfg, headers);
-	if (rc != CURLE_OK) {
-		log_err("curl_easy_setopt: %s", curl_easy_strerror(rc));
-		goto fail;
-	}
-	CURLMcode mc = curl_multi_add_handle(c->multi, x->easy);
-	if (mc != CURLM_OK) {
-		log_err("curl_multi_add_handle: %s", curl_multi_strerror(mc));
-		curl_easy_cleanup(x->easy);
-		x->easy = NULL;
-		goto fail;
+	if (c->wait_head == NULL && c->running < c->cfg->max_api_connections) {
+		if ((r = xfer_launch(x)) != FR_OK)
+			goto fail;
+	} else {
+		enqueue(&c->wait_head, &c->wait_tail, x);
+		x->waiting = true;
+		launch_waiting(c);
 	}
 	*out = x;
 	return FR_OK;
@@ -549,8 +663,11 @@ fail:
 void
 http_cancel(struct http_xfer *x)
 {
-	if (x != NULL)
-		xfer_free(x);
+	if (x == NULL)
+		return;
+	struct http_client *c = x->client;
+	xfer_free(x);
+	launch_waiting(c);	/* a connection may have come free */
 }
 
 uint64_t
