@@ -513,9 +513,11 @@ configure_easy(struct http_xfer *x, const struct config *cfg)
 	SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, 16L);
 	SETOPT(e, CURLOPT_LOW_SPEED_TIME, (long)(cfg->timeout > 2 ? cfg->timeout / 2 : 1));
 	SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
-	/* API replies are small; curl's 16 KiB default receive buffer per
-	 * transfer is most of a login's memory when a thousand are in flight. */
-	SETOPT(e, CURLOPT_BUFFERSIZE, 4096L);
+	/* API replies are a few hundred bytes; curl's 16 KiB default receive
+	 * buffer per transfer was most of a login's memory in a storm.  1 KiB
+	 * is curl's minimum; a longer reply takes more reads, not more calls
+	 * to the kernel (OpenSSL has the whole record). */
+	SETOPT(e, CURLOPT_BUFFERSIZE, 1024L);
 	/* Over TLS, curl copies every request into an upload buffer of 64 KiB
 	 * by default; 16 KiB is its minimum and four times our largest request. */
 	SETOPT(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,10 +233,18 @@ run(struct daemon_state *d, int foreground)
 		 listen_fd >= 0 ? "an inherited socket" : h->cfg->socket_path,
 		 config_api_name(h->cfg->api), h->cfg->api_url);
 
+	uint64_t logins_at_trim = 0;
 	while (!d->stopping || (h->logins_active > 0 && loop_now_ms() < d->stop_deadline)) {
 		if ((r = loop_run_once(h->loop, 1000)) != 0) {
 			log_err("event loop failed: %s", strerror(errno));
 			return EX_OSERR;
+		}
+		/* A login storm leaves the heap fragmented with freed TLS
+		 * handshake and transfer buffers that free() keeps; once the
+		 * last login of a burst is over, give those pages back. */
+		if (h->logins_active == 0 && h->logins_total != logins_at_trim) {
+			logins_at_trim = h->logins_total;
+			(void)malloc_trim(0);	/* returns only whether it released anything */
 		}
 	}
 	if (h->logins_active > 0)

@@ -255,8 +255,10 @@ conn_on_event(struct loop_source *src, uint32_t events)
 	if (c->src.dead || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	for (;;) {
-		if (bytes_reserve(&c->in, c->in.len + 1024 > FR_WIRE_MAX_FRAME ?
-				  FR_WIRE_MAX_FRAME : c->in.len + 1024, FR_WIRE_MAX_FRAME) != 0) {
+		/* Frames from the module are a few hundred bytes, and a storm
+		 * keeps a thousand of these buffers: grow on demand. */
+		if (bytes_reserve(&c->in, c->in.len + 256 > FR_WIRE_MAX_FRAME ?
+				  FR_WIRE_MAX_FRAME : c->in.len + 256, FR_WIRE_MAX_FRAME) != 0) {
 			conn_close(c, "out of memory");
 			return;
 		}
