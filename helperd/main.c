@@ -38,6 +38,9 @@
 #define SHUTDOWN_GRACE_MS 10000
 #define SD_LISTEN_FDS_START 3
 
+/* Logins between two malloc_trim calls, at least. */
+#define LOGINS_PER_TRIM 32
+
 struct daemon_state {
 	struct helper h;
 	struct loop_source signals;
@@ -241,8 +244,10 @@ run(struct daemon_state *d, int foreground)
 		}
 		/* A login storm leaves the heap fragmented with freed TLS
 		 * handshake and transfer buffers that free() keeps; once the
-		 * last login of a burst is over, give those pages back. */
-		if (h->logins_active == 0 && h->logins_total != logins_at_trim) {
+		 * last login of a burst is over, give those pages back.  Not
+		 * after every lone login: on a heap a storm has grown, the walk
+		 * costs about a millisecond. */
+		if (h->logins_active == 0 && h->logins_total - logins_at_trim >= LOGINS_PER_TRIM) {
 			logins_at_trim = h->logins_total;
 			(void)malloc_trim(0);	/* returns only whether it released anything */
 		}
