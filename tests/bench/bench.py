@@ -3,7 +3,9 @@
 Starts the emulator with injected latency, the helper, and pam_storm (a C
 driver calling libpam in N threads), and reports what pam_freddy adds to a
 login beyond the API's round trips.  The same logins are then done the way
-an administrator would without this project: pam_exec.so running curl.
+an administrator would without this project: pam_exec.so running curl; and
+with pam_permit.so alone, which shows what N simultaneous logins cost
+libpam on this machine before any module does anything.
 
 The API: when BUILDDIR/tests/bench/bench_server is built (configure found
 libmicrohttpd), that C server answers the storms' requests, because the
@@ -164,6 +166,9 @@ class Bench:
             os.path.join(HERE, "pam_exec_curl.sh"), self.env.api_url,
             os.path.join(self.env.certs, "ca.pem"), CODE)
         self.env.write_service("bench-baseline", baseline)
+        # libpam alone: what N simultaneous logins cost this machine before
+        # any module does anything.
+        self.env.write_service("bench-permit", "auth required pam_permit.so\n")
         self.helper_pid = self.env.helper.proc.pid
         self.emu_pid = self.api.proc.pid
 
@@ -261,14 +266,19 @@ def plot(rows, path):
         print("matplotlib not installed: no plot")
         return
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for impl in ("freddy", "pam_exec"):
+    for impl in ("freddy", "pam_exec", "pam_permit"):
         for lat in sorted({r["latency_ms"] for r in rows}):
             pts = sorted((r["n"], r["overhead_p99_ms"]) for r in rows
                          if r["impl"] == impl and r["latency_ms"] == lat and r["phase"] == "steady")
             if pts:
                 # A log axis: an overhead at or below 0.1 ms is drawn at 0.1.
                 ax.plot([p[0] for p in pts], [max(p[1], 0.1) for p in pts], marker="o",
-                        label="%s, %d ms API latency (p99)" % (impl, lat))
+                        label="libpam alone (pam_permit, p99)" if impl == "pam_permit"
+                        else "%s, %d ms API latency (p99)" % (impl, lat))
+    pts = sorted((r["n"], r["overhead_p99_ms"]) for r in rows if r["phase"] == "spread")
+    if pts:
+        ax.plot([p[0] for p in pts], [max(p[1], 0.1) for p in pts], marker="s", linestyle="--",
+                label="freddy, 0 ms, arrivals spread over %d ms (p99)" % THINK_MS)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("concurrent logins (N)")
@@ -299,9 +309,11 @@ def main():
               "%d KiB (%d anonymous, %d shared library pages)" % floor, flush=True)
         for latency in (0, 300):
             for n in sizes:
-                # The first storm of a size warms the connection pool; the
-                # second is the steady state the targets talk about.
-                for phase in ("warm-up", "steady"):
+                # The first storms of a size grow the connection pool to
+                # what the size needs (a storm without handshakes bunches
+                # its requests more than one with them); the last is the
+                # steady state the targets talk about.
+                for phase in ("warm-up", "warm-up", "steady"):
                     row = bench.measure("freddy", "freddy-test", n, latency)
                     row["phase"] = phase
                     rows.append(row)
@@ -316,6 +328,11 @@ def main():
             row = bench.measure("pam_exec", "bench-baseline", n, 0, ours=False)
             row["phase"] = "steady"
             rows.append(row)
+        for n in sizes:
+            for phase in ("warm-up", "steady"):
+                row = bench.measure("pam_permit", "bench-permit", n, 0, ours=False)
+                row["phase"] = phase
+                rows.append(row)
         # Memory against storm time: fewer API connections, less memory,
         # but more logins wait for a free connection.
         for cap in ([] if quick else [128, 400, 1100]):
