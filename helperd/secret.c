@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "fr_error.h"
+#include "log.h"
 #include "secret.h"
 
 /* Keep the pages under a secret out of any core dump, in case dumps get
@@ -120,9 +121,12 @@ int
 secret_libraries_init(void)
 {
 	/* OpenSSL accepts an allocator only before its first allocation, and
-	 * curl_global_init is what would make it. */
+	 * curl_global_init is what would make it.  Should a future library
+	 * allocate earlier (a constructor), the helper still runs: dumps are
+	 * off and this is a second line, not worth an outage of every login. */
 	if (CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc, openssl_free) != 1)
-		return FR_ERR_INTERNAL;
+		log_warn("OpenSSL was initialised before the helper could give it a wiping allocator; "
+			 "TLS buffers will be freed without being wiped");
 	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, plain_strdup,
 				 calloc) != CURLE_OK)
 		return FR_ERR_INTERNAL;

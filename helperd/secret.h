@@ -16,7 +16,9 @@ int secret_process_init(void);
 
 /* Give OpenSSL, curl and jansson allocators that wipe every block they
  * free, and run curl_global_init.  Must come before anything else uses
- * OpenSSL or curl; the caller ends with curl_global_cleanup. */
+ * OpenSSL or curl; the caller ends with curl_global_cleanup.  Fails only
+ * when curl cannot be initialised; OpenSSL refusing the allocator (it
+ * already allocated) is logged. */
 int secret_libraries_init(void);
 
 char *secret_strdup(const char *s);
