@@ -14,7 +14,7 @@
 #include "offline_login.h"
 #include "secret.h"
 #include "token_cache.h"
-#include "verifier.h"
+#include "verifier_worker.h"
 
 bool
 flow_password_begin(struct login *lg, struct flow_password *pw)
@@ -73,8 +73,7 @@ flow_password_free(struct login *lg, struct flow_password *pw)
 {
 	cached_auth_cancel(lg, &pw->cached);
 	flow_password_wipe(pw);
-	free(pw->verifier);
-	pw->verifier = NULL;
+	verifier_job_cancel(&pw->verifier_job);
 }
 
 bool
@@ -115,8 +114,10 @@ flow_password_accepted(struct login *lg, struct flow_password *pw)
 	/* The verifier is kept only when a feature will read it. */
 	if (pw->password == NULL || (cfg->cached_auth_timeout == 0 && !cfg->offline_login))
 		return;
-	free(pw->verifier);
-	pw->verifier = verifier_make(pw->password);
+	verifier_job_cancel(&pw->verifier_job);
+	int r = verifier_job_start(lg->helper->verifiers, pw->password, &pw->verifier_job);
+	if (r != 0)
+		log_err("%s: no password verifier for %s: %s", lg->flow->name, lg->user, fr_strerror(r));
 }
 
 void
@@ -171,15 +172,16 @@ flow_code_failed(struct login *lg, unsigned *failures)
 
 void
 flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long default_ttl,
-		  const struct flow_password *pw)
+		  struct flow_password *pw)
 {
 	time_t now = time(NULL);
+	char *verifier = pw != NULL ? verifier_job_take(&pw->verifier_job) : NULL;
 	struct cache_record rec = {
 		.refresh_token = tokens->refresh_token,
 		.access_token = tokens->access_token,
 		.access_expires = now + (tokens->expires_in > 0 ? tokens->expires_in : default_ttl),
 		.last_login = now,
-		.verifier = pw != NULL ? pw->verifier : NULL,
+		.verifier = verifier,
 		.last_online = now,
 	};
 
@@ -188,12 +190,19 @@ flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long defaul
 		 * it could renew, so nothing is stored. */
 		log_info("%s: login of %s returned no refresh token; nothing cached", lg->flow->name,
 			 lg->user);
+		free(verifier);
 		return;
 	}
 	int r = token_cache_store(lg->helper->cache, lg->user, &rec);
-	if (r != 0)
+	free(verifier);
+	if (r != 0) {
 		log_err("%s: login of %s succeeded but its tokens were not cached: %s", lg->flow->name,
 			lg->user, fr_strerror(r));
+		return;
+	}
+	/* Still being made: it joins this record when ready. */
+	if (pw != NULL && pw->verifier_job != NULL)
+		verifier_job_hand_off(&pw->verifier_job, lg->user, (long long)now);
 }
 
 int

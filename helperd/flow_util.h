@@ -13,11 +13,12 @@
 #include "totp.h"
 
 struct cached_attempt;
+struct verifier_job;
 
 struct flow_password {
 	char *password;			/* secret */
 	bool from_stack;		/* came from PAM_AUTHTOK */
-	char *verifier;			/* yescrypt of the password the API accepted */
+	struct verifier_job *verifier_job;	/* yescrypt of the password the API accepted */
 	struct cached_attempt *cached;	/* cached re-authentication under way */
 	bool cached_tried;		/* at most once per login */
 };
@@ -49,8 +50,9 @@ enum flow_offline { FLOW_OFFLINE_NO, FLOW_OFFLINE_FINISHED, FLOW_OFFLINE_ASK_COD
 enum flow_offline flow_password_try_offline(struct login *lg, struct flow_password *pw,
 					    const struct http_response *resp);
 
-/* The API accepted the password: keep its verifier when cached
- * re-authentication or offline login will need it. */
+/* The API accepted the password: start making its verifier (on the
+ * verifier thread, verifier_worker.c) when cached re-authentication or
+ * offline login will need it. */
 void flow_password_accepted(struct login *lg, struct flow_password *pw);
 
 /* The API's 429: "Too many login attempts, try again in 5 minutes". */
@@ -66,9 +68,10 @@ bool flow_service_failed(struct login *lg, const struct http_response *resp, con
 bool flow_code_failed(struct login *lg, unsigned *failures);
 
 /* Cache the tokens of a successful login (logged, never fatal), with the
- * password verifier when there is one. */
+ * password verifier when there is one: at once if it is ready, otherwise
+ * the verifier thread adds it to the record when it is. */
 void flow_store_tokens(struct login *lg, const struct api_tokens *tokens, long default_ttl,
-		       const struct flow_password *pw);
+		       struct flow_password *pw);
 
 /* Local TOTP: the user's entry from totp_users_file.  0, or
  * FR_ERR_NOT_FOUND when the user has none (the login goes on, so that

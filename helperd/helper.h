@@ -14,6 +14,7 @@ struct session_table;
 struct refresh_table;
 struct offline_guard;
 struct ratelimit;
+struct verifier_worker;
 
 struct helper {
 	struct config *cfg;
@@ -25,6 +26,7 @@ struct helper {
 	struct refresh_table *refreshes;	/* token_refresh.c */
 	struct offline_guard *offline;		/* offline_login.c */
 	struct ratelimit *ratelimit;	/* failed-login throttling (access.c) */
+	struct verifier_worker *verifiers;	/* yescrypt off the loop */
 	unsigned logins_active;
 	uint64_t logins_total;
 };

@@ -34,6 +34,7 @@
 #include "sessions.h"
 #include "token_cache.h"
 #include "token_refresh.h"
+#include "verifier_worker.h"
 
 #define SHUTDOWN_GRACE_MS 10000
 #define SD_LISTEN_FDS_START 3
@@ -223,6 +224,10 @@ run(struct daemon_state *d, int foreground)
 	if ((r = token_cache_open(h->cfg->cache_dir, &h->cache)) != 0 ||
 	    (r = ratelimit_open(h->cfg->cache_dir, &h->ratelimit)) != 0)
 		return EX_CONFIG;
+	if ((r = verifier_worker_new(h->loop, h->cache, &h->verifiers)) != 0) {
+		log_err("start-up failed: %s", fr_strerror(r));
+		return EX_OSERR;
+	}
 	r = http_client_new(h->loop, h->cfg, d->api_key, &h->http);
 	secret_free(d->api_key);
 	d->api_key = NULL;
@@ -276,6 +281,10 @@ teardown(struct daemon_state *d)
 		if (loop_run_once(h->loop, 0) != 0)
 			log_warn("final event pass failed");
 	}
+	/* After every login is gone (their jobs cancelled or handed off), and
+	 * before the cache its hand-offs write to. */
+	verifier_worker_free(h->verifiers);
+	h->verifiers = NULL;
 	token_cache_close(h->cache);
 	ratelimit_free(h->ratelimit);
 	sessions_free(h->sessions);

@@ -4,6 +4,7 @@ freddyctl run as any uid with setpriv, and cache file helpers."""
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -38,6 +39,26 @@ class CacheEnv(FreddyEnv):
                     "NSS_WRAPPER_GROUP": self.group})
         env.update(extra or {})
         return env
+
+    def keeps_verifiers(self):
+        """Whether the helper's configuration has it keep password
+        verifiers (cached re-authentication or offline login)."""
+        with open(self.helper.config) as f:
+            text = f.read()
+        return bool(re.search(r"^\s*cached_auth_timeout\s*=\s*[1-9]", text, re.M) or
+                    re.search(r"^\s*offline_login\s*=\s*yes\b", text, re.M))
+
+    def login(self, user="alice", *args, **kw):
+        """A full login.  The helper makes the password verifier on a
+        thread of its own while the code is typed, and adds it to the
+        cache record just after the login when the code came first (here,
+        pexpect types at once); the tests that use it wait for it, as a
+        person's next sudo a moment later would find it."""
+        r = super().login(user, *args, **kw)
+        if r.status == 0 and self.keeps_verifiers():
+            wait_for(lambda: (self.cached(user) or {}).get("verifier"),
+                     what="the password verifier of %s" % user)
+        return r
 
     def restart_helper(self, extra_env=None):
         self.helper.stop()

@@ -1,0 +1,301 @@
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "fr_error.h"
+#include "log.h"
+#include "loop.h"
+#include "secret.h"
+#include "token_cache.h"
+#include "user_name.h"
+#include "verifier.h"
+#include "verifier_worker.h"
+
+enum job_owner {
+	JOB_OWNED,		/* the login will take the result */
+	JOB_HANDED_OFF,		/* the result goes into the cache */
+	JOB_CANCELLED,		/* nobody wants it */
+};
+
+/* `done` and `owner` change under the worker's lock only: the thread sets
+ * done, the loop sets owner, and whichever comes second decides who frees
+ * the job. */
+struct verifier_job {
+	struct verifier_job *next;	/* in the queue or the finished list */
+	struct verifier_worker *worker;
+	char *password;			/* secret; wiped once hashed */
+	char *verifier;			/* the result; NULL if making it failed */
+	bool done;
+	enum job_owner owner;
+	char user[USER_NAME_MAX + 1];	/* for a hand-off */
+	long long last_login;
+};
+
+struct verifier_worker {
+	struct loop_source src;		/* eventfd: hand-offs or cancels finished */
+	struct loop *loop;
+	struct token_cache *cache;
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct verifier_job *queue_head, *queue_tail;	/* waiting for the thread */
+	struct verifier_job *finished;	/* done while not owned: for the loop */
+	bool stopping;
+	bool threaded;			/* false: verifiers are made in verifier_job_start */
+	pthread_t thread;
+};
+
+static void
+job_free(struct verifier_job *job)
+{
+	secret_free(job->password);
+	free(job->verifier);
+	free(job);
+}
+
+/* Loop thread: the record written at job->last_login gets the verifier. */
+static void
+job_apply(struct verifier_worker *w, struct verifier_job *job)
+{
+	struct cache_record rec;
+
+	if (job->verifier == NULL || token_cache_load(w->cache, job->user, &rec) != 0)
+		return;
+	if (rec.last_login == job->last_login && rec.verifier == NULL) {
+		rec.verifier = job->verifier;
+		job->verifier = NULL;	/* cache_record_wipe frees it */
+		int r = token_cache_store(w->cache, job->user, &rec);
+		if (r != 0)
+			log_err("cannot store the password verifier of %s: %s", job->user, fr_strerror(r));
+	}
+	cache_record_wipe(&rec);
+}
+
+static void
+make_verifier(struct verifier_job *job)
+{
+	job->verifier = verifier_make(job->password);
+	secret_free(job->password);
+	job->password = NULL;
+	if (job->verifier == NULL)
+		log_err("cannot make a password verifier; cached re-authentication and offline "
+			"login will not know this password");
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct verifier_worker *w = arg;
+	const uint64_t one = 1;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->queue_head == NULL && !w->stopping)
+			pthread_cond_wait(&w->work, &w->lock);
+		if (w->stopping)
+			break;
+		struct verifier_job *job = w->queue_head;
+		w->queue_head = job->next;
+		if (w->queue_head == NULL)
+			w->queue_tail = NULL;
+		job->next = NULL;
+		bool wanted = job->owner != JOB_CANCELLED;
+		pthread_mutex_unlock(&w->lock);
+		if (wanted)
+			make_verifier(job);
+		pthread_mutex_lock(&w->lock);
+		job->done = true;
+		if (job->owner != JOB_OWNED) {
+			job->next = w->finished;
+			w->finished = job;
+			/* Failure leaves the job for verifier_worker_free. */
+			if (write(w->src.fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+				log_err("cannot wake the event loop: %s", strerror(errno));
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void
+on_finished(struct loop_source *src, uint32_t events)
+{
+	struct verifier_worker *w = (struct verifier_worker *)src;
+	uint64_t count;
+
+	(void)events;
+	if (read(src->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn("verifier eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&w->lock);
+	struct verifier_job *list = w->finished;
+	w->finished = NULL;
+	pthread_mutex_unlock(&w->lock);
+	while (list != NULL) {
+		struct verifier_job *job = list;
+		list = job->next;
+		if (job->owner == JOB_HANDED_OFF)
+			job_apply(w, job);
+		job_free(job);
+	}
+}
+
+int
+verifier_worker_new(struct loop *loop, struct token_cache *cache, struct verifier_worker **out)
+{
+	struct verifier_worker *w = calloc(1, sizeof(*w));
+
+	*out = NULL;
+	if (w == NULL)
+		return FR_ERR_NOMEM;
+	w->loop = loop;
+	w->cache = cache;
+	w->src.on_event = on_finished;
+	if ((w->src.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		free(w);
+		return FR_ERR_IO;
+	}
+	if (loop_add(loop, &w->src, EPOLLIN) != 0) {
+		close(w->src.fd);
+		free(w);
+		return FR_ERR_IO;
+	}
+	if (pthread_mutex_init(&w->lock, NULL) != 0 || pthread_cond_init(&w->work, NULL) != 0) {
+		loop_remove(loop, &w->src);
+		close(w->src.fd);
+		free(w);
+		return FR_ERR_NOMEM;
+	}
+	/* Without the thread verifiers are still made, on the loop. */
+	w->threaded = pthread_create(&w->thread, NULL, worker_main, w) == 0;
+	if (w->threaded)
+		(void)pthread_setname_np(w->thread, "freddy-verifier");
+	else
+		log_warn("no verifier thread; password verifiers are made on the event loop");
+	*out = w;
+	return FR_OK;
+}
+
+void
+verifier_worker_free(struct verifier_worker *w)
+{
+	if (w == NULL)
+		return;
+	if (w->threaded) {
+		pthread_mutex_lock(&w->lock);
+		w->stopping = true;
+		pthread_cond_signal(&w->work);
+		pthread_mutex_unlock(&w->lock);
+		if (pthread_join(w->thread, NULL) != 0)
+			log_err("cannot join the verifier thread");
+	}
+	/* Hand-offs already made still reach the cache; the rest is lost. */
+	on_finished(&w->src, EPOLLIN);
+	while (w->queue_head != NULL) {
+		struct verifier_job *job = w->queue_head;
+		w->queue_head = job->next;
+		job_free(job);
+	}
+	loop_remove(w->loop, &w->src);
+	close(w->src.fd);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+int
+verifier_job_start(struct verifier_worker *w, const char *password, struct verifier_job **out)
+{
+	struct verifier_job *job = calloc(1, sizeof(*job));
+
+	*out = NULL;
+	if (job == NULL)
+		return FR_ERR_NOMEM;
+	if ((job->password = secret_strdup(password)) == NULL) {
+		free(job);
+		return FR_ERR_NOMEM;
+	}
+	job->worker = w;
+	job->owner = JOB_OWNED;
+	if (!w->threaded) {
+		make_verifier(job);
+		job->done = true;
+	} else {
+		pthread_mutex_lock(&w->lock);
+		if (w->queue_tail != NULL)
+			w->queue_tail->next = job;
+		else
+			w->queue_head = job;
+		w->queue_tail = job;
+		pthread_cond_signal(&w->work);
+		pthread_mutex_unlock(&w->lock);
+	}
+	*out = job;
+	return FR_OK;
+}
+
+char *
+verifier_job_take(struct verifier_job **jobp)
+{
+	struct verifier_job *job = *jobp;
+
+	if (job == NULL)
+		return NULL;
+	pthread_mutex_lock(&job->worker->lock);
+	bool done = job->done;
+	pthread_mutex_unlock(&job->worker->lock);
+	if (!done)
+		return NULL;
+	char *verifier = job->verifier;
+	job->verifier = NULL;
+	job_free(job);
+	*jobp = NULL;
+	return verifier;
+}
+
+void
+verifier_job_hand_off(struct verifier_job **jobp, const char *user, long long last_login)
+{
+	struct verifier_job *job = *jobp;
+
+	if (job == NULL)
+		return;
+	*jobp = NULL;
+	if (!user_name_valid(user)) {
+		verifier_job_cancel(&job);
+		return;
+	}
+	memcpy(job->user, user, strlen(user) + 1);
+	job->last_login = last_login;
+	pthread_mutex_lock(&job->worker->lock);
+	bool done = job->done;
+	if (!done)
+		job->owner = JOB_HANDED_OFF;	/* the thread passes it to on_finished */
+	pthread_mutex_unlock(&job->worker->lock);
+	if (done) {
+		job_apply(job->worker, job);
+		job_free(job);
+	}
+}
+
+void
+verifier_job_cancel(struct verifier_job **jobp)
+{
+	struct verifier_job *job = *jobp;
+
+	if (job == NULL)
+		return;
+	*jobp = NULL;
+	pthread_mutex_lock(&job->worker->lock);
+	bool done = job->done;
+	if (!done)
+		job->owner = JOB_CANCELLED;	/* the thread passes it to on_finished */
+	pthread_mutex_unlock(&job->worker->lock);
+	if (done)
+		job_free(job);
+}

@@ -1,0 +1,38 @@
+/*
+ * Password verifiers made off the event loop.  yescrypt costs about 15 ms
+ * of CPU by design; made on the loop, a storm of 200 logins with cached
+ * re-authentication or offline login on waited 3 s for one another.  A
+ * thread makes them instead, while the user reads the mail and types the
+ * code, and the login takes the result when it stores its tokens.  When
+ * the login is faster than the hash, the verifier is written into the
+ * user's cache record once it is ready.
+ */
+#ifndef VERIFIER_WORKER_H
+#define VERIFIER_WORKER_H
+
+struct loop;
+struct token_cache;
+struct verifier_worker;
+struct verifier_job;
+
+/* The worker thread and the eventfd through which it reports to `loop`.
+ * Finished hand-offs are written to `cache`. */
+int verifier_worker_new(struct loop *loop, struct token_cache *cache, struct verifier_worker **out);
+/* Stops the thread; jobs not yet handed back are dropped, their passwords
+ * wiped. */
+void verifier_worker_free(struct verifier_worker *w);
+
+/* Start making the verifier of `password` (copied; the copy is wiped once
+ * hashed).  0 and *job, or an FR_ERR code. */
+int verifier_job_start(struct verifier_worker *w, const char *password, struct verifier_job **job);
+/* The verifier if it is ready ("$y$…", the caller frees it, and the job is
+ * gone: *job is set to NULL), or NULL while it is still being made. */
+char *verifier_job_take(struct verifier_job **job);
+/* The owner will not wait: once ready, the verifier goes into `user`'s
+ * cache record, if that record is still the one stored at `last_login`
+ * and has no verifier.  *job is set to NULL. */
+void verifier_job_hand_off(struct verifier_job **job, const char *user, long long last_login);
+/* The login is over without a use for it.  *job is set to NULL. */
+void verifier_job_cancel(struct verifier_job **job);
+
+#endif

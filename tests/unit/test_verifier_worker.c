@@ -1,0 +1,152 @@
+/* Verifiers made on the worker thread (verifier_worker.c), with the real
+ * event loop and token cache: taken by the login when ready, handed off
+ * into the cache record when the login is faster than the hash, and
+ * dropped when the record changed or the login was cancelled. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "fr_error.h"
+#include "log.h"
+#include "loop.h"
+#include "token_cache.h"
+#include "verifier.h"
+#include "verifier_worker.h"
+
+#define PASSWORD "Correct-Horse-1"
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+store_record(struct token_cache *cache, const char *user, long long last_login)
+{
+	struct cache_record rec = { .refresh_token = "refresh-1", .last_login = last_login };
+
+	CHECK(token_cache_store(cache, user, &rec) == 0);
+}
+
+/* The verifier of `user`'s record, or NULL; the caller frees it. */
+static char *
+stored_verifier(struct token_cache *cache, const char *user)
+{
+	struct cache_record rec;
+	char *v = NULL;
+
+	if (token_cache_load(cache, user, &rec) != 0)
+		return NULL;
+	if (rec.verifier != NULL)
+		v = strdup(rec.verifier);
+	cache_record_wipe(&rec);
+	return v;
+}
+
+/* Runs the loop until `user`'s record has a verifier, for up to 10 s. */
+static char *
+wait_for_verifier(struct loop *loop, struct token_cache *cache, const char *user)
+{
+	long long deadline = now_ms() + 10000;
+	char *v;
+
+	while ((v = stored_verifier(cache, user)) == NULL && now_ms() < deadline)
+		CHECK(loop_run_once(loop, 50) == 0);
+	return v;
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/freddy-verifier.XXXXXX";
+	struct loop *loop = NULL;
+	struct token_cache *cache = NULL;
+	struct verifier_worker *w = NULL;
+	struct verifier_job *job = NULL;
+	char *v;
+
+	log_init("test_verifier_worker", true, false);
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(loop_new(&loop) == 0);
+	CHECK(token_cache_open(dir, &cache) == 0);
+	CHECK(verifier_worker_new(loop, cache, &w) == 0);
+
+	/* Taken when ready: NULL until then, the job stays. */
+	CHECK(verifier_job_start(w, PASSWORD, &job) == 0 && job != NULL);
+	long long deadline = now_ms() + 10000;
+	while ((v = verifier_job_take(&job)) == NULL && now_ms() < deadline)
+		usleep(1000);
+	CHECK(job == NULL);
+	CHECK(v != NULL && verifier_check(v, PASSWORD));
+	free(v);
+
+	/* Handed off before the hash is done (a hash takes milliseconds, the
+	 * hand-off a few instructions): it joins the record later. */
+	store_record(cache, "alice", 1000);
+	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	verifier_job_hand_off(&job, "alice", 1000);
+	CHECK(job == NULL);
+	v = wait_for_verifier(loop, cache, "alice");
+	CHECK(v != NULL && verifier_check(v, PASSWORD));
+	free(v);
+
+	/* Handed off after it is done: written at once. */
+	store_record(cache, "bob", 2000);
+	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	usleep(500000);		/* far longer than one hash */
+	verifier_job_hand_off(&job, "bob", 2000);
+	v = stored_verifier(cache, "bob");
+	CHECK(v != NULL && verifier_check(v, PASSWORD));
+	free(v);
+
+	/* A newer login replaced the record meanwhile: the late verifier is
+	 * for a password that record may not have, so it is dropped. */
+	store_record(cache, "carol", 3000);
+	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	verifier_job_hand_off(&job, "carol", 2999);
+	/* A second job behind it marks when the first has been applied. */
+	store_record(cache, "dave", 4000);
+	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	verifier_job_hand_off(&job, "dave", 4000);
+	v = wait_for_verifier(loop, cache, "dave");
+	CHECK(v != NULL);
+	free(v);
+	CHECK((v = stored_verifier(cache, "carol")) == NULL);
+	free(v);
+
+	/* Cancelled before or after it is done: nothing is written, nothing
+	 * leaks (valgrind runs this test). */
+	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	verifier_job_cancel(&job);
+	CHECK(job == NULL);
+	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	usleep(500000);
+	verifier_job_cancel(&job);
+	verifier_job_cancel(&job);	/* a second cancel is harmless */
+
+	/* Freeing the worker with a hand-off still being made. */
+	store_record(cache, "erin", 5000);
+	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	verifier_job_hand_off(&job, "erin", 5000);
+	verifier_worker_free(w);
+	token_cache_close(cache);
+	loop_free(loop);
+
+	const char *users[] = { "alice", "bob", "carol", "dave", "erin" };
+	char path[128];
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, users[i]);
+		CHECK(unlink(path) == 0);
+	}
+	CHECK(rmdir(dir) == 0);
+	return check_finish("test_verifier_worker");
+}
