@@ -6,7 +6,7 @@ optional local TOTP (second_factor = totp) with codes from oathtool."""
 import json
 import os
 
-from flowtest import FlowEnv, FlowTestCase, totp_code
+from flowtest import FlowEnv, FlowTestCase, totp_code, wait_for_fresh_step
 from freddytest import PASSWORDS, main, wait_for
 
 CODE_PROMPT = "Authenticator code: "
@@ -96,11 +96,25 @@ class JwtLogin(FlowTestCase):
                  what="log line")
         self.assertEqual(self.env.emu.requests("POST /api/v1/auth/logout"), 0)
 
+    def test_refused_logout_is_logged(self):
+        self.assertEqual(self.login().status, 0)
+        self.env.emu.admin("revoke", {"username": "alice"})
+        r = self.env.pamtester("alice", [], ops=("open_session", "close_session"))
+        self.assertEqual(r.status, 0, r)
+        wait_for(lambda: "jwt: logout of alice refused: HTTP 401" in self.env.helper.read_log(),
+                 what="refused logout logged")
+
+
+class JwtLogoutAtShutdown(FlowTestCase):
+    """Stops and restarts the helper: a class (an environment) of its own."""
+    env_kwargs = {"api": "jwt"}
+
     def test_logout_in_flight_when_the_helper_stops_is_released(self):
         # A logout belongs to no PAM request any more; when the helper stops
         # while the API still holds it, its callback runs so its copies of
         # the tokens are wiped and freed (they leaked before).
-        self.assertEqual(self.login().status, 0)
+        r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"])])
+        self.assertEqual(r.status, 0, r)
         self.env.emu.admin("config", {"fault": "hang", "fault_paths": ["/api/v1/auth/logout"]})
         r = self.env.pamtester("alice", [], ops=("open_session", "close_session"))
         self.assertEqual(r.status, 0, r)
@@ -114,14 +128,6 @@ class JwtLogin(FlowTestCase):
             if os.path.exists(self.env.socket):
                 os.unlink(self.env.socket)
             self.env.helper.start(wait_socket=self.env.socket)
-
-    def test_refused_logout_is_logged(self):
-        self.assertEqual(self.login().status, 0)
-        self.env.emu.admin("revoke", {"username": "alice"})
-        r = self.env.pamtester("alice", [], ops=("open_session", "close_session"))
-        self.assertEqual(r.status, 0, r)
-        wait_for(lambda: "jwt: logout of alice refused: HTTP 401" in self.env.helper.read_log(),
-                 what="refused logout logged")
 
 
 class JwtTotp(FlowTestCase):
@@ -166,6 +172,9 @@ class JwtTotp(FlowTestCase):
     def test_replayed_code_refused(self):
         secret = self.env.secrets["alice"]
         used = {}
+        # With totp_window = 0, a code from the step before is only wrong,
+        # not "already used".
+        wait_for_fresh_step()
 
         def first():
             used["code"] = totp_code(secret)

@@ -29,6 +29,14 @@ def totp_code(hex_secret, offset=0, digits=6, step=30):
         check=True, capture_output=True, text=True).stdout.strip()
 
 
+def wait_for_fresh_step(step=30, margin=5):
+    """Sleep into the next TOTP step when this one ends within `margin`
+    seconds, so that two logins with totp_window = 0 share one step."""
+    left = step - time.time() % step
+    if left < margin:
+        time.sleep(left + 0.1)
+
+
 def run_ctl(*args, user=None):
     cmd = [FREDDYCTL, *args]
     if user is not None:
