@@ -9,12 +9,13 @@
 #include "log.h"
 #include "token_cache.h"
 #include "token_refresh.h"
-#include "verifier.h"
+#include "verifier_worker.h"
 
 struct cached_attempt {
 	struct login *lg;
 	struct cached_attempt **owner;
-	struct refresh_waiter *waiter;
+	struct verifier_job *check;	/* the password against the verifier, first */
+	struct refresh_waiter *waiter;	/* then the refresh at the API */
 	cached_auth_fallback_fn fallback;
 };
 
@@ -64,6 +65,24 @@ on_refreshed(void *ctx, int result, const struct cache_record *rec)
 	}
 }
 
+/* The verifier thread compared the password with the cached verifier. */
+static void
+on_checked(void *ctx, bool match)
+{
+	struct cached_attempt *a = ctx;
+	struct login *lg = a->lg;
+
+	a->check = NULL;
+	if (match && refresh_start(lg->helper, lg->user, on_refreshed, a, &a->waiter) == 0)
+		return;
+	cached_auth_fallback_fn fallback = a->fallback;
+	*a->owner = NULL;
+	free(a);
+	log_debug("cached re-authentication of %s: %s, full login instead", lg->user,
+		  match ? "no refresh could start" : "the password does not match the verifier");
+	fallback(lg);
+}
+
 bool
 cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn fallback,
 		struct cached_attempt **attempt)
@@ -81,22 +100,23 @@ cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn 
 	if (token_cache_load(lg->helper->cache, lg->user, &rec) != 0)
 		return false;
 	bool usable = rec.verifier != NULL &&
-		      cached_auth_in_window(rec.last_login, (long long)time(NULL), cfg->cached_auth_timeout) &&
-		      verifier_check(rec.verifier, password);
+		      cached_auth_in_window(rec.last_login, (long long)time(NULL), cfg->cached_auth_timeout);
+	struct cached_attempt *a = usable ? calloc(1, sizeof(*a)) : NULL;
+	if (a != NULL) {
+		a->lg = lg;
+		a->owner = attempt;
+		a->fallback = fallback;
+		/* yescrypt takes about 13 ms: on the verifier thread, so that a
+		 * burst of sudo calls does not queue on the loop. */
+		if (verifier_check_start(lg->helper->verifiers, rec.verifier, password, on_checked, a,
+					 &a->check) != 0) {
+			free(a);
+			a = NULL;
+		}
+	}
 	cache_record_wipe(&rec);
-	if (!usable)
-		return false;
-
-	struct cached_attempt *a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return false;
-	a->lg = lg;
-	a->owner = attempt;
-	a->fallback = fallback;
-	if (refresh_start(lg->helper, lg->user, on_refreshed, a, &a->waiter) != 0) {
-		free(a);
-		return false;
-	}
 	*attempt = a;
 	return true;
 }
@@ -108,7 +128,9 @@ cached_auth_cancel(struct login *lg, struct cached_attempt **attempt)
 
 	if (a == NULL)
 		return;
-	refresh_cancel(lg->helper, a->waiter);
+	verifier_job_cancel(&a->check);
+	if (a->waiter != NULL)
+		refresh_cancel(lg->helper, a->waiter);
 	*attempt = NULL;
 	free(a);
 }

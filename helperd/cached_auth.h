@@ -21,11 +21,13 @@ typedef void (*cached_auth_fallback_fn)(struct login *lg);
 
 /*
  * false: not applicable (off, opted-out service, no verifier, outside the
- * window, password does not match); the flow goes on normally.
- * true: a refresh is under way and *attempt is set.  Then exactly one of
- * these happens: the login finishes with SUCCESS (refresh accepted), or
- * with AUTH_ERR (refresh refused: the cached login is dropped), or
- * `fallback` runs; *attempt is NULL again in each case.
+ * window); the flow goes on normally.
+ * true: the password is being checked against the verifier (on the
+ * verifier thread), then a refresh made, and *attempt is set.  Then
+ * exactly one of these happens, always later from the loop: the login
+ * finishes with SUCCESS (match, refresh accepted), or with AUTH_ERR
+ * (refresh refused: the cached login is dropped), or `fallback` runs (no
+ * match, or the API is not usable); *attempt is NULL again in each case.
  */
 bool cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn fallback,
 		     struct cached_attempt **attempt);

@@ -18,24 +18,34 @@
 #include "verifier.h"
 #include "verifier_worker.h"
 
+/* yescrypt is CPU-bound: one thread per core, up to this many. */
+#define VERIFIER_THREADS_MAX 4
+
 enum job_owner {
 	JOB_OWNED,		/* the login will take the result */
 	JOB_HANDED_OFF,		/* the result goes into the cache */
+	JOB_CALLBACK,		/* a check: `done` runs from the loop */
 	JOB_CANCELLED,		/* nobody wants it */
 };
 
-/* `done` and `owner` change under the worker's lock only: the thread sets
- * done, the loop sets owner, and whichever comes second decides who frees
- * the job. */
+/* `done`, `owner` and `finished` change under the worker's lock only: the
+ * thread sets done, and puts a job nobody will take onto the finished
+ * list (finished); the loop sets owner.  A finished job belongs to the
+ * list, which on_finished empties; any other done job to its owner. */
 struct verifier_job {
 	struct verifier_job *next;	/* in the queue or the finished list */
 	struct verifier_worker *worker;
-	char *password;			/* secret; wiped once hashed */
-	char *verifier;			/* the result; NULL if making it failed */
+	char *password;			/* secret; wiped once used */
+	char *verifier;			/* made: the result (NULL if that failed); checked: the input */
+	bool check;			/* check password against verifier, not make one */
+	bool match;			/* a check's result */
 	bool done;
+	bool finished;
 	enum job_owner owner;
 	char user[USER_NAME_MAX + 1];	/* for a hand-off */
 	long long last_login;
+	verifier_check_fn on_checked;
+	void *ctx;
 };
 
 struct verifier_worker {
@@ -47,8 +57,9 @@ struct verifier_worker {
 	struct verifier_job *queue_head, *queue_tail;	/* waiting for the thread */
 	struct verifier_job *finished;	/* done while not owned: for the loop */
 	bool stopping;
-	bool threaded;			/* false: verifiers are made in verifier_job_start */
-	pthread_t thread;
+	bool threaded;			/* false: the work is done in the *_start calls */
+	unsigned nthreads;
+	pthread_t threads[VERIFIER_THREADS_MAX];
 };
 
 static void
@@ -78,14 +89,18 @@ job_apply(struct verifier_worker *w, struct verifier_job *job)
 }
 
 static void
-make_verifier(struct verifier_job *job)
+run_job(struct verifier_job *job)
 {
-	job->verifier = verifier_make(job->password);
+	if (job->check) {
+		job->match = verifier_check(job->verifier, job->password);
+	} else {
+		job->verifier = verifier_make(job->password);
+		if (job->verifier == NULL)
+			log_err("cannot make a password verifier; cached re-authentication and offline "
+				"login will not know this password");
+	}
 	secret_free(job->password);
 	job->password = NULL;
-	if (job->verifier == NULL)
-		log_err("cannot make a password verifier; cached re-authentication and offline "
-			"login will not know this password");
 }
 
 static void *
@@ -108,10 +123,11 @@ worker_main(void *arg)
 		bool wanted = job->owner != JOB_CANCELLED;
 		pthread_mutex_unlock(&w->lock);
 		if (wanted)
-			make_verifier(job);
+			run_job(job);
 		pthread_mutex_lock(&w->lock);
 		job->done = true;
 		if (job->owner != JOB_OWNED) {
+			job->finished = true;
 			job->next = w->finished;
 			w->finished = job;
 			/* Failure leaves the job for verifier_worker_free. */
@@ -139,8 +155,15 @@ on_finished(struct loop_source *src, uint32_t events)
 	while (list != NULL) {
 		struct verifier_job *job = list;
 		list = job->next;
-		if (job->owner == JOB_HANDED_OFF)
+		/* Read under the lock: a cancel from a callback earlier in this
+		 * list may have changed it. */
+		pthread_mutex_lock(&w->lock);
+		enum job_owner owner = job->owner;
+		pthread_mutex_unlock(&w->lock);
+		if (owner == JOB_HANDED_OFF)
 			job_apply(w, job);
+		else if (owner == JOB_CALLBACK)
+			job->on_checked(job->ctx, job->match);
 		job_free(job);
 	}
 }
@@ -171,12 +194,14 @@ verifier_worker_new(struct loop *loop, struct token_cache *cache, struct verifie
 		free(w);
 		return FR_ERR_NOMEM;
 	}
-	/* Without the thread verifiers are still made, on the loop. */
-	w->threaded = pthread_create(&w->thread, NULL, worker_main, w) == 0;
-	if (w->threaded)
-		(void)pthread_setname_np(w->thread, "freddy-verifier");
-	else
-		log_warn("no verifier thread; password verifiers are made on the event loop");
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = cores < 1 ? 1 : cores > VERIFIER_THREADS_MAX ? VERIFIER_THREADS_MAX : (unsigned)cores;
+	while (w->nthreads < want && pthread_create(&w->threads[w->nthreads], NULL, worker_main, w) == 0)
+		(void)pthread_setname_np(w->threads[w->nthreads++], "freddy-verifier");
+	/* Without a thread the work is still done, on the loop. */
+	w->threaded = w->nthreads > 0;
+	if (!w->threaded)
+		log_warn("no verifier thread; password verifiers are made and checked on the event loop");
 	*out = w;
 	return FR_OK;
 }
@@ -189,10 +214,11 @@ verifier_worker_free(struct verifier_worker *w)
 	if (w->threaded) {
 		pthread_mutex_lock(&w->lock);
 		w->stopping = true;
-		pthread_cond_signal(&w->work);
+		pthread_cond_broadcast(&w->work);
 		pthread_mutex_unlock(&w->lock);
-		if (pthread_join(w->thread, NULL) != 0)
-			log_err("cannot join the verifier thread");
+		for (unsigned i = 0; i < w->nthreads; i++)
+			if (pthread_join(w->threads[i], NULL) != 0)
+				log_err("cannot join a verifier thread");
 	}
 	/* Hand-offs already made still reach the cache; the rest is lost. */
 	on_finished(&w->src, EPOLLIN);
@@ -206,6 +232,19 @@ verifier_worker_free(struct verifier_worker *w)
 	pthread_cond_destroy(&w->work);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
+}
+
+static void
+enqueue(struct verifier_worker *w, struct verifier_job *job)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->queue_tail != NULL)
+		w->queue_tail->next = job;
+	else
+		w->queue_head = job;
+	w->queue_tail = job;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
 }
 
 int
@@ -223,17 +262,46 @@ verifier_job_start(struct verifier_worker *w, const char *password, struct verif
 	job->worker = w;
 	job->owner = JOB_OWNED;
 	if (!w->threaded) {
-		make_verifier(job);
+		run_job(job);
 		job->done = true;
 	} else {
+		enqueue(w, job);
+	}
+	*out = job;
+	return FR_OK;
+}
+
+int
+verifier_check_start(struct verifier_worker *w, const char *verifier, const char *password,
+		     verifier_check_fn done, void *ctx, struct verifier_job **out)
+{
+	struct verifier_job *job = calloc(1, sizeof(*job));
+	const uint64_t one = 1;
+
+	*out = NULL;
+	if (job == NULL)
+		return FR_ERR_NOMEM;
+	if ((job->password = secret_strdup(password)) == NULL || (job->verifier = strdup(verifier)) == NULL) {
+		job_free(job);
+		return FR_ERR_NOMEM;
+	}
+	job->worker = w;
+	job->check = true;
+	job->owner = JOB_CALLBACK;
+	job->on_checked = done;
+	job->ctx = ctx;
+	if (!w->threaded) {
+		/* Still reported from the loop, never from inside this call. */
+		run_job(job);
 		pthread_mutex_lock(&w->lock);
-		if (w->queue_tail != NULL)
-			w->queue_tail->next = job;
-		else
-			w->queue_head = job;
-		w->queue_tail = job;
-		pthread_cond_signal(&w->work);
+		job->done = job->finished = true;
+		job->next = w->finished;
+		w->finished = job;
 		pthread_mutex_unlock(&w->lock);
+		if (write(w->src.fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+			log_err("cannot wake the event loop: %s", strerror(errno));
+	} else {
+		enqueue(w, job);
 	}
 	*out = job;
 	return FR_OK;
@@ -292,10 +360,10 @@ verifier_job_cancel(struct verifier_job **jobp)
 		return;
 	*jobp = NULL;
 	pthread_mutex_lock(&job->worker->lock);
-	bool done = job->done;
-	if (!done)
-		job->owner = JOB_CANCELLED;	/* the thread passes it to on_finished */
+	bool ours = job->done && !job->finished;
+	if (!ours)
+		job->owner = JOB_CANCELLED;	/* on_finished frees it */
 	pthread_mutex_unlock(&job->worker->lock);
-	if (done)
+	if (ours)
 		job_free(job);
 }

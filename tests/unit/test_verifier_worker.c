@@ -1,9 +1,11 @@
-/* Verifiers made on the worker thread (verifier_worker.c), with the real
- * event loop and token cache: taken by the login when ready, handed off
- * into the cache record when the login is faster than the hash, and
- * dropped when the record changed or the login was cancelled. */
+/* Verifiers made and checked on the worker thread (verifier_worker.c),
+ * with the real event loop and token cache: taken by the login when ready,
+ * handed off into the cache record when the login is faster than the
+ * hash, dropped when the record changed or the login was cancelled; and
+ * checks reported from the loop, or not at all once cancelled. */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,62 @@ wait_for_verifier(struct loop *loop, struct token_cache *cache, const char *user
 	return v;
 }
 
+struct check_result {
+	int calls;
+	bool match;
+};
+
+static void
+on_checked(void *ctx, bool match)
+{
+	struct check_result *r = ctx;
+
+	r->calls++;
+	r->match = match;
+}
+
+/* Runs the loop until the check has reported, for up to 10 s. */
+static void
+wait_for_check(struct loop *loop, const struct check_result *r)
+{
+	long long deadline = now_ms() + 10000;
+
+	while (r->calls == 0 && now_ms() < deadline)
+		CHECK(loop_run_once(loop, 50) == 0);
+}
+
+/* Checks for cached re-authentication: the result comes from the loop,
+ * never from inside verifier_check_start, and not at all once cancelled. */
+static void
+test_checks(struct loop *loop, struct verifier_worker *w)
+{
+	char *v = verifier_make(PASSWORD);
+	struct check_result right = { 0 }, wrong = { 0 }, cancelled = { 0 }, late = { 0 };
+	struct verifier_job *job = NULL, *job2 = NULL;
+
+	CHECK(v != NULL);
+	CHECK(verifier_check_start(w, v, PASSWORD, on_checked, &right, &job) == 0 && job != NULL);
+	CHECK(right.calls == 0);
+	wait_for_check(loop, &right);
+	CHECK(right.calls == 1 && right.match);
+
+	CHECK(verifier_check_start(w, v, "Wrong-Horse-1", on_checked, &wrong, &job) == 0);
+	wait_for_check(loop, &wrong);
+	CHECK(wrong.calls == 1 && !wrong.match);
+
+	CHECK(verifier_check_start(w, v, PASSWORD, on_checked, &cancelled, &job) == 0);
+	verifier_job_cancel(&job);
+	CHECK(job == NULL);
+	/* Cancelled after the thread is done, before the loop has reported. */
+	CHECK(verifier_check_start(w, v, PASSWORD, on_checked, &late, &job2) == 0);
+	usleep(500000);
+	verifier_job_cancel(&job2);
+	for (int i = 0; i < 10; i++)
+		CHECK(loop_run_once(loop, 20) == 0);
+	CHECK(cancelled.calls == 0 && late.calls == 0);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -113,13 +171,16 @@ main(void)
 	store_record(cache, "carol", 3000);
 	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
 	verifier_job_hand_off(&job, "carol", 2999);
-	/* A second job behind it marks when the first has been applied. */
+	/* A second job, to wait on. */
 	store_record(cache, "dave", 4000);
 	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
 	verifier_job_hand_off(&job, "dave", 4000);
 	v = wait_for_verifier(loop, cache, "dave");
 	CHECK(v != NULL);
 	free(v);
+	/* With more than one thread carol's may finish after dave's. */
+	for (int i = 0; i < 10; i++)
+		CHECK(loop_run_once(loop, 50) == 0);
 	CHECK((v = stored_verifier(cache, "carol")) == NULL);
 	free(v);
 
@@ -132,6 +193,8 @@ main(void)
 	usleep(500000);
 	verifier_job_cancel(&job);
 	verifier_job_cancel(&job);	/* a second cancel is harmless */
+
+	test_checks(loop, w);
 
 	/* Freeing the worker with a hand-off still being made. */
 	store_record(cache, "erin", 5000);
