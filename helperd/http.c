@@ -136,15 +136,16 @@ build_secret_headers(struct curl_slist **list, const char *prefix, const char *s
 }
 
 static void
-enqueue(struct http_xfer **head, struct http_xfer **tail, struct http_xfer *x)
+wait_enqueue(struct http_client *c, struct http_xfer *x)
 {
 	x->wait_next = NULL;
-	x->wait_prev = *tail;
-	if (*tail != NULL)
-		(*tail)->wait_next = x;
+	x->wait_prev = c->wait_tail;
+	if (c->wait_tail != NULL)
+		c->wait_tail->wait_next = x;
 	else
-		*head = x;
-	*tail = x;
+		c->wait_head = x;
+	c->wait_tail = x;
+	x->waiting = true;
 }
 
 /* Take x off the wait queue or the failed list, whichever holds it. */
@@ -195,6 +196,21 @@ xfer_free(struct http_xfer *x)
 	slist_free_wiped(x->own_headers);
 	free(x->url);
 	free(x);
+}
+
+/* Ends x without an answer: its callback gets HTTP_FAILED, then x is freed. */
+static void
+xfer_fail(struct http_xfer *x, const char *why)
+{
+	struct http_response resp = {
+		.outcome = HTTP_FAILED,
+		.body = "",
+		.error = why,
+		.elapsed_ms = loop_now_ms() - x->started_ms,
+	};
+
+	x->done(x->ctx, &resp);
+	xfer_free(x);
 }
 
 /* The size cap lives here because CURLOPT_MAXFILESIZE does not stop a
@@ -453,17 +469,8 @@ http_client_free(struct http_client *c)
 	/* What is still in flight has no owner to cancel it (a logout sent
 	 * after its session closed): its callback frees its context. */
 	c->closing = true;
-	while (c->xfers != NULL) {
-		struct http_xfer *x = c->xfers;
-		struct http_response resp = {
-			.outcome = HTTP_FAILED,
-			.body = "",
-			.error = "the helper is shutting down",
-			.elapsed_ms = loop_now_ms() - x->started_ms,
-		};
-		x->done(x->ctx, &resp);
-		xfer_free(x);
-	}
+	while (c->xfers != NULL)
+		xfer_fail(c->xfers, "the helper is shutting down");
 	if (c->multi != NULL)
 		curl_multi_cleanup(c->multi);
 	if (c->timer.fd >= 0) {
@@ -569,16 +576,16 @@ xfer_launch(struct http_xfer *x)
 static void
 launch_waiting(struct http_client *c)
 {
-	struct http_xfer *failed_tail = NULL;
-
 	while (!c->closing && c->wait_head != NULL && c->running < c->cfg->max_api_connections) {
 		struct http_xfer *x = c->wait_head;
 		unqueue(x);
 		if (xfer_launch(x) == FR_OK)
 			continue;
-		for (failed_tail = c->failed; failed_tail != NULL && failed_tail->wait_next != NULL;)
-			failed_tail = failed_tail->wait_next;
-		enqueue(&c->failed, &failed_tail, x);
+		/* Reported in any order: the failed list has no tail. */
+		x->wait_next = c->failed;
+		if (c->failed != NULL)
+			c->failed->wait_prev = x;
+		c->failed = x;
 		x->launch_failed = true;
 		if (on_curl_timer(c->multi, 0, c) != 0)
 			log_err("cannot arm the HTTP timer: %s", strerror(errno));
@@ -588,18 +595,8 @@ launch_waiting(struct http_client *c)
 static void
 report_failed_launches(struct http_client *c)
 {
-	while (c->failed != NULL) {
-		struct http_xfer *x = c->failed;
-		struct http_response resp = {
-			.outcome = HTTP_FAILED,
-			.body = "",
-			.error = "the request could not be handed to curl",
-			.elapsed_ms = loop_now_ms() - x->started_ms,
-		};
-		unqueue(x);
-		x->done(x->ctx, &resp);
-		xfer_free(x);
-	}
+	while (c->failed != NULL)
+		xfer_fail(c->failed, "the request could not be handed to curl");
 }
 
 int
@@ -651,8 +648,7 @@ http_start(struct http_client *c, const struct http_request *req, http_done_fn d
 		if ((r = xfer_launch(x)) != FR_OK)
 			goto fail;
 	} else {
-		enqueue(&c->wait_head, &c->wait_tail, x);
-		x->waiting = true;
+		wait_enqueue(c, x);
 		launch_waiting(c);
 	}
 	*out = x;

@@ -28,10 +28,11 @@ enum job_owner {
 	JOB_CANCELLED,		/* nobody wants it */
 };
 
-/* `done`, `owner` and `finished` change under the worker's lock only: the
- * thread sets done, and puts a job nobody will take onto the finished
- * list (finished); the loop sets owner.  A finished job belongs to the
- * list, which on_finished empties; any other done job to its owner. */
+/* `done` and `owner` change under the worker's lock only: the thread sets
+ * done, the loop sets owner.  A job done while not JOB_OWNED goes onto the
+ * finished list, which on_finished empties; a done JOB_OWNED job (a made
+ * verifier nobody has taken yet) belongs to its owner.  Once done, an
+ * owned job stays owned and the others never become owned. */
 struct verifier_job {
 	struct verifier_job *next;	/* in the queue or the finished list */
 	struct verifier_worker *worker;
@@ -40,7 +41,6 @@ struct verifier_job {
 	bool check;			/* check password against verifier, not make one */
 	bool match;			/* a check's result */
 	bool done;
-	bool finished;
 	enum job_owner owner;
 	char user[USER_NAME_MAX + 1];	/* for a hand-off */
 	long long last_login;
@@ -103,11 +103,26 @@ run_job(struct verifier_job *job)
 	job->password = NULL;
 }
 
+/* Called with the lock held, once the job's work is done. */
+static void
+mark_done(struct verifier_worker *w, struct verifier_job *job)
+{
+	const uint64_t one = 1;
+
+	job->done = true;
+	if (job->owner == JOB_OWNED)
+		return;
+	job->next = w->finished;
+	w->finished = job;
+	/* Failure leaves the job for the next wake-up or verifier_worker_free. */
+	if (write(w->src.fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		log_err("cannot wake the event loop: %s", strerror(errno));
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct verifier_worker *w = arg;
-	const uint64_t one = 1;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -125,15 +140,7 @@ worker_main(void *arg)
 		if (wanted)
 			run_job(job);
 		pthread_mutex_lock(&w->lock);
-		job->done = true;
-		if (job->owner != JOB_OWNED) {
-			job->finished = true;
-			job->next = w->finished;
-			w->finished = job;
-			/* Failure leaves the job for verifier_worker_free. */
-			if (write(w->src.fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-				log_err("cannot wake the event loop: %s", strerror(errno));
-		}
+		mark_done(w, job);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -234,9 +241,34 @@ verifier_worker_free(struct verifier_worker *w)
 	free(w);
 }
 
-static void
-enqueue(struct verifier_worker *w, struct verifier_job *job)
+static struct verifier_job *
+job_new(struct verifier_worker *w, const char *password, enum job_owner owner)
 {
+	struct verifier_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL)
+		return NULL;
+	if ((job->password = secret_strdup(password)) == NULL) {
+		free(job);
+		return NULL;
+	}
+	job->worker = w;
+	job->owner = owner;
+	return job;
+}
+
+/* To the threads; without them, done here (a check is still reported from
+ * the loop, never from inside the *_start call). */
+static void
+submit(struct verifier_worker *w, struct verifier_job *job)
+{
+	if (!w->threaded) {
+		run_job(job);
+		pthread_mutex_lock(&w->lock);
+		mark_done(w, job);
+		pthread_mutex_unlock(&w->lock);
+		return;
+	}
 	pthread_mutex_lock(&w->lock);
 	if (w->queue_tail != NULL)
 		w->queue_tail->next = job;
@@ -250,23 +282,12 @@ enqueue(struct verifier_worker *w, struct verifier_job *job)
 int
 verifier_job_start(struct verifier_worker *w, const char *password, struct verifier_job **out)
 {
-	struct verifier_job *job = calloc(1, sizeof(*job));
+	struct verifier_job *job = job_new(w, password, JOB_OWNED);
 
 	*out = NULL;
 	if (job == NULL)
 		return FR_ERR_NOMEM;
-	if ((job->password = secret_strdup(password)) == NULL) {
-		free(job);
-		return FR_ERR_NOMEM;
-	}
-	job->worker = w;
-	job->owner = JOB_OWNED;
-	if (!w->threaded) {
-		run_job(job);
-		job->done = true;
-	} else {
-		enqueue(w, job);
-	}
+	submit(w, job);
 	*out = job;
 	return FR_OK;
 }
@@ -275,34 +296,19 @@ int
 verifier_check_start(struct verifier_worker *w, const char *verifier, const char *password,
 		     verifier_check_fn done, void *ctx, struct verifier_job **out)
 {
-	struct verifier_job *job = calloc(1, sizeof(*job));
-	const uint64_t one = 1;
+	struct verifier_job *job = job_new(w, password, JOB_CALLBACK);
 
 	*out = NULL;
 	if (job == NULL)
 		return FR_ERR_NOMEM;
-	if ((job->password = secret_strdup(password)) == NULL || (job->verifier = strdup(verifier)) == NULL) {
+	if ((job->verifier = strdup(verifier)) == NULL) {
 		job_free(job);
 		return FR_ERR_NOMEM;
 	}
-	job->worker = w;
 	job->check = true;
-	job->owner = JOB_CALLBACK;
 	job->on_checked = done;
 	job->ctx = ctx;
-	if (!w->threaded) {
-		/* Still reported from the loop, never from inside this call. */
-		run_job(job);
-		pthread_mutex_lock(&w->lock);
-		job->done = job->finished = true;
-		job->next = w->finished;
-		w->finished = job;
-		pthread_mutex_unlock(&w->lock);
-		if (write(w->src.fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-			log_err("cannot wake the event loop: %s", strerror(errno));
-	} else {
-		enqueue(w, job);
-	}
+	submit(w, job);
 	*out = job;
 	return FR_OK;
 }
@@ -360,7 +366,7 @@ verifier_job_cancel(struct verifier_job **jobp)
 		return;
 	*jobp = NULL;
 	pthread_mutex_lock(&job->worker->lock);
-	bool ours = job->done && !job->finished;
+	bool ours = job->done && job->owner == JOB_OWNED;
 	if (!ours)
 		job->owner = JOB_CANCELLED;	/* on_finished frees it */
 	pthread_mutex_unlock(&job->worker->lock);
