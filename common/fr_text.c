@@ -1,18 +1,34 @@
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "fr_text.h"
 
+/* Characters that print nothing but change what the rest looks like:
+ * bidirectional overrides and isolates (a server could make "evil.com"
+ * read as "moc.live"), line and paragraph separators (a second line in a
+ * log or a prompt), zero-width and other invisible format characters, and
+ * Unicode tags (invisible copies of ASCII).  They are dropped. */
+static bool
+is_invisible_format(uint32_t cp)
+{
+	return cp == 0x061c || cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+	       (cp >= 0x2066 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+	       (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
 /* Length of a well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF), or 0. */
+ * no surrogates, nothing above U+10FFFF), or 0; *cp is its code point. */
 static size_t
-utf8_sequence_length(const unsigned char *s, size_t avail)
+utf8_sequence_length(const unsigned char *s, size_t avail, uint32_t *cp_out)
 {
 	unsigned char c = s[0];
 	size_t need;
 	uint32_t cp;
 
+	*cp_out = c;
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf) {
@@ -39,6 +55,7 @@ utf8_sequence_length(const unsigned char *s, size_t avail)
 		return 0;
 	if (cp >= 0x80 && cp <= 0x9f)	/* C1 controls, e.g. CSI */
 		return 0;
+	*cp_out = cp;
 	return need;
 }
 
@@ -51,8 +68,11 @@ fr_text_sanitize(char *out, size_t outsz, const char *in, size_t inlen, unsigned
 	if (outsz == 0)
 		return 0;
 	while (i < inlen && s[i] != '\0') {
-		size_t n = utf8_sequence_length(s + i, inlen - i);
-		if (n == 1) {
+		uint32_t cp = 0;
+		size_t n = utf8_sequence_length(s + i, inlen - i, &cp);
+		if (n > 1 && is_invisible_format(cp)) {
+			i += n;
+		} else if (n == 1) {
 			char c = (char)s[i];
 			if (s[i] == '\n' && (flags & FR_TEXT_ALLOW_NEWLINE))
 				c = '\n';

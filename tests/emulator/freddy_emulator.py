@@ -124,7 +124,11 @@ HUGE_BODY_SIZE = 50 * 1024 * 1024
 ELSEWHERE = "/v1/elsewhere"
 FAULTS = ("hang", "trickle", "html500", "truncated", "wrongtypes",
           "hugebody", "redirect", "reset", "status")
-EVIL = "\u001b[31mEVIL\u001b[0m\r\nInjected\u0007\u009b2J\u001b]0;pwned\u0007"
+# Terminal escapes, C1 controls, and the invisible characters that make
+# text read otherwise: a bidi override and isolates, a line separator, a
+# zero-width space and a BOM.
+EVIL = ("\u001b[31mEVIL\u001b[0m\r\nInjected\u0007\u009b2J\u001b]0;pwned\u0007"
+        "\u202etxt.exe\u2066x\u2069\u2028next\u200b\ufeff")
 
 
 # --------------------------------------------------------------------------

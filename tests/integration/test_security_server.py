@@ -87,6 +87,9 @@ class Faults(FreddyTestCase):
         # The only CRs are the pty's own line endings.
         self.assertNotIn("\r", r.transcript.replace("\r\n", ""))
         self.assertNotIn("\x1b", self.env.helper.read_log())
+        for invisible in ("\u202e", "\u2066", "\u2069", "\u2028", "\u200b", "\ufeff"):
+            self.assertNotIn(invisible, r.transcript)
+            self.assertNotIn(invisible, self.env.helper.read_log())
 
 
 class BadCertificate:

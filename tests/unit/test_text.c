@@ -30,6 +30,19 @@ main(void)
 	CHECK(strcmp(clean("bad\xff", 0), "bad?") == 0);
 	CHECK(strcmp(clean("over\xc0\xaf", 0), "over??") == 0);	/* overlong */
 	CHECK(strcmp(clean("sur\xed\xa0\x80", 0), "sur???") == 0);	/* surrogate */
+	/* Invisible format characters are dropped: RLO (U+202E), LRI..PDI
+	 * (U+2066, U+2069), LS/PS (U+2028, U+2029), ZWSP (U+200B), ZWJ
+	 * (U+200D), BOM (U+FEFF), a tag character (U+E0041). */
+	CHECK(strcmp(clean("moc.\xe2\x80\xaelive", 0), "moc.live") == 0);
+	CHECK(strcmp(clean("a\xe2\x81\xa6" "b\xe2\x81\xa9" "c", 0), "abc") == 0);
+	CHECK(strcmp(clean("line\xe2\x80\xa8two\xe2\x80\xa9", FR_TEXT_ALLOW_NEWLINE), "linetwo") == 0);
+	CHECK(strcmp(clean("zero\xe2\x80\x8bwidth\xe2\x80\x8d\xef\xbb\xbf", 0), "zerowidth") == 0);
+	CHECK(strcmp(clean("tag\xf3\xa0\x81\x81", 0), "tag") == 0);
+	CHECK(strcmp(clean("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad\xe2\x81\xa7\xe2\x81\xa8", 0), "") == 0);
+	/* Visible neighbours of those ranges stay: EN DASH U+2013, ELLIPSIS
+	 * U+2026, NNBSP U+202F, SUPERSCRIPT ZERO U+2070. */
+	CHECK(strcmp(clean("\xe2\x80\x93\xe2\x80\xa6\xe2\x80\xaf\xe2\x81\xb0", 0),
+		     "\xe2\x80\x93\xe2\x80\xa6\xe2\x80\xaf\xe2\x81\xb0") == 0);
 	/* Truncation keeps whole characters and a terminator. */
 	CHECK(fr_text_sanitize(small, sizeof(small), "ab\xc3\xa9\xc3\xa9", 6, 0) == 4);
 	CHECK(strcmp(small, "ab\xc3\xa9") == 0);
