@@ -19,6 +19,22 @@
 #define DEBUG_LOG(opt, pamh, ...) \
 	do { if ((opt)->debug) pam_syslog((pamh), LOG_DEBUG, __VA_ARGS__); } while (0)
 
+/* A user name or path as it may appear in a log line: PAM_USER comes from
+ * whoever started the application (a newline in it would forge a second
+ * syslog line), so every string from outside is cleaned first. */
+struct log_text {
+	char text[256];
+};
+
+static const char *
+for_log(struct log_text *buf, const char *s)
+{
+	if (s == NULL)
+		return "-";
+	fr_text_sanitize(buf->text, sizeof(buf->text), s, strlen(s), 0);
+	return buf->text;
+}
+
 /* sshd shows PAM_TEXT_INFO only together with the next prompt, and some
  * clients not at all; so text from the helper waits here and becomes the
  * first lines of the next prompt, or is shown on its own at the end.
@@ -143,8 +159,9 @@ static int
 unavailable(struct exchange *ex, const char *why, int err)
 {
 	int saved_errno = errno;
+	struct log_text path;
 
-	pam_syslog(ex->pamh, LOG_ERR, "freddy-helperd at %s: %s: %s%s%s%s", ex->opt->socket_path, why,
+	pam_syslog(ex->pamh, LOG_ERR, "freddy-helperd at %s: %s: %s%s%s%s", for_log(&path, ex->opt->socket_path), why,
 		   fr_strerror(err), err == FR_ERR_IO ? " (" : "", err == FR_ERR_IO ? strerror(saved_errno) : "",
 		   err == FR_ERR_IO ? ")" : "");
 	/* A socket or peer that fails the ownership checks is not "helper
@@ -294,7 +311,8 @@ module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *op
 		result = unavailable(&ex, "exchange failed", r);
 		goto out;
 	}
-	DEBUG_LOG(opt, pamh, "result for %s: %s", user, fr_result_name(result));
+	struct log_text name;
+	DEBUG_LOG(opt, pamh, "result for %s: %s", for_log(&name, user), fr_result_name(result));
 
 	/* Stacked modules may reuse the password, as after pam_unix. */
 	if (result == FR_RESULT_SUCCESS && ex.password != NULL &&
@@ -329,8 +347,9 @@ module_exchange_session(pam_handle_t *pamh, const struct module_options *opt, in
 	 * cannot be reached must not keep anyone from logging out or in. */
 	if ((r = open_helper(&ex)) != 0 || (r = send_frame(&ex, frame)) != 0 ||
 	    (r = converse(&ex, &result)) != 0) {
+		struct log_text name;
 		pam_syslog(pamh, LOG_WARNING, "session %s for %s not recorded by freddy-helperd: %s",
-			   opening ? "open" : "close", user, fr_strerror(r));
+			   opening ? "open" : "close", for_log(&name, user), fr_strerror(r));
 		result = FR_RESULT_IGNORE;
 	}
 out:

@@ -5,11 +5,13 @@
  */
 #include "config.h"
 
+#include <string.h>
 #include <syslog.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "fr_text.h"
 #include "fr_wire.h"
 #include "module_exchange.h"
 #include "module_options.h"
@@ -46,10 +48,12 @@ session_result_to_pam(int result)
 static int
 parse_options(pam_handle_t *pamh, int argc, const char **argv, struct module_options *opt)
 {
-	char err[128];
+	char err[128], clean[128];
 
 	if (module_options_parse(argc, argv, opt, err, sizeof(err)) != 0) {
-		pam_syslog(pamh, LOG_ERR, "%s", err);
+		/* The message quotes the argument; keep it to one line. */
+		fr_text_sanitize(clean, sizeof(clean), err, strlen(err), 0);
+		pam_syslog(pamh, LOG_ERR, "%s", clean);
 		return -1;
 	}
 	return 0;

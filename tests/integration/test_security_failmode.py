@@ -63,6 +63,19 @@ class HelperDownSafe(FreddyTestCase):
         r = self.env.pamtester("alice", [], service="req")
         self.assertNotEqual(r.status, 0, r)	# alone it admits nobody
 
+    def test_user_name_cannot_forge_a_log_line(self):
+        # The session hook logs the user when the helper is down; a newline
+        # in PAM_USER must not start a line of its own in syslog.
+        forged = "mallory\nfreddy-helperd: FORGED login success for root"
+        with security.PamDebugLevel(1):
+            r = self.env.pamtester(forged, [], ops=("open_session",))
+        # pamtester echoes the name itself first; look after that.
+        logged = r.transcript.split("performing operation", 1)[1]
+        lines = [l for l in logged.splitlines() if "FORGED" in l]
+        self.assertTrue(lines, r)
+        for line in lines:
+            self.assertIn("session open for mallory freddy-helperd: FORGED", line, r)
+
 
 def unreachable_env(extra):
     return {"config": "api_url = https://127.0.0.1:%d/v1\ntimeout = 3\n%s" % (dead_port(), extra)}
