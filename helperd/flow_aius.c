@@ -194,6 +194,8 @@ static void
 send_login(struct login *lg)
 {
 	struct aius *st = state_of(lg);
+	if (!login_password_attempt(lg))
+		return;
 	char *name = login_remote_name(lg);
 
 	if (name == NULL) {

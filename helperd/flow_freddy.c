@@ -224,6 +224,8 @@ send_login(struct login *lg)
 		st->state = FREDDY_CACHED_AUTH;
 		return;
 	}
+	if (!login_password_attempt(lg))
+		return;
 	char *name = login_remote_name(lg);
 	if (name == NULL) {
 		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);

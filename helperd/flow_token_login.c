@@ -117,6 +117,8 @@ send_login(struct login *lg)
 		st->state = TL_CACHED_AUTH;
 		return;
 	}
+	if (!login_password_attempt(lg))
+		return;
 	char *name = login_remote_name(lg);
 
 	if (name == NULL) {

@@ -15,6 +15,7 @@ struct refresh_table;
 struct offline_guard;
 struct ratelimit;
 struct verifier_worker;
+struct state_writer;
 
 struct helper {
 	struct config *cfg;
@@ -27,6 +28,8 @@ struct helper {
 	struct offline_guard *offline;		/* offline_login.c */
 	struct ratelimit *ratelimit;	/* failed-login throttling (access.c) */
 	struct verifier_worker *verifiers;	/* yescrypt off the loop */
+	struct state_writer *state_writer;	/* rate-limit and replay files, written behind */
+	int cache_dirfd;		/* cache_dir, for the state files */
 	unsigned logins_active;
 	uint64_t logins_total;
 };

@@ -46,6 +46,9 @@ static const struct key_def keys[] = {
 	{ "max_resends", KEY_UINT, OFF(max_resends), 0, 10 },
 	{ "prompt_timeout", KEY_UINT, OFF(prompt_timeout), 10, 3600 },
 	{ "max_clients", KEY_UINT, OFF(max_clients), 1, 65536 },
+	{ "reserved_root_clients", KEY_UINT, OFF(reserved_root_clients), 0, 65535 },
+	{ "max_clients_per_uid", KEY_UINT, OFF(max_clients_per_uid), 1, 1024 },
+	{ "max_logins_per_uid", KEY_UINT, OFF(max_logins_per_uid), 1, 1024 },
 	{ "max_api_connections", KEY_UINT, OFF(max_api_connections), 1, 4096 },
 	{ "debug", KEY_BOOL, OFF(debug), 0, 0 },
 	{ "proxy", KEY_STRING, OFF(proxy), 0, 0 },
@@ -63,15 +66,20 @@ static const struct key_def keys[] = {
 	{ "cached_auth_timeout", KEY_UINT, OFF(cached_auth_timeout), 0, 86400 },
 	{ "cached_auth_services", KEY_LIST, OFF(cached_auth_services), 0, 0 },
 	{ "offline_login", KEY_BOOL, OFF(offline_login), 0, 0 },
+	{ "offline_password_only", KEY_BOOL, OFF(offline_password_only), 0, 0 },
+	{ "offline_after", KEY_UINT, OFF(offline_after), 5, 3600 },
 	{ "offline_days", KEY_UINT, OFF(offline_days), 1, 365 },
 	{ "offline_max_failures", KEY_UINT, OFF(offline_max_failures), 1, 100 },
 	{ "forget_on_logout", KEY_BOOL, OFF(forget_on_logout), 0, 0 },
 	{ "allowed_groups", KEY_LIST, OFF(allowed_groups), 0, 0 },
 	{ "rate_limit_failures", KEY_UINT, OFF(rate_limit_failures), 1, 1000 },
 	{ "rate_limit_delay", KEY_UINT, OFF(rate_limit_delay), 1, 3600 },
+	{ "rate_limit_user_max_delay", KEY_UINT, OFF(rate_limit_user_max_delay), 1, 3600 },
 };
 
 #define MAX_VALUE_LEN 1024
+/* reserved_root_clients not given: a quarter of max_clients. */
+#define RESERVED_ROOT_CLIENTS_UNSET 0xffffffffu
 
 void
 config_init(struct config *cfg)
@@ -83,6 +91,9 @@ config_init(struct config *cfg)
 	cfg->max_resends = 3;
 	cfg->prompt_timeout = 300;	/* the API's codes live 5 minutes */
 	cfg->max_clients = 1024;
+	cfg->reserved_root_clients = RESERVED_ROOT_CLIENTS_UNSET;
+	cfg->max_clients_per_uid = 8;
+	cfg->max_logins_per_uid = 4;
 	cfg->max_api_connections = 256;
 	cfg->fail_mode = FAIL_SECURE;
 	cfg->totp_window = 1;
@@ -90,9 +101,15 @@ config_init(struct config *cfg)
 	cfg->totp_step = 30;
 	cfg->refresh_margin = 300;
 	cfg->offline_days = 3;
+	cfg->offline_after = 30;
 	cfg->offline_max_failures = 5;
-	cfg->rate_limit_failures = 5;
+	/* Below an API lockout such as the emulator's (5 failures in 10 minutes;
+	 * DOCS SILENT: the guide names TOO_MANY_LOGIN_ATTEMPTS but no number),
+	 * so that the helper stops a burst before the API locks the account for
+	 * every service. */
+	cfg->rate_limit_failures = 3;
 	cfg->rate_limit_delay = 2;
+	cfg->rate_limit_user_max_delay = 60;
 	/* String defaults are filled in at the end of config_parse, so a
 	 * key given twice does not leak the default's copy. */
 }
@@ -342,6 +359,17 @@ check_combinations(struct config *cfg, const char *filename, char *err, size_t e
 	}
 	if (cfg->api == API_AIUS && cfg->second_factor == SECOND_FACTOR_TOTP) {
 		snprintf(err, errlen, "%s: api = aius checks its own TOTP codes; use require_2fa", filename);
+		return FR_ERR_CONFIG;
+	}
+	if (cfg->reserved_root_clients == RESERVED_ROOT_CLIENTS_UNSET)
+		cfg->reserved_root_clients = cfg->max_clients / 4;
+	if (cfg->reserved_root_clients >= cfg->max_clients) {
+		snprintf(err, errlen, "%s: reserved_root_clients must be below max_clients (%u)", filename,
+			 cfg->max_clients);
+		return FR_ERR_CONFIG;
+	}
+	if (cfg->offline_password_only && !cfg->offline_login) {
+		snprintf(err, errlen, "%s: offline_password_only needs offline_login = yes", filename);
 		return FR_ERR_CONFIG;
 	}
 	if (cfg->require_2fa && cfg->api != API_AIUS) {

@@ -31,6 +31,9 @@ struct config {
 	unsigned max_resends;
 	unsigned prompt_timeout;	/* seconds a person has to answer */
 	unsigned max_clients;
+	unsigned reserved_root_clients;	/* of max_clients, for uid 0 callers only */
+	unsigned max_clients_per_uid;	/* open connections of one non-root uid */
+	unsigned max_logins_per_uid;	/* logins in progress of one non-root uid */
 	unsigned max_api_connections;
 	bool debug;
 	char *proxy;			/* NULL: none, whatever the environment says */
@@ -52,6 +55,8 @@ struct config {
 	unsigned cached_auth_timeout;	/* 0: off */
 	char *cached_auth_services;	/* list: services that never skip the second factor */
 	bool offline_login;
+	bool offline_password_only;	/* offline without a local TOTP: single-factor, opt-in */
+	unsigned offline_after;		/* seconds of outage before offline logins */
 	unsigned offline_days;
 	unsigned offline_max_failures;
 	bool forget_on_logout;
@@ -60,6 +65,7 @@ struct config {
 	char *allowed_groups;		/* list; NULL: everyone */
 	unsigned rate_limit_failures;	/* failures before delays start */
 	unsigned rate_limit_delay;	/* first delay in seconds, doubling */
+	unsigned rate_limit_user_max_delay; /* cap of a user's all-origins delay */
 };
 
 void config_init(struct config *cfg);

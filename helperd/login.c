@@ -102,6 +102,7 @@ on_abort(void *obj)
 		return;
 	log_auth(LOG_INFO, "%s: login for %s (service %s) abandoned by the client", lg->flow->name,
 		 lg->user, lg->service);
+	access_claim_abandon(lg->helper, &lg->claim);
 	login_end(lg);
 }
 
@@ -121,6 +122,29 @@ log_outcome(const struct login *lg, enum fr_result result, const char *text)
 		 (long long)(loop_now_ms() - lg->started_ms), why[0] ? ": " : "", why);
 }
 
+/* A root caller named no local account.  The person still sees the
+ * password prompt, so that a remote stranger cannot tell accounts from
+ * non-accounts by whether one is asked; the answer is dropped unread and
+ * nothing reaches the API. */
+static void
+no_account_start(struct login *lg)
+{
+	login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
+}
+
+static void
+no_account_answer(struct login *lg, const char *text)
+{
+	(void)text;
+	login_finish(lg, FR_RESULT_AUTH_ERR, "Invalid user name or password");
+}
+
+static const struct flow_ops no_account_flow = {
+	.name = "no-account",
+	.start = no_account_start,
+	.answer = no_account_answer,
+};
+
 void
 login_begin(struct helper *h, struct conn *c, const struct fr_msg *msg)
 {
@@ -137,31 +161,45 @@ login_begin(struct helper *h, struct conn *c, const struct fr_msg *msg)
 		requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
 		return;
 	}
-	/* Caller rule, allowed_groups and rate limits: before any network call. */
-	enum fr_result refusal;
-	char why[128];
-	if (access_gate(h, user, conn_peer(c)->uid, &refusal, why, sizeof(why)) != 0) {
-		requests_reply_done(c, refusal, why[0] != '\0' ? why : NULL);
-		return;
-	}
 	struct login *lg = calloc(1, sizeof(*lg));
 	if (lg == NULL) {
 		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
 		return;
 	}
-	lg->helper = h;
-	lg->conn = c;
-	lg->flow = flow;
-	lg->peer = *conn_peer(c);
-	lg->started_ms = loop_now_ms();
-	lg->authtok_mode = (enum fr_authtok_mode)fr_msg_num(msg, FR_TAG_AUTHTOK_MODE);
-	h->logins_active++;
-	h->logins_total++;
-	lg->user = strdup(user);
 	lg->service = clean_copy(fr_msg_str(msg, FR_TAG_SERVICE));
 	lg->rhost = clean_copy(fr_msg_str(msg, FR_TAG_RHOST));
 	lg->tty = clean_copy(fr_msg_str(msg, FR_TAG_TTY));
 	lg->ruser = clean_copy(fr_msg_str(msg, FR_TAG_RUSER));
+	/* The account, the caller rule, allowed_groups and the rate limits:
+	 * before any network call. */
+	struct access_request rq = {
+		.user = user, .caller_uid = conn_peer(c)->uid,
+		.rhost = lg->rhost, .ruser = lg->ruser, .tty = lg->tty,
+	};
+	struct access_verdict verdict;
+	access_gate(h, &rq, &verdict);
+	if (verdict.outcome == ACCESS_REFUSED) {
+		requests_reply_done(c, verdict.result, verdict.text[0] != '\0' ? verdict.text : NULL);
+		free(lg->service);
+		free(lg->rhost);
+		free(lg->tty);
+		free(lg->ruser);
+		free(lg);
+		return;
+	}
+	if (verdict.outcome == ACCESS_NO_ACCOUNT)
+		flow = &no_account_flow;
+	lg->helper = h;
+	lg->conn = c;
+	lg->flow = flow;
+	lg->peer = *conn_peer(c);
+	lg->claim = verdict.claim;
+	lg->started_ms = loop_now_ms();
+	lg->authtok_mode = (enum fr_authtok_mode)fr_msg_num(msg, FR_TAG_AUTHTOK_MODE);
+	h->logins_active++;
+	h->logins_total++;
+	/* From here on the login speaks of the account's canonical name. */
+	lg->user = strdup(verdict.outcome == ACCESS_GO ? verdict.account.name : user);
 	const char *authtok = fr_msg_str(msg, FR_TAG_AUTHTOK);
 	if (lg->user == NULL || lg->service == NULL ||
 	    (fr_msg_has(msg, FR_TAG_RHOST) && lg->rhost == NULL) ||
@@ -228,7 +266,7 @@ login_finish(struct login *lg, enum fr_result result, const char *text)
 	if (lg->over)
 		return;
 	log_outcome(lg, result, text);
-	access_record(lg->helper, lg->user, lg->peer.uid, result);
+	access_claim_finish(lg->helper, &lg->claim, result);
 	fr_frame_init(&frame, FR_MSG_DONE);
 	fr_frame_put_u32(&frame, FR_TAG_RESULT, (uint32_t)result);
 	if (text != NULL)
@@ -251,6 +289,21 @@ login_unavailable(struct login *lg, const char *why)
 	}
 	log_err("%s: API unavailable: %s", lg->flow->name, why);
 	login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
+}
+
+bool
+login_password_attempt(struct login *lg)
+{
+	unsigned wait = access_claim_reserve(lg->helper, &lg->claim);
+	char text[96];
+
+	if (wait == 0)
+		return true;
+	log_auth(LOG_NOTICE, "%s: password of %s (%s) not sent: out of attempts for %u s "
+		 "(attempts in flight count)", lg->flow->name, lg->user, lg->claim.caller_key, wait);
+	snprintf(text, sizeof(text), "Too many failed attempts; try again in %u s", wait);
+	login_finish(lg, FR_RESULT_AUTH_ERR, text);
+	return false;
 }
 
 static void

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "access.h"
 #include "fr_wire.h"
 #include "helper.h"
 #include "http.h"
@@ -43,6 +44,7 @@ struct login {
 	struct conn_peer peer;
 	enum fr_authtok_mode authtok_mode;
 	char *authtok;			/* secret: PAM_AUTHTOK from an earlier module */
+	struct access_claim claim;	/* the failure budget this login spends */
 	struct http_xfer *xfer;
 	login_http_fn http_done;
 	int64_t started_ms;
@@ -61,6 +63,11 @@ void login_error(struct login *lg, const char *text);
 void login_finish(struct login *lg, enum fr_result result, const char *text);
 /* The API could not be asked: AUTHINFO_UNAVAIL, or IGNORE in fail_mode=safe. */
 void login_unavailable(struct login *lg, const char *why);
+
+/* The password is about to be sent to the API: reserve one attempt of the
+ * failure budget (access.c).  false when the budget is spent: the login
+ * was finished ("Too many failed attempts"), nothing may be sent. */
+bool login_password_attempt(struct login *lg);
 
 /* POST `body` (consumed) to api_url + path; `done` runs with the reply. */
 void login_post(struct login *lg, const char *path, json_t *body, const char *bearer, bool api_key,

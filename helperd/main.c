@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -32,6 +33,7 @@
 #include "secret.h"
 #include "server.h"
 #include "sessions.h"
+#include "state_writer.h"
 #include "token_cache.h"
 #include "token_refresh.h"
 #include "verifier_worker.h"
@@ -140,6 +142,7 @@ reload_config(struct daemon_state *d)
 	config_free(cur);
 	*cur = fresh;
 	log_set_debug(cur->debug);
+	ratelimit_configure(d->h.ratelimit, cur->rate_limit_failures, cur->rate_limit_delay);
 	log_info("configuration reloaded from %s", d->config_path);
 }
 
@@ -221,9 +224,20 @@ run(struct daemon_state *d, int foreground)
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
-	if ((r = token_cache_open(h->cfg->cache_dir, &h->cache)) != 0 ||
-	    (r = ratelimit_open(h->cfg->cache_dir, &h->ratelimit)) != 0)
+	if ((r = token_cache_open(h->cfg->cache_dir, &h->cache)) != 0)
 		return EX_CONFIG;
+	/* token_cache_open created and checked the folder. */
+	h->cache_dirfd = open(h->cfg->cache_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (h->cache_dirfd < 0) {
+		log_err("cannot open %s: %s", h->cfg->cache_dir, strerror(errno));
+		return EX_CONFIG;
+	}
+	if ((r = state_writer_new(h->cache_dirfd, h->cfg->cache_dir, &h->state_writer)) != 0 ||
+	    (r = ratelimit_open(h->cache_dirfd, h->state_writer, h->cfg->rate_limit_failures,
+				h->cfg->rate_limit_delay, &h->ratelimit)) != 0) {
+		log_err("start-up failed: %s", fr_strerror(r));
+		return EX_OSERR;
+	}
 	if ((r = verifier_worker_new(h->loop, h->cache, &h->verifiers)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
@@ -247,6 +261,7 @@ run(struct daemon_state *d, int foreground)
 			log_err("event loop failed: %s", strerror(errno));
 			return EX_OSERR;
 		}
+		ratelimit_tick(h->ratelimit, (int64_t)time(NULL));
 		/* A login storm leaves the heap fragmented with freed TLS
 		 * handshake and transfer buffers that free() keeps; once the
 		 * last login of a burst is over, give those pages back.  Not
@@ -286,7 +301,11 @@ teardown(struct daemon_state *d)
 	verifier_worker_free(h->verifiers);
 	h->verifiers = NULL;
 	token_cache_close(h->cache);
+	/* The table's last save goes through the writer, which then stops. */
 	ratelimit_free(h->ratelimit);
+	state_writer_free(h->state_writer);
+	if (h->cache_dirfd >= 0)
+		close(h->cache_dirfd);
 	sessions_free(h->sessions);
 	if (d->signals.fd >= 0)
 		close(d->signals.fd);
@@ -304,7 +323,8 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon_state d = { .config_path = CONFIG_DEFAULT_PATH, .signals.fd = -1 };
+	struct daemon_state d = { .config_path = CONFIG_DEFAULT_PATH, .signals.fd = -1,
+				  .h.cache_dirfd = -1 };
 	struct config cfg;
 	char err[512];
 	int foreground = 0, check_only = 0, opt;

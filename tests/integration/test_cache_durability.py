@@ -7,7 +7,8 @@ import signal
 import subprocess
 import time
 
-from cachetest import CacheTestCase, NSS_WRAPPER
+from cachetest import CacheTestCase
+from freddytest import NSS_WRAPPER
 from freddytest import TOP_SRCDIR, main, wait_for
 
 SHIM_SRC = os.path.join(TOP_SRCDIR, "tests", "lib", "slow_rename.c")

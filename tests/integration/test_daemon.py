@@ -175,7 +175,11 @@ class SocketActivation(unittest.TestCase):
     def test_login_through_systemd_socket_activate(self):
         log = open(os.path.join(self.env.tmp, "helper.log"), "w")
         self.proc = subprocess.Popen(
-            [SOCKET_ACTIVATE, "-l", self.env.socket, HELPER, "--config", self.env.helper.config],
+            [SOCKET_ACTIVATE, "-l", self.env.socket,
+             # It passes the helper no environment but what -E names.
+             *["-E%s=%s" % (k, self.env.helper_env[k])
+               for k in ("LD_PRELOAD", "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP")],
+             HELPER, "--config", self.env.helper.config],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         wait_for(lambda: os.path.exists(self.env.socket), what="listening socket")
@@ -241,7 +245,7 @@ class Syslog(unittest.TestCase):
         proc = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", "-c", SYSLOG_NS, "sh",
              HELPER, "--config", env.helper.config, "--foreground"],
-            env=dict(os.environ, T=tmp), stdout=out, stderr=subprocess.STDOUT)
+            env=dict(env.helper_env, T=tmp), stdout=out, stderr=subprocess.STDOUT)
         out.close()
         lines = []
         try:

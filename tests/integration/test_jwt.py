@@ -13,7 +13,8 @@ CODE_PROMPT = "Authenticator code: "
 
 
 class JwtLogin(FlowTestCase):
-    env_kwargs = {"api": "jwt"}
+    # zoe has a local account but none at the API.
+    env_kwargs = {"api": "jwt", "local_accounts": {"alice": 2001, "bob": 2002, "carol": 2003, "zoe": 2004}}
 
     def cache_path(self, user="alice"):
         return self.env.cache_file(user)

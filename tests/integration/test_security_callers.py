@@ -10,7 +10,7 @@ import os
 import stat
 import time
 
-from freddytest import MODULE, FreddyEnv, FreddyTestCase, main
+from freddytest import MODULE, FreddyEnv, FreddyTestCase, main, read_text, wait_for
 import security
 
 
@@ -57,11 +57,20 @@ class NonRootCaller(NssTestCase):
         self.assertIn("Permission denied", r.transcript)
         self.assertEqual(self.env.emu.requests("POST /v1/auth/login"), 0)
 
-    def test_root_caller_may_authenticate_anyone(self):
+    def test_root_caller_may_authenticate_any_local_account(self):
         r = self.env.login("bob")
         self.assertEqual(r.status, 0, r)
-        r = self.env.login("carol")
-        self.assertEqual(r.status, 0, r)
+
+    def test_root_caller_naming_no_local_account_reaches_no_api(self):
+        # carol has an API account but none here: an ssh stranger's guess
+        # at her name must not spend her budget at the API.  The password
+        # prompt still shows, so the stranger cannot tell either way.
+        r = self.env.pamtester("carol", [("Password: ", "Carol-Pass-3")])
+        self.assertNotEqual(r.status, 0, r)
+        self.assertIn("Invalid user name or password", r.transcript)
+        self.assertEqual(self.env.emu.requests("POST /v1/auth/login"), 0)
+        self.assertIn("refusing a login for carol (rhost -): no local account; nothing sent to the API",
+                      self.env.helper.read_log())
 
 
 class CallerRateLimit(NssTestCase):
@@ -102,8 +111,8 @@ class UserRateLimit(NssTestCase):
         # The state is a private dot-file in cache_dir and outlives the helper.
         path = os.path.join(self.env.cache_dir, ".ratelimit")
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
-        with open(path) as f:
-            self.assertIn("user:alice 2 ", f.read())
+        # Written behind, within about a second, never on the event loop.
+        wait_for(lambda: "user:alice 2 " in (read_text(path) or ""), what="the rate-limit file")
         self.env.helper.stop()
         self.env.helper.start(wait_socket=self.env.socket)
         r = self.env.pamtester("alice", [])

@@ -149,7 +149,7 @@ class EnvironmentProxyIgnored(FreddyTestCase):
     env_kwargs = {"start_helper": False}
 
     def test_proxy_variables_do_not_divert_requests(self):
-        env = dict(os.environ)
+        env = dict(self.env.helper_env)
         # A dead proxy: if libcurl used it, every request would fail.
         for k in ("https_proxy", "HTTPS_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
             env[k] = "http://127.0.0.1:9"

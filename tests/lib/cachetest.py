@@ -11,7 +11,6 @@ import time
 from freddytest import FreddyEnv, FreddyTestCase, TOP_BUILDDIR, wait_for  # noqa: F401
 
 FREDDYCTL = os.path.join(TOP_BUILDDIR, "freddyctl")
-NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
 UIDS = {"root": 0, "alice": 2001, "bob": 2002, "carol": 2003}
 
 
@@ -19,24 +18,14 @@ class CacheEnv(FreddyEnv):
     """A FreddyEnv whose helper knows the local users alice, bob and carol."""
 
     def __init__(self, config="", **kw):
+        kw.setdefault("local_accounts", {n: u for n, u in UIDS.items() if n != "root"})
         super().__init__(config=config, start_helper=False, **kw)
         # freddyctl runs as other uids: they must reach the socket folder.
         os.chmod(self.tmp, 0o711)
-        self.passwd = os.path.join(self.tmp, "passwd")
-        self.group = os.path.join(self.tmp, "group")
-        with open(self.passwd, "w") as f:
-            for name, uid in UIDS.items():
-                f.write("%s:x:%d:%d:%s:/nonexistent:/bin/sh\n" % (name, uid, uid, name))
-        with open(self.group, "w") as f:
-            for name, uid in UIDS.items():
-                f.write("%s:x:%d:\n" % (name, uid))
-        self.helper.env = self.helper_env()
         self.helper.start(wait_socket=self.socket)
 
-    def helper_env(self, extra=None):
-        env = dict(os.environ)
-        env.update({"LD_PRELOAD": NSS_WRAPPER, "NSS_WRAPPER_PASSWD": self.passwd,
-                    "NSS_WRAPPER_GROUP": self.group})
+    def helper_env_with(self, extra=None):
+        env = dict(self.helper_env)
         env.update(extra or {})
         return env
 
@@ -62,7 +51,7 @@ class CacheEnv(FreddyEnv):
 
     def restart_helper(self, extra_env=None):
         self.helper.stop()
-        self.helper.env = self.helper_env(extra_env)
+        self.helper.env = self.helper_env_with(extra_env)
         self.helper.start(wait_socket=self.socket)
 
     def ctl_argv(self, *args, user="root"):

@@ -64,7 +64,7 @@ class FlowEnv(FreddyEnv):
         self.config_text = self.make_config(
             ("api = %s\n" % api) + config.format(api_key_file=self.api_key_file,
                                                  totp_users_file=self.totp_users_file))
-        self.helper = Helper(self.tmp, self.config_text)
+        self.helper = Helper(self.tmp, self.config_text, env=self.helper_env)
         self.helper.start(wait_socket=self.socket)
 
     def enroll(self, user, *extra):

@@ -31,11 +31,26 @@ FREDDYCTL = os.path.join(TOP_BUILDDIR, "freddyctl")
 EMULATOR = os.path.join(TOP_SRCDIR, "tests", "emulator", "freddy_emulator.py")
 MAKE_CERTS = os.path.join(TOP_SRCDIR, "tests", "emulator", "make-certs.sh")
 PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
+NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
+FIRST_TEST_UID = 2001
 PYTHON = "/usr/bin/python3"
 # Prepended to the helper's command line, e.g. "valgrind --error-exitcode=99 ..."
 HELPER_WRAPPER = shlex.split(os.environ.get("FREDDY_HELPER_WRAPPER", ""))
 
 API_KEY = "ak_test_9f8e7d6c5b4a"
+
+TEST_TMPDIR = os.environ.get("FREDDY_TEST_TMPDIR", "/var/tmp")
+# pam_wrapper keeps its state in /tmp/pam.X, one letter for each process
+# that uses it at once: a few dozen pamtesters on the whole machine (ours
+# in parallel, other test runs) and the next one fails.  As root, each
+# pamtester gets a /tmp of its own.
+# unshare, sh and mount must not load pam_wrapper themselves (it would
+# make its folder in the shared /tmp): the preload is set only for what
+# runs after the mount, from FREDDY_PAM_LD_PRELOAD (see pam_env).
+PRIVATE_TMP = (["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                'mount -t tmpfs -o mode=1777,size=4m freddy-pamtmp /tmp && '
+                'exec env LD_PRELOAD="$FREDDY_PAM_LD_PRELOAD" "$@"', "sh"]
+               if os.geteuid() == 0 else [])
 
 DEFAULT_USERS = [
     {"username": "alice", "email": "alice@example.com", "password": "Correct-Horse-1"},
@@ -46,6 +61,28 @@ DEFAULT_USERS = [
      "aius_2fa": False},
 ]
 PASSWORDS = {u["username"]: u["password"] for u in DEFAULT_USERS}
+
+
+def write_local_accounts(tmp, accounts):
+    """passwd and group files for nss_wrapper from {name: uid} (root is
+    always there); returns the environment that makes a program see them
+    as its local accounts.  The helper refuses logins for names with no
+    local account, so every test user needs one."""
+    accounts = {"root": 0, **accounts}
+    passwd = os.path.join(tmp, "passwd")
+    group = os.path.join(tmp, "group")
+    with open(passwd, "w") as f:
+        for name, uid in accounts.items():
+            f.write("%s:x:%d:%d:%s:/nonexistent:/bin/sh\n" % (name, uid, uid, name))
+    with open(group, "w") as f:
+        for name, uid in accounts.items():
+            f.write("%s:x:%d:\n" % (name, uid))
+    for path in (passwd, group):
+        os.chmod(path, 0o644)
+    env = dict(os.environ)
+    env.update({"LD_PRELOAD": NSS_WRAPPER, "NSS_WRAPPER_PASSWD": passwd,
+                "NSS_WRAPPER_GROUP": group})
+    return env
 
 
 def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
@@ -197,8 +234,9 @@ class FreddyEnv:
     """Emulator + helper + PAM service folder in one temporary folder."""
 
     def __init__(self, config="", users=None, emulator_args=(), module_args="debug",
-                 start_helper=True, services=None, cert="server"):
-        self.tmp = tempfile.mkdtemp(prefix="freddytest-")
+                 start_helper=True, services=None, cert="server", local_accounts=None):
+        # Not in /tmp: pamtester runs with a private /tmp (see PRIVATE_TMP).
+        self.tmp = tempfile.mkdtemp(prefix="freddytest-", dir=TEST_TMPDIR)
         os.chmod(self.tmp, 0o700)
         self.certs = os.path.join(self.tmp, "certs")
         os.mkdir(self.certs)
@@ -210,7 +248,13 @@ class FreddyEnv:
         self.cache_dir = os.path.join(self.tmp, "cache")
         self.api_url = self.emu.base + "/v1"
         self.config_text = self.make_config(config)
-        self.helper = Helper(self.tmp, self.config_text)
+        # Local accounts the helper sees: by default every API user, with
+        # uids from FIRST_TEST_UID in the order of `users`.
+        if local_accounts is None:
+            local_accounts = {u["username"]: FIRST_TEST_UID + i for i, u in enumerate(self.users)}
+        self.local_accounts = local_accounts
+        self.helper_env = write_local_accounts(self.tmp, local_accounts)
+        self.helper = Helper(self.tmp, self.config_text, env=self.helper_env)
         self.pam_dir = os.path.join(self.tmp, "pam.d")
         os.mkdir(self.pam_dir)
         self.module_args = module_args
@@ -245,13 +289,19 @@ class FreddyEnv:
     def module_line(self, args=None):
         return "%s socket=%s %s" % (MODULE, self.socket, self.module_args if args is None else args)
 
-    def pam_env(self):
+    def pam_env(self, private_tmp=False):
+        """The environment of a PAM program under pam_wrapper; with
+        `private_tmp`, for one started through PRIVATE_TMP."""
         env = dict(os.environ)
         # FREDDY_PAM_PRELOAD: the ASan runtime (and the module) for
         # sanitizer builds, loaded ahead of pam_wrapper.
-        preload = os.environ.get("FREDDY_PAM_PRELOAD", "").split()
-        env.update({"LD_PRELOAD": " ".join(preload + [PAM_WRAPPER]), "PAM_WRAPPER": "1",
-                    "PAM_WRAPPER_SERVICE_DIR": self.pam_dir})
+        preload = " ".join(os.environ.get("FREDDY_PAM_PRELOAD", "").split() + [PAM_WRAPPER])
+        env.update({"PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.pam_dir})
+        if private_tmp and PRIVATE_TMP:
+            env.pop("LD_PRELOAD", None)
+            env["FREDDY_PAM_LD_PRELOAD"] = preload
+        else:
+            env["LD_PRELOAD"] = preload
         return env
 
     def pamtester(self, user, script, service="freddy-test", ops=("authenticate",),
@@ -260,9 +310,9 @@ class FreddyEnv:
         pairs; an answer may be a callable evaluated when its prompt shows.
         `prefix` runs it through another program (e.g. setpriv)."""
         start = time.monotonic()
-        argv = [*prefix, "pamtester", "-v", *extra, service, user, *ops]
+        argv = [*PRIVATE_TMP, *prefix, "pamtester", "-v", *extra, service, user, *ops]
         child = pexpect.spawn(argv[0], argv[1:],
-                              env=self.pam_env(), encoding="utf-8", timeout=timeout,
+                              env=self.pam_env(private_tmp=True), encoding="utf-8", timeout=timeout,
                               codec_errors="replace")
         transcript = []
         pattern = pexpect.EOF
