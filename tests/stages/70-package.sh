@@ -148,7 +148,15 @@ ca_file = $tmp/certs/ca.pem
 timeout = 5
 EOF
 mkdir -p -m 0755 /run/freddy
-systemd-socket-activate -l /run/freddy/helperd.sock /usr/sbin/freddy-helperd >"$tmp/helper.log" 2>&1 &
+# The helper logs in local accounts only; alice is one through nss_wrapper,
+# so this machine's /etc/passwd is left alone.
+printf 'root:x:0:0:root:/root:/bin/sh\nalice:x:2001:2001:alice:/nonexistent:/bin/sh\n' >"$tmp/passwd"
+printf 'root:x:0:\nalice:x:2001:\n' >"$tmp/group"
+chmod 0644 "$tmp/passwd" "$tmp/group"
+systemd-socket-activate -l /run/freddy/helperd.sock \
+	-E LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libnss_wrapper.so \
+	-E NSS_WRAPPER_PASSWD="$tmp/passwd" -E NSS_WRAPPER_GROUP="$tmp/group" \
+	/usr/sbin/freddy-helperd >"$tmp/helper.log" 2>&1 &
 helper_pid=$!
 for _ in $(seq 100); do [ -S /run/freddy/helperd.sock ] && break; sleep 0.1; done
 # The bare module name proves libpam finds it where the package put it.
