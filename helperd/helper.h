@@ -16,6 +16,7 @@ struct offline_guard;
 struct ratelimit;
 struct verifier_worker;
 struct state_writer;
+struct caller_quota;
 
 struct helper {
 	struct config *cfg;
@@ -28,6 +29,7 @@ struct helper {
 	struct offline_guard *offline;		/* offline_login.c */
 	struct ratelimit *ratelimit;	/* failed-login throttling (access.c) */
 	struct verifier_worker *verifiers;	/* yescrypt off the loop */
+	struct caller_quota *quota;	/* what each non-root uid holds */
 	struct state_writer *state_writer;	/* rate-limit and replay files, written behind */
 	int cache_dirfd;		/* cache_dir, for the state files */
 	unsigned logins_active;

@@ -6,11 +6,13 @@
 #include <syslog.h>
 
 #include "access.h"
+#include "caller_quota.h"
 #include "fr_error.h"
 #include "fr_text.h"
 #include "flows.h"
 #include "log.h"
 #include "login.h"
+#include "refusal_log.h"
 #include "requests.h"
 #include "secret.h"
 #include "user_name.h"
@@ -70,6 +72,7 @@ login_release(void *arg)
 	free(lg->tty);
 	free(lg->ruser);
 	lg->helper->logins_active--;
+	caller_quota_give(lg->helper->quota, lg->peer.uid, QUOTA_LOGINS);
 	free(lg);
 }
 
@@ -161,8 +164,17 @@ login_begin(struct helper *h, struct conn *c, const struct fr_msg *msg)
 		requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
 		return;
 	}
+	/* A screen locker has a login or two in progress; a uid holding more
+	 * prompts open is keeping them from others. */
+	uid_t caller = conn_peer(c)->uid;
+	if (caller != 0 && caller_quota_held(h->quota, caller, QUOTA_LOGINS) >= h->cfg->max_logins_per_uid) {
+		server_note_refusal(h->server, REFUSED_UID_LOGINS, caller);
+		requests_reply_done(c, FR_RESULT_BUSY, "Too many logins in progress for your account");
+		return;
+	}
 	struct login *lg = calloc(1, sizeof(*lg));
-	if (lg == NULL) {
+	if (lg == NULL || caller_quota_take(h->quota, caller, QUOTA_LOGINS) != 0) {
+		free(lg);
 		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
 		return;
 	}
@@ -180,6 +192,7 @@ login_begin(struct helper *h, struct conn *c, const struct fr_msg *msg)
 	access_gate(h, &rq, &verdict);
 	if (verdict.outcome == ACCESS_REFUSED) {
 		requests_reply_done(c, verdict.result, verdict.text[0] != '\0' ? verdict.text : NULL);
+		caller_quota_give(h->quota, caller, QUOTA_LOGINS);
 		free(lg->service);
 		free(lg->rhost);
 		free(lg->tty);

@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 
 #include "api_key.h"
+#include "caller_quota.h"
 #include "fr_error.h"
 #include "helper.h"
 #include "http.h"
@@ -220,7 +221,7 @@ run(struct daemon_state *d, int foreground)
 	}
 	if ((r = loop_new(&h->loop)) != 0 || (r = setup_signals(d)) != 0 ||
 	    (r = sessions_new(&h->sessions)) != 0 || (r = refresh_table_new(&h->refreshes)) != 0 ||
-	    (r = offline_guard_new(&h->offline)) != 0) {
+	    (r = offline_guard_new(&h->offline)) != 0 || (r = caller_quota_new(&h->quota)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
@@ -307,6 +308,7 @@ teardown(struct daemon_state *d)
 	if (h->cache_dirfd >= 0)
 		close(h->cache_dirfd);
 	sessions_free(h->sessions);
+	caller_quota_free(h->quota);
 	if (d->signals.fd >= 0)
 		close(d->signals.fd);
 	loop_free(h->loop);

@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "caller_quota.h"
 #include "fr_error.h"
 #include "log.h"
 #include "loop.h"
+#include "refusal_log.h"
 #include "requests.h"
 #include "server.h"
 
@@ -22,6 +24,9 @@
 #define FIRST_REQUEST_TIMEOUT_S	10
 #define FLUSH_TIMEOUT_S		5
 #define ACCEPT_PAUSE_MS		1000
+/* Connections taken from the backlog per wake-up: a connect storm cannot
+ * keep the loop from reading the requests already accepted. */
+#define ACCEPT_BATCH		64
 
 enum conn_state {
 	CONN_WAIT_REQUEST,	/* fresh: one request message allowed */
@@ -34,6 +39,8 @@ struct conn {
 	struct loop_source src;
 	struct server *srv;
 	struct conn *prev, *next;
+	struct conn *idle_prev, *idle_next;	/* in an idle list while WAIT_REQUEST */
+	bool idle;
 	struct conn_peer peer;
 	struct bytes in, out;
 	enum conn_state state;
@@ -44,18 +51,66 @@ struct conn {
 	struct loop_deferred release;
 };
 
+/* Connections that have not sent their request, oldest first: the first
+ * to go when room is needed.  One list for root callers, one for the rest. */
+struct idle_list {
+	struct conn *head, *tail;
+};
+
 struct server {
 	struct helper *h;
 	struct loop_source listener;
 	struct loop_source tick;
 	struct conn *conns;
 	unsigned nconns;
+	struct idle_list idle_root, idle_user;
+	struct refusal_log refusals;
 	char *created_path;		/* unlinked at exit */
 	int listening;
 	int64_t accept_paused_until;
 };
 
 static void conn_close(struct conn *c, const char *why);
+
+static struct idle_list *
+idle_list_of(struct conn *c)
+{
+	return c->peer.uid == 0 ? &c->srv->idle_root : &c->srv->idle_user;
+}
+
+static void
+idle_add(struct conn *c)
+{
+	struct idle_list *l = idle_list_of(c);
+
+	c->idle_next = NULL;
+	c->idle_prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->idle_next = c;
+	else
+		l->head = c;
+	l->tail = c;
+	c->idle = true;
+}
+
+static void
+idle_remove(struct conn *c)
+{
+	struct idle_list *l = idle_list_of(c);
+
+	if (!c->idle)
+		return;
+	if (c->idle_prev != NULL)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		l->head = c->idle_next;
+	if (c->idle_next != NULL)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		l->tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+	c->idle = false;
+}
 
 static void
 set_deadline(struct conn *c, unsigned seconds)
@@ -87,6 +142,8 @@ conn_close(struct conn *c, const char *why)
 	c->handler = NULL;
 	if (handler != NULL)
 		handler->abort(c->handler_obj);
+	idle_remove(c);
+	caller_quota_give(srv->h->quota, c->peer.uid, QUOTA_CONNECTIONS);
 	loop_remove(srv->h->loop, &c->src);
 	close(c->src.fd);
 	if (c->prev != NULL)
@@ -197,6 +254,7 @@ conn_dispatch(struct conn *c, const struct fr_msg *msg)
 			return;
 		}
 		c->state = CONN_BUSY;
+		idle_remove(c);
 		set_deadline(c, 0);
 		requests_dispatch(c->srv->h, c, msg);
 		return;
@@ -288,38 +346,85 @@ conn_on_event(struct loop_source *src, uint32_t events)
 }
 
 static void
-refuse_busy(int fd)
+refuse_busy(int fd, const char *text)
 {
 	struct fr_frame frame;
 
 	fr_frame_init(&frame, FR_MSG_DONE);
 	fr_frame_put_u32(&frame, FR_TAG_RESULT, FR_RESULT_BUSY);
-	fr_frame_put_str(&frame, FR_TAG_TEXT, "Authentication service busy, try again");
+	fr_frame_put_str(&frame, FR_TAG_TEXT, text);
 	/* Best effort on a fresh socket whose buffer is empty. */
 	if (fr_frame_finish(&frame) == 0 &&
 	    send(fd, frame.buf, frame.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("busy reply not sent: %s", strerror(errno));
 }
 
-/* At max_clients, the oldest connection that has not sent its request yet
- * makes room: a real client sends AUTH_BEGIN as soon as it connects, so a
- * flood of idle connections cannot lock logins out.  False when every
- * connection is busy with a request. */
-static bool
-evict_idle(struct server *srv)
+/* The oldest non-root login waiting for a person's answer: the last
+ * resort when root needs room and nothing is idle. */
+static struct conn *
+oldest_user_prompt(struct server *srv)
 {
 	struct conn *oldest = NULL;
 
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
-		if (c->state == CONN_WAIT_REQUEST && !c->src.dead &&
-		    (oldest == NULL || c->deadline_ms <= oldest->deadline_ms))
+		if (c->peer.uid != 0 && c->state == CONN_WAIT_ANSWER && !c->src.dead &&
+		    (oldest == NULL || c->deadline_ms < oldest->deadline_ms))
 			oldest = c;
-	if (oldest == NULL)
-		return false;
-	log_warn("max_clients (%u) reached; dropping an idle connection from uid %u pid %d",
-		 srv->h->cfg->max_clients, (unsigned)oldest->peer.uid, (int)oldest->peer.pid);
-	conn_close(oldest, "evicted while idle");
-	return true;
+	return oldest;
+}
+
+static void
+evict(struct server *srv, struct conn *victim, enum refusal_kind kind)
+{
+	refusal_log_note(&srv->refusals, kind, victim->peer.uid, loop_now_ms());
+	conn_close(victim, kind == EVICTED_IDLE ? "evicted while idle" : "evicted for a root caller");
+}
+
+/*
+ * Whether a new connection from `uid` may be kept, making room if need
+ * be.  Non-root callers are held to max_clients_per_uid each and to
+ * max_clients - reserved_root_clients together; root callers may use every
+ * slot.  Room is made by dropping the oldest connection that has sent no
+ * request (a real client sends AUTH_BEGIN at once), non-root first; for a
+ * root caller, then a non-root login at a prompt.  A root caller's
+ * connection is never dropped for a non-root one.  NULL: admitted;
+ * otherwise the refusal's text.
+ */
+static const char *
+admit(struct server *srv, uid_t uid)
+{
+	const struct config *cfg = srv->h->cfg;
+	struct caller_quota *q = srv->h->quota;
+	int64_t now = loop_now_ms();
+
+	if (uid != 0) {
+		if (caller_quota_held(q, uid, QUOTA_CONNECTIONS) >= cfg->max_clients_per_uid) {
+			refusal_log_note(&srv->refusals, REFUSED_UID_CONNECTIONS, uid, now);
+			return "Too many connections from your account, try again";
+		}
+		if (caller_quota_total(q, QUOTA_CONNECTIONS) >= cfg->max_clients - cfg->reserved_root_clients) {
+			if (srv->idle_user.head == NULL) {
+				refusal_log_note(&srv->refusals, REFUSED_NONROOT_FULL, uid, now);
+				return "Authentication service busy, try again";
+			}
+			evict(srv, srv->idle_user.head, EVICTED_IDLE);
+		}
+	}
+	if (srv->nconns < cfg->max_clients)
+		return NULL;
+	struct conn *victim = srv->idle_user.head;
+	if (victim == NULL && uid == 0)
+		victim = srv->idle_root.head;
+	if (victim != NULL) {
+		evict(srv, victim, EVICTED_IDLE);
+		return NULL;
+	}
+	if (uid == 0 && (victim = oldest_user_prompt(srv)) != NULL) {
+		evict(srv, victim, EVICTED_LOGIN);
+		return NULL;
+	}
+	refusal_log_note(&srv->refusals, REFUSED_FULL, uid, now);
+	return "Authentication service busy, try again";
 }
 
 static void
@@ -329,7 +434,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 	struct helper *h = srv->h;
 
 	(void)events;
-	for (;;) {
+	for (int taken = 0; taken < ACCEPT_BATCH; taken++) {
 		int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR)
@@ -342,12 +447,6 @@ server_on_accept(struct loop_source *src, uint32_t events)
 			}
 			return;
 		}
-		if (srv->nconns >= h->cfg->max_clients && !evict_idle(srv)) {
-			log_warn("max_clients (%u) reached; refusing a connection", h->cfg->max_clients);
-			refuse_busy(fd);
-			close(fd);
-			continue;
-		}
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred)) {
@@ -355,8 +454,15 @@ server_on_accept(struct loop_source *src, uint32_t events)
 			close(fd);
 			continue;
 		}
+		const char *refusal = admit(srv, cred.uid);
+		if (refusal != NULL) {
+			refuse_busy(fd, refusal);
+			close(fd);
+			continue;
+		}
 		struct conn *c = calloc(1, sizeof(*c));
-		if (c == NULL) {
+		if (c == NULL || caller_quota_take(h->quota, cred.uid, QUOTA_CONNECTIONS) != 0) {
+			free(c);
 			close(fd);
 			continue;
 		}
@@ -370,6 +476,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 		c->events = EPOLLIN;
 		set_deadline(c, FIRST_REQUEST_TIMEOUT_S);
 		if (loop_add(h->loop, &c->src, EPOLLIN) != 0) {
+			caller_quota_give(h->quota, cred.uid, QUOTA_CONNECTIONS);
 			close(fd);
 			free(c);
 			continue;
@@ -379,6 +486,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 			srv->conns->prev = c;
 		srv->conns = c;
 		srv->nconns++;
+		idle_add(c);
 	}
 }
 
@@ -397,6 +505,7 @@ server_on_tick(struct loop_source *src, uint32_t events)
 		if (c->deadline_ms != 0 && now >= c->deadline_ms)
 			conn_close(c, "timed out");
 	}
+	refusal_log_tick(&srv->refusals, now);
 	if (srv->listening && srv->accept_paused_until != 0 && now >= srv->accept_paused_until) {
 		srv->accept_paused_until = 0;
 		if (loop_add(srv->h->loop, &srv->listener, EPOLLIN) != 0)
@@ -511,6 +620,12 @@ server_stop_listening(struct server *srv)
 		free(srv->created_path);
 		srv->created_path = NULL;
 	}
+}
+
+void
+server_note_refusal(struct server *srv, int kind, uid_t uid)
+{
+	refusal_log_note(&srv->refusals, (enum refusal_kind)kind, uid, loop_now_ms());
 }
 
 unsigned

@@ -39,6 +39,9 @@ unsigned server_clients(const struct server *srv);
  * remove the socket file it created; open connections carry on. */
 void server_stop_listening(struct server *srv);
 
+/* A request refused for capacity, for the summary line (refusal_log.h). */
+void server_note_refusal(struct server *srv, int kind, uid_t uid);
+
 const struct conn_peer *conn_peer(const struct conn *c);
 void conn_set_handler(struct conn *c, const struct conn_handler *handler, void *obj);
 /* Queue a frame (finished here) and wipe it. */

@@ -137,7 +137,7 @@ class ClientLimit(FreddyTestCase):
             self.assertLessEqual(security.fd_count(pid), fds0 + 21)
             r = self.env.login("alice")
             self.assertEqual(r.status, 0, r)
-            self.assertIn("dropping an idle connection", self.env.helper.read_log())
+            self.assertIn("idle dropped to make room", self.env.helper.read_log())
         finally:
             for s in socks:
                 s.close()
