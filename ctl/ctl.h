@@ -26,9 +26,11 @@ struct ctl_command {
 	int (*run)(const struct ctl_context *ctx, int argc, char **argv);
 };
 
-/* Send one request frame to the helper; *fd_out is the open connection,
- * or a CTL_EXIT_* code is returned after printing why. */
-int ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out);
+/* Send one request frame to the helper and read its first reply into
+ * *first; *fd_out is the open connection for what follows.  A "busy"
+ * refusal is retried with a growing pause until the timeout.  Returns
+ * CTL_EXIT_OK, or a CTL_EXIT_* code after printing why (no connection). */
+int ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out, struct fr_msg *first);
 /* Read the next reply; prints and returns a CTL_EXIT_* code on failure. */
 int ctl_reply(const struct ctl_context *ctx, int fd, struct fr_msg *reply);
 /* The DONE result as an exit code, printing its text to stderr. */

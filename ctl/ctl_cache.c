@@ -32,10 +32,10 @@ cache_list(const struct ctl_context *ctx)
 	bool header = false;
 
 	fr_frame_init(&request, FR_MSG_CACHE_LIST);
-	if ((r = ctl_request(ctx, &request, &fd)) != 0)
+	if ((r = ctl_request(ctx, &request, &fd, &reply)) != 0)
 		return r;
-	for (;;) {
-		if ((r = ctl_reply(ctx, fd, &reply)) != 0)
+	for (bool first = true;; first = false) {
+		if (!first && (r = ctl_reply(ctx, fd, &reply)) != 0)
 			break;
 		if (reply.type != FR_MSG_CACHE_ENTRY) {
 			r = ctl_done_status(&reply);
@@ -67,11 +67,10 @@ cache_forget(const struct ctl_context *ctx, const char *user)
 
 	fr_frame_init(&request, FR_MSG_CACHE_FORGET);
 	fr_frame_put_str(&request, FR_TAG_USER, user);
-	if ((r = ctl_request(ctx, &request, &fd)) != 0)
+	if ((r = ctl_request(ctx, &request, &fd, &reply)) != 0)
 		return r;
-	r = ctl_reply(ctx, fd, &reply);
 	close(fd);
-	return r != 0 ? r : ctl_done_status(&reply);
+	return ctl_done_status(&reply);
 }
 
 int

@@ -1,8 +1,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -10,9 +12,44 @@
 #include "fr_io.h"
 #include "fr_text.h"
 
-int
-ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out)
+/* One connection, the request, and the helper's first reply. */
+static int
+exchange_once(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out, struct fr_msg *first)
 {
+	int r = fr_io_connect(ctx->socket_path, 0, ctx->timeout_ms, fd_out);
+
+	if (r != 0) {
+		fprintf(stderr, "freddyctl: cannot reach freddy-helperd at %s: %s%s%s\n", ctx->socket_path,
+			fr_strerror(r), r == FR_ERR_IO ? ": " : "", r == FR_ERR_IO ? strerror(errno) : "");
+		return CTL_EXIT_UNAVAILABLE;
+	}
+	/* A helper at a limit answers "busy" and closes before it reads the
+	 * request: read its answer even when the send failed. */
+	r = fr_io_send(*fd_out, request, ctx->timeout_ms);
+	if (r != 0 && r != FR_ERR_CLOSED) {
+		fprintf(stderr, "freddyctl: sending to freddy-helperd failed: %s\n", fr_strerror(r));
+		close(*fd_out);
+		*fd_out = -1;
+		return CTL_EXIT_UNAVAILABLE;
+	}
+	if ((r = ctl_reply(ctx, *fd_out, first)) != 0) {
+		close(*fd_out);
+		*fd_out = -1;
+	}
+	return r;
+}
+
+static bool
+is_busy(const struct fr_msg *m)
+{
+	return m->type == FR_MSG_DONE && fr_msg_num(m, FR_TAG_RESULT) == FR_RESULT_BUSY;
+}
+
+int
+ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out, struct fr_msg *first)
+{
+	struct timespec start, now;
+	long pause_ms = 20;
 	int r;
 
 	*fd_out = -1;
@@ -20,19 +57,26 @@ ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out
 		fprintf(stderr, "freddyctl: cannot build the request: %s\n", fr_strerror(r));
 		return CTL_EXIT_USAGE;
 	}
-	r = fr_io_connect(ctx->socket_path, 0, ctx->timeout_ms, fd_out);
-	if (r != 0) {
-		fprintf(stderr, "freddyctl: cannot reach freddy-helperd at %s: %s%s%s\n", ctx->socket_path,
-			fr_strerror(r), r == FR_ERR_IO ? ": " : "", r == FR_ERR_IO ? strerror(errno) : "");
-		return CTL_EXIT_UNAVAILABLE;
-	}
-	if ((r = fr_io_send(*fd_out, request, ctx->timeout_ms)) != 0) {
-		fprintf(stderr, "freddyctl: sending to freddy-helperd failed: %s\n", fr_strerror(r));
+	(void)clock_gettime(CLOCK_MONOTONIC, &start);
+	/* "Busy" is a helper at its connection limit for this uid or for
+	 * everyone: parallel scripts of one user wait their turn, up to the
+	 * timeout, instead of failing. */
+	for (;;) {
+		if ((r = exchange_once(ctx, request, fd_out, first)) != 0 || !is_busy(first))
+			return r;
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (waited + pause_ms >= ctx->timeout_ms)
+			return CTL_EXIT_OK;	/* the caller shows the busy DONE */
 		close(*fd_out);
 		*fd_out = -1;
-		return CTL_EXIT_UNAVAILABLE;
+		fr_msg_wipe(first);
+		struct timespec ts = { .tv_sec = pause_ms / 1000, .tv_nsec = (pause_ms % 1000) * 1000000 };
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		if (pause_ms < 500)
+			pause_ms *= 2;
 	}
-	return CTL_EXIT_OK;
 }
 
 int

@@ -25,12 +25,8 @@ ctl_cmd_status(const struct ctl_context *ctx, int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	fr_frame_init(&request, FR_MSG_STATUS_GET);
-	if ((r = ctl_request(ctx, &request, &fd)) != 0)
+	if ((r = ctl_request(ctx, &request, &fd, &reply)) != 0)
 		return r;
-	if ((r = ctl_reply(ctx, fd, &reply)) != 0) {
-		close(fd);
-		return r;
-	}
 	if (reply.type != FR_MSG_STATUS) {
 		close(fd);
 		return ctl_done_status(&reply);
@@ -48,12 +44,15 @@ ctl_cmd_status(const struct ctl_context *ctx, int argc, char **argv)
 		       fr_msg_num(&reply, FR_TAG_API_MS));
 	else
 		printf("api: unreachable (%" PRIu64 " ms)\n", fr_msg_num(&reply, FR_TAG_API_MS));
-	printf("cached users: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_CACHED_USERS));
-	printf("logins in progress: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_LOGINS_ACTIVE));
-	printf("logins since start: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_LOGINS_TOTAL));
-	printf("open sessions: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_OPEN_SESSIONS));
-	printf("client connections: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_CLIENTS));
-	printf("api connections opened: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_API_CONNECTS));
+	/* The helper sends its activity counters to root only. */
+	if (fr_msg_has(&reply, FR_TAG_LOGINS_TOTAL)) {
+		printf("cached users: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_CACHED_USERS));
+		printf("logins in progress: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_LOGINS_ACTIVE));
+		printf("logins since start: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_LOGINS_TOTAL));
+		printf("open sessions: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_OPEN_SESSIONS));
+		printf("client connections: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_CLIENTS));
+		printf("api connections opened: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_API_CONNECTS));
+	}
 	if (fflush(stdout) != 0)
 		return CTL_EXIT_FAILURE;
 	r = ctl_done_status(&done);

@@ -21,12 +21,8 @@ ctl_cmd_token(const struct ctl_context *ctx, int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	fr_frame_init(&request, FR_MSG_TOKEN_GET);
-	if ((r = ctl_request(ctx, &request, &fd)) != 0)
+	if ((r = ctl_request(ctx, &request, &fd, &reply)) != 0)
 		return r;
-	if ((r = ctl_reply(ctx, fd, &reply)) != 0) {
-		close(fd);
-		return r;
-	}
 	if (reply.type == FR_MSG_TOKEN) {
 		const char *token = fr_msg_str(&reply, FR_TAG_TOKEN);
 		/* Tokens are base64url-ish text; refuse to print anything a

@@ -17,6 +17,7 @@ struct cached_attempt {
 	struct verifier_job *check;	/* the password against the verifier, first */
 	struct refresh_waiter *waiter;	/* then the refresh at the API */
 	cached_auth_fallback_fn fallback;
+	bool decoy;			/* no usable record: the check only takes the time */
 };
 
 bool
@@ -65,7 +66,8 @@ on_refreshed(void *ctx, int result, const struct cache_record *rec)
 	}
 }
 
-/* The verifier thread compared the password with the cached verifier. */
+/* The verifier thread compared the password with the cached verifier (or,
+ * for a user outside the window, with nothing: see cached_auth_try). */
 static void
 on_checked(void *ctx, bool match)
 {
@@ -73,12 +75,14 @@ on_checked(void *ctx, bool match)
 	struct login *lg = a->lg;
 
 	a->check = NULL;
-	if (match && refresh_start(lg->helper, lg->user, on_refreshed, a, &a->waiter) == 0)
+	if (match && !a->decoy && refresh_start(lg->helper, lg->user, on_refreshed, a, &a->waiter) == 0)
 		return;
 	cached_auth_fallback_fn fallback = a->fallback;
+	bool decoy = a->decoy;
 	*a->owner = NULL;
 	free(a);
 	log_debug("cached re-authentication of %s: %s, full login instead", lg->user,
+		  decoy ? "no cached login in the window" :
 		  match ? "no refresh could start" : "the password does not match the verifier");
 	fallback(lg);
 }
@@ -97,19 +101,24 @@ cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn 
 		log_debug("cached re-authentication disabled for service %s", lg->service);
 		return false;
 	}
-	if (token_cache_load(lg->helper->cache, lg->user, &rec) != 0)
-		return false;
-	bool usable = rec.verifier != NULL &&
+	bool usable = token_cache_load(lg->helper->cache, lg->user, &rec) == 0 && rec.verifier != NULL &&
 		      cached_auth_in_window(rec.last_login, (long long)time(NULL), cfg->cached_auth_timeout);
-	struct cached_attempt *a = usable ? calloc(1, sizeof(*a)) : NULL;
+	struct cached_attempt *a = calloc(1, sizeof(*a));
 	if (a != NULL) {
 		a->lg = lg;
 		a->owner = attempt;
 		a->fallback = fallback;
+		/* Outside the window the password is hashed all the same, with a
+		 * setting that matches nothing: a wrong password then takes as
+		 * long for a user inside the window as for one outside it, and
+		 * its duration does not tell who logged in lately. */
+		a->decoy = !usable;
 		/* yescrypt takes about 13 ms: on the verifier thread, so that a
 		 * burst of sudo calls does not queue on the loop. */
-		if (verifier_check_start(lg->helper->verifiers, rec.verifier, password, on_checked, a,
-					 &a->check) != 0) {
+		int r = verifier_check_start(lg->helper->verifiers, usable ? rec.verifier : NULL, password,
+					     lg->peer.uid, on_checked, a, &a->check);
+		if (r != 0) {
+			log_debug("cached re-authentication of %s not tried: %s", lg->user, fr_strerror(r));
 			free(a);
 			a = NULL;
 		}

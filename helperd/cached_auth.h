@@ -20,10 +20,12 @@ struct cached_attempt;
 typedef void (*cached_auth_fallback_fn)(struct login *lg);
 
 /*
- * false: not applicable (off, opted-out service, no verifier, outside the
- * window); the flow goes on normally.
+ * false: not applicable (off, opted-out service, or the verifier threads
+ * declined: the caller has its share of them); the flow goes on normally.
  * true: the password is being checked against the verifier (on the
- * verifier thread), then a refresh made, and *attempt is set.  Then
+ * verifier thread), then a refresh made, and *attempt is set.  A user
+ * with no verifier or outside the window gets a check that costs the same
+ * and always ends in `fallback`, so timing does not tell them apart.  Then
  * exactly one of these happens, always later from the loop: the login
  * finishes with SUCCESS (match, refresh accepted), or with AUTH_ERR
  * (refresh refused: the cached login is dropped), or `fallback` runs (no

@@ -6,6 +6,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "api_health.h"
 #include "ctl_requests.h"
 #include "fr_error.h"
 #include "http.h"
@@ -21,9 +22,6 @@
 /* CACHE_ENTRY frames are queued at once; this keeps them well inside a
  * connection's output limit.  The DONE text says when the list was cut. */
 #define CACHE_LIST_MAX 400
-/* DOCS SILENT: no API documents a health endpoint.  The probe is a GET of
- * api_url + "/": any HTTP answer (even 404) means the API is reachable. */
-#define STATUS_PROBE_PATH "/"
 
 /* ---- TOKEN_GET ---------------------------------------------------------- */
 
@@ -184,39 +182,44 @@ token_get(struct helper *h, struct conn *c)
 
 /* ---- STATUS_GET ---------------------------------------------------------- */
 
+/* Every caller shares one probe result for this long: sixteen looping
+ * `freddyctl status` make one API request per period, not one each. */
+#define STATUS_PROBE_MAX_AGE_MS 10000
+
 struct status_request {
 	struct helper *h;
 	struct conn *conn;
-	struct http_xfer *xfer;
+	struct api_health_waiter *waiter;
 };
 
 static void
-status_on_probe(void *ctx, const struct http_response *resp)
+status_on_probe(void *ctx, const struct api_health_result *probe)
 {
 	struct status_request *sr = ctx;
 	struct helper *h = sr->h;
 	struct conn *c = sr->conn;
 	struct fr_frame frame;
-	int cached = token_cache_count(h->cache);
 
-	sr->xfer = NULL;
 	conn_set_handler(c, NULL, NULL);
-	free(sr);
 	fr_frame_init(&frame, FR_MSG_STATUS);
 	fr_frame_put_str(&frame, FR_TAG_VERSION_TEXT, PACKAGE_VERSION);
-	fr_frame_put_u32(&frame, FR_TAG_API_STATUS,
-			 resp->outcome == HTTP_ANSWERED ? (uint32_t)resp->status : 0);
-	fr_frame_put_u32(&frame, FR_TAG_API_MS,
-			 resp->elapsed_ms > 0 ? (uint32_t)resp->elapsed_ms : 0);
-	fr_frame_put_u32(&frame, FR_TAG_CACHED_USERS, cached > 0 ? (uint32_t)cached : 0);
-	fr_frame_put_u32(&frame, FR_TAG_LOGINS_ACTIVE, h->logins_active);
-	fr_frame_put_u64(&frame, FR_TAG_LOGINS_TOTAL, h->logins_total);
-	fr_frame_put_u32(&frame, FR_TAG_CLIENTS, server_clients(h->server));
-	fr_frame_put_u64(&frame, FR_TAG_API_CONNECTS, http_connections_opened(h->http));
-	fr_frame_put_u32(&frame, FR_TAG_OPEN_SESSIONS, sessions_open_total(h->sessions));
+	fr_frame_put_u32(&frame, FR_TAG_API_STATUS, (uint32_t)probe->status);
+	fr_frame_put_u32(&frame, FR_TAG_API_MS, probe->elapsed_ms > 0 ? (uint32_t)probe->elapsed_ms : 0);
+	/* Who is logging in, and how much, is for root: another user could
+	 * otherwise watch logins come and go. */
+	if (conn_peer(c)->uid == 0) {
+		int cached = token_cache_count(h->cache);
+		fr_frame_put_u32(&frame, FR_TAG_CACHED_USERS, cached > 0 ? (uint32_t)cached : 0);
+		fr_frame_put_u32(&frame, FR_TAG_LOGINS_ACTIVE, h->logins_active);
+		fr_frame_put_u64(&frame, FR_TAG_LOGINS_TOTAL, h->logins_total);
+		fr_frame_put_u32(&frame, FR_TAG_CLIENTS, server_clients(h->server));
+		fr_frame_put_u64(&frame, FR_TAG_API_CONNECTS, http_connections_opened(h->http));
+		fr_frame_put_u32(&frame, FR_TAG_OPEN_SESSIONS, sessions_open_total(h->sessions));
+	}
+	free(sr);
 	if (conn_send(c, &frame) == 0)
 		requests_reply_done(c, FR_RESULT_SUCCESS,
-				    resp->outcome == HTTP_ANSWERED ? NULL : resp->error);
+				    probe->outcome == HTTP_ANSWERED ? NULL : probe->error);
 }
 
 static void
@@ -224,8 +227,7 @@ status_on_abort(void *obj)
 {
 	struct status_request *sr = obj;
 
-	if (sr->xfer != NULL)
-		http_cancel(sr->xfer);
+	api_health_cancel(sr->h->health, sr->waiter);
 	free(sr);
 }
 
@@ -234,7 +236,6 @@ static const struct conn_handler status_handler = { ignore_answer, status_on_abo
 static void
 status_get(struct helper *h, struct conn *c)
 {
-	struct http_request req = { .method = "GET", .path = STATUS_PROBE_PATH };
 	struct status_request *sr = calloc(1, sizeof(*sr));
 
 	if (sr == NULL) {
@@ -243,13 +244,13 @@ status_get(struct helper *h, struct conn *c)
 	}
 	sr->h = h;
 	sr->conn = c;
-	if (http_start(h->http, &req, status_on_probe, sr, &sr->xfer) != 0) {
-		struct http_response none = { .outcome = HTTP_FAILED, .error = "probe not started" };
-		conn_set_handler(c, &status_handler, sr);
-		status_on_probe(sr, &none);
-		return;
-	}
+	/* The handler first: a cached result answers from inside the call. */
 	conn_set_handler(c, &status_handler, sr);
+	if (api_health_get(h->health, STATUS_PROBE_MAX_AGE_MS, status_on_probe, sr, &sr->waiter) != 0) {
+		conn_set_handler(c, NULL, NULL);
+		free(sr);
+		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
+	}
 }
 
 /* ---- CACHE_LIST / CACHE_FORGET (root) ------------------------------------ */

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_health.h"
 #include "cached_auth.h"
 #include "flow_util.h"
 #include "fr_error.h"
@@ -91,9 +92,18 @@ flow_password_try_offline(struct login *lg, struct flow_password *pw, const stru
 {
 	/* DOCS SILENT: only a transport failure (refused, DNS, timeout)
 	 * opens the offline path; a TLS failure may be an impostor and a 5xx
-	 * is a server that answers, so both stay "unavailable". */
-	if (resp->outcome != HTTP_UNREACHABLE || pw->password == NULL)
+	 * is a server that answers, so both stay "unavailable", as does a
+	 * failure of this host's own resources (a local user who exhausts the
+	 * ports must not switch Freddy off).  And only an outage that has
+	 * lasted offline_after seconds, seen by the probes: one failed request
+	 * is no outage. */
+	if (resp->outcome != HTTP_UNREACHABLE || pw->password == NULL || !lg->helper->cfg->offline_login)
 		return FLOW_OFFLINE_NO;
+	if (!api_health_outage_for(lg->helper->health, lg->helper->cfg->offline_after)) {
+		log_auth(LOG_NOTICE, "%s: the API is unreachable, but not yet for offline_after = %u s; "
+			 "no offline login for %s", lg->flow->name, lg->helper->cfg->offline_after, lg->user);
+		return FLOW_OFFLINE_NO;
+	}
 	switch (offline_login_try(lg, pw->password)) {
 	case OFFLINE_FINISHED:
 		return FLOW_OFFLINE_FINISHED;
@@ -115,7 +125,7 @@ flow_password_accepted(struct login *lg, struct flow_password *pw)
 	if (pw->password == NULL || (cfg->cached_auth_timeout == 0 && !cfg->offline_login))
 		return;
 	verifier_job_cancel(&pw->verifier_job);
-	int r = verifier_job_start(lg->helper->verifiers, pw->password, &pw->verifier_job);
+	int r = verifier_job_start(lg->helper->verifiers, pw->password, lg->peer.uid, &pw->verifier_job);
 	if (r != 0)
 		log_err("%s: no password verifier for %s: %s", lg->flow->name, lg->user, fr_strerror(r));
 }

@@ -17,11 +17,13 @@ struct ratelimit;
 struct verifier_worker;
 struct state_writer;
 struct caller_quota;
+struct api_health;
 
 struct helper {
 	struct config *cfg;
 	struct loop *loop;
 	struct http_client *http;
+	struct api_health *health;	/* the shared probe, outages */
 	struct token_cache *cache;
 	struct server *server;
 	struct session_table *sessions;

@@ -67,7 +67,7 @@ static const struct key_def keys[] = {
 	{ "cached_auth_services", KEY_LIST, OFF(cached_auth_services), 0, 0 },
 	{ "offline_login", KEY_BOOL, OFF(offline_login), 0, 0 },
 	{ "offline_password_only", KEY_BOOL, OFF(offline_password_only), 0, 0 },
-	{ "offline_after", KEY_UINT, OFF(offline_after), 5, 3600 },
+	{ "offline_after", KEY_UINT, OFF(offline_after), 1, 3600 },
 	{ "offline_days", KEY_UINT, OFF(offline_days), 1, 365 },
 	{ "offline_max_failures", KEY_UINT, OFF(offline_max_failures), 1, 100 },
 	{ "forget_on_logout", KEY_BOOL, OFF(forget_on_logout), 0, 0 },

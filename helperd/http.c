@@ -31,6 +31,8 @@ struct http_client {
 	unsigned active;
 	unsigned running;		/* handed to curl */
 	bool closing;			/* http_client_free has begun: no new transfers */
+	http_observer_fn observer;
+	void *observer_ctx;
 };
 
 /* One per socket curl asks us to watch (curl_multi_assign). */
@@ -73,6 +75,7 @@ http_outcome_name(enum http_outcome outcome)
 	case HTTP_UNREACHABLE:	return "unreachable";
 	case HTTP_TLS_FAILED:	return "TLS failure";
 	case HTTP_TOO_LARGE:	return "response too large";
+	case HTTP_LOCAL_FAILURE: return "local resources exhausted";
 	case HTTP_FAILED:	return "failed";
 	}
 	return "unknown";
@@ -198,12 +201,12 @@ xfer_free(struct http_xfer *x)
 	free(x);
 }
 
-/* Ends x without an answer: its callback gets HTTP_FAILED, then x is freed. */
+/* Ends x without an answer: its callback gets `outcome`, then x is freed. */
 static void
-xfer_fail(struct http_xfer *x, const char *why)
+xfer_fail(struct http_xfer *x, enum http_outcome outcome, const char *why)
 {
 	struct http_response resp = {
-		.outcome = HTTP_FAILED,
+		.outcome = outcome,
 		.body = "",
 		.error = why,
 		.elapsed_ms = loop_now_ms() - x->started_ms,
@@ -247,12 +250,26 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* errno values that say this host could not make a connection: a local
+ * user who binds every ephemeral port (EADDRNOTAVAIL) or exhausts file
+ * descriptors must not make the API look down, or offline login would
+ * open for them. */
+static bool
+local_errno(long os_errno)
+{
+	return os_errno == EADDRNOTAVAIL || os_errno == EMFILE || os_errno == ENFILE ||
+	       os_errno == ENOBUFS || os_errno == ENOMEM || os_errno == EAGAIN;
+}
+
 static enum http_outcome
-classify(CURLcode rc, const struct http_xfer *x)
+classify(CURLcode rc, const struct http_xfer *x, long os_errno)
 {
 	switch (rc) {
 	case CURLE_OK:
 		return HTTP_ANSWERED;
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_FAILED_INIT:
+		return HTTP_LOCAL_FAILURE;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_CONNECT:
@@ -260,7 +277,7 @@ classify(CURLcode rc, const struct http_xfer *x)
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
-		return HTTP_UNREACHABLE;
+		return local_errno(os_errno) ? HTTP_LOCAL_FAILURE : HTTP_UNREACHABLE;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -292,16 +309,18 @@ drain_completed(struct http_client *c)
 		struct http_xfer *x = NULL;
 		CURL *easy = msg->easy_handle;
 		CURLcode rc = msg->data.result;
-		long status = 0, connects = 0;
+		long status = 0, connects = 0, os_errno = 0;
 		if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || x == NULL)
 			continue;
 		if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
 			status = 0;
 		if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
 			c->connections += (uint64_t)connects;
+		if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK)
+			os_errno = 0;
 
 		struct http_response resp = {
-			.outcome = classify(rc, x),
+			.outcome = classify(rc, x, os_errno),
 			.status = status,
 			.body = x->resp != NULL ? x->resp : "",
 			.body_len = x->resp_len,
@@ -312,6 +331,11 @@ drain_completed(struct http_client *c)
 			resp.status = 0;
 		log_debug("%s %ld %s in %lld ms", x->url, resp.status, http_outcome_name(resp.outcome),
 			  (long long)resp.elapsed_ms);
+		if (resp.outcome == HTTP_LOCAL_FAILURE)
+			log_err("request to the API not made: %s (%s); counted as unavailable, never as an "
+				"outage", resp.error, os_errno != 0 ? strerror((int)os_errno) : "no errno");
+		if (c->observer != NULL)
+			c->observer(c->observer_ctx, resp.outcome);
 		x->done(x->ctx, &resp);
 		/* msg points into curl's memory; done with it before the free. */
 		xfer_free(x);
@@ -470,7 +494,7 @@ http_client_free(struct http_client *c)
 	 * after its session closed): its callback frees its context. */
 	c->closing = true;
 	while (c->xfers != NULL)
-		xfer_fail(c->xfers, "the helper is shutting down");
+		xfer_fail(c->xfers, HTTP_FAILED, "the helper is shutting down");
 	if (c->multi != NULL)
 		curl_multi_cleanup(c->multi);
 	if (c->timer.fd >= 0) {
@@ -596,7 +620,7 @@ static void
 report_failed_launches(struct http_client *c)
 {
 	while (c->failed != NULL)
-		xfer_fail(c->failed, "the request could not be handed to curl");
+		xfer_fail(c->failed, HTTP_LOCAL_FAILURE, "the request could not be handed to curl");
 }
 
 int
@@ -666,6 +690,13 @@ http_cancel(struct http_xfer *x)
 	struct http_client *c = x->client;
 	xfer_free(x);
 	launch_waiting(c);	/* a connection may have come free */
+}
+
+void
+http_client_set_observer(struct http_client *c, http_observer_fn fn, void *ctx)
+{
+	c->observer = fn;
+	c->observer_ctx = ctx;
 }
 
 uint64_t

@@ -22,6 +22,7 @@ enum http_outcome {
 	HTTP_UNREACHABLE,	/* DNS, refused, reset, timeout: the API cannot be asked */
 	HTTP_TLS_FAILED,	/* certificate or handshake problem */
 	HTTP_TOO_LARGE,		/* body over HTTP_MAX_BODY */
+	HTTP_LOCAL_FAILURE,	/* this host ran out of something (ports, fds, memory): says nothing of the API */
 	HTTP_FAILED,		/* anything else */
 };
 
@@ -60,6 +61,11 @@ int http_start(struct http_client *client, const struct http_request *req, http_
 	       void *ctx, struct http_xfer **out);
 /* Abort a transfer; its callback will not run. */
 void http_cancel(struct http_xfer *xfer);
+
+/* Called with the outcome of every finished transfer (api_health.c keeps
+ * count of outages); NULL to stop. */
+typedef void (*http_observer_fn)(void *ctx, enum http_outcome outcome);
+void http_client_set_observer(struct http_client *client, http_observer_fn fn, void *ctx);
 
 uint64_t http_connections_opened(const struct http_client *client);
 unsigned http_transfers_active(const struct http_client *client);

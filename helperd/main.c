@@ -22,6 +22,7 @@
 
 #include <curl/curl.h>
 
+#include "api_health.h"
 #include "api_key.h"
 #include "caller_quota.h"
 #include "fr_error.h"
@@ -246,6 +247,8 @@ run(struct daemon_state *d, int foreground)
 	r = http_client_new(h->loop, h->cfg, d->api_key, &h->http);
 	secret_free(d->api_key);
 	d->api_key = NULL;
+	if (r == 0)
+		r = api_health_new(h->loop, h->http, &h->health);
 	if (r != 0) {
 		log_err("cannot set up HTTPS: %s", fr_strerror(r));
 		return EX_SOFTWARE;
@@ -290,6 +293,8 @@ teardown(struct daemon_state *d)
 	h->refreshes = NULL;
 	offline_guard_free(h->offline);
 	h->offline = NULL;
+	api_health_free(h->health);
+	h->health = NULL;
 	http_client_free(h->http);
 	h->http = NULL;
 	if (h->loop != NULL) {

@@ -185,9 +185,18 @@ offline_login_try(struct login *lg, const char *password)
 		login_unavailable(lg, "offline login: the TOTP users file cannot be used");
 		return OFFLINE_FINISHED;
 	}
+	if (r == FR_ERR_NOT_FOUND && !cfg->offline_password_only) {
+		/* Offline, the password alone would be one factor: without a
+		 * local TOTP the account waits for Freddy, unless the
+		 * administrator chose single-factor offline logins. */
+		log_auth(LOG_NOTICE, "offline login for %s refused: no TOTP secret in %s, and "
+			 "offline_password_only is off", lg->user, cfg->totp_users_file);
+		login_unavailable(lg, "offline login needs a local TOTP secret");
+		return OFFLINE_FINISHED;
+	}
 	if (r == FR_ERR_NOT_FOUND) {
 		login_info(lg, "Freddy is unreachable: offline login with your password.");
-		offline_succeed(lg, "password verifier");
+		offline_succeed(lg, "password verifier only (offline_password_only)");
 		return OFFLINE_FINISHED;
 	}
 	login_info(lg, "Freddy is unreachable: offline login.");

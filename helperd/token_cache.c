@@ -492,7 +492,8 @@ token_cache_each(struct token_cache *c, token_cache_each_fn fn, void *ctx)
 int
 token_cache_count(struct token_cache *c)
 {
-	token_cache_flush(c);
+	/* Not flushed first: a status request must not wait for the disk on
+	 * the loop.  A record still being written is missed for a moment. */
 	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int count = 0;
 

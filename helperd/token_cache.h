@@ -37,7 +37,7 @@ int token_cache_forget(struct token_cache *cache, const char *user);
 /* Stores are written behind, on a thread of their own; loads see them at
  * once.  Wait until every store so far is on disk. */
 void token_cache_flush(struct token_cache *cache);
-/* Number of user files, -1 on error. */
+/* Number of user files, -1 on error (stores still queued may be missing). */
 int token_cache_count(struct token_cache *cache);
 
 /* Calls fn for each user with a usable record, in directory order; stops

@@ -9,6 +9,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <crypt.h>
+
+#include "caller_quota.h"
 #include "fr_error.h"
 #include "log.h"
 #include "loop.h"
@@ -20,6 +23,12 @@
 
 /* yescrypt is CPU-bound: one thread per core, up to this many. */
 #define VERIFIER_THREADS_MAX 4
+/* A non-root caller may have this many hashes queued or running: about
+ * 13 ms of CPU each, and a screen locker needs one at a time. */
+#define VERIFIER_JOBS_PER_UID 2
+/* Non-root jobs waiting at most, all uids together: beyond, a check is
+ * declined (the login goes on without the cached path). */
+#define VERIFIER_USER_QUEUE_MAX 64
 
 enum job_owner {
 	JOB_OWNED,		/* the login will take the result */
@@ -44,6 +53,7 @@ struct verifier_job {
 	enum job_owner owner;
 	char user[USER_NAME_MAX + 1];	/* for a hand-off */
 	long long last_login;
+	uid_t caller;			/* who asked: root callers' jobs go first */
 	verifier_check_fn on_checked;
 	void *ctx;
 };
@@ -54,7 +64,12 @@ struct verifier_worker {
 	struct token_cache *cache;
 	pthread_mutex_t lock;
 	pthread_cond_t work;
-	struct verifier_job *queue_head, *queue_tail;	/* waiting for the thread */
+	/* Waiting for a thread: root callers' jobs, then everyone else's. */
+	struct verifier_job *root_head, *root_tail;
+	struct verifier_job *user_head, *user_tail;
+	unsigned user_queued;
+	struct caller_quota *jobs_by_uid;	/* queued or running, under the lock */
+	char dummy_setting[CRYPT_GENSALT_OUTPUT_SIZE];	/* see verifier_check_start */
 	struct verifier_job *finished;	/* done while not owned: for the loop */
 	bool stopping;
 	bool threaded;			/* false: the work is done in the *_start calls */
@@ -109,6 +124,7 @@ mark_done(struct verifier_worker *w, struct verifier_job *job)
 {
 	const uint64_t one = 1;
 
+	caller_quota_give(w->jobs_by_uid, job->caller, QUOTA_LOGINS);
 	job->done = true;
 	if (job->owner == JOB_OWNED)
 		return;
@@ -126,14 +142,21 @@ worker_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (w->queue_head == NULL && !w->stopping)
+		while (w->root_head == NULL && w->user_head == NULL && !w->stopping)
 			pthread_cond_wait(&w->work, &w->lock);
 		if (w->stopping)
 			break;
-		struct verifier_job *job = w->queue_head;
-		w->queue_head = job->next;
-		if (w->queue_head == NULL)
-			w->queue_tail = NULL;
+		struct verifier_job *job;
+		if (w->root_head != NULL) {
+			job = w->root_head;
+			if ((w->root_head = job->next) == NULL)
+				w->root_tail = NULL;
+		} else {
+			job = w->user_head;
+			if ((w->user_head = job->next) == NULL)
+				w->user_tail = NULL;
+			w->user_queued--;
+		}
 		job->next = NULL;
 		bool wanted = job->owner != JOB_CANCELLED;
 		pthread_mutex_unlock(&w->lock);
@@ -195,7 +218,13 @@ verifier_worker_new(struct loop *loop, struct token_cache *cache, struct verifie
 		free(w);
 		return FR_ERR_IO;
 	}
-	if (pthread_mutex_init(&w->lock, NULL) != 0 || pthread_cond_init(&w->work, NULL) != 0) {
+	/* The setting of a yescrypt hash with a random salt and the cost our
+	 * verifiers have: hashing a password with it costs what checking a
+	 * real verifier costs, and matches nothing. */
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, w->dummy_setting, (int)sizeof(w->dummy_setting)) == NULL ||
+	    caller_quota_new(&w->jobs_by_uid) != 0 ||
+	    pthread_mutex_init(&w->lock, NULL) != 0 || pthread_cond_init(&w->work, NULL) != 0) {
+		caller_quota_free(w->jobs_by_uid);
 		loop_remove(loop, &w->src);
 		close(w->src.fd);
 		free(w);
@@ -229,11 +258,16 @@ verifier_worker_free(struct verifier_worker *w)
 	}
 	/* Hand-offs already made still reach the cache; the rest is lost. */
 	on_finished(&w->src, EPOLLIN);
-	while (w->queue_head != NULL) {
-		struct verifier_job *job = w->queue_head;
-		w->queue_head = job->next;
-		job_free(job);
+	for (struct verifier_job **head = &w->root_head; ; head = &w->user_head) {
+		while (*head != NULL) {
+			struct verifier_job *job = *head;
+			*head = job->next;
+			job_free(job);
+		}
+		if (head == &w->user_head)
+			break;
 	}
+	caller_quota_free(w->jobs_by_uid);
 	loop_remove(w->loop, &w->src);
 	close(w->src.fd);
 	pthread_cond_destroy(&w->work);
@@ -242,7 +276,7 @@ verifier_worker_free(struct verifier_worker *w)
 }
 
 static struct verifier_job *
-job_new(struct verifier_worker *w, const char *password, enum job_owner owner)
+job_new(struct verifier_worker *w, const char *password, uid_t caller, enum job_owner owner)
 {
 	struct verifier_job *job = calloc(1, sizeof(*job));
 
@@ -254,61 +288,89 @@ job_new(struct verifier_worker *w, const char *password, enum job_owner owner)
 	}
 	job->worker = w;
 	job->owner = owner;
+	job->caller = caller;
 	return job;
 }
 
 /* To the threads; without them, done here (a check is still reported from
- * the loop, never from inside the *_start call). */
-static void
+ * the loop, never from inside the *_start calls).  FR_ERR_TOO_LARGE: the
+ * caller has its share of jobs, or the queue of non-root jobs is full;
+ * the job is not taken (the caller frees it). */
+static int
 submit(struct verifier_worker *w, struct verifier_job *job)
 {
+	pthread_mutex_lock(&w->lock);
+	if (job->caller != 0 &&
+	    (caller_quota_held(w->jobs_by_uid, job->caller, QUOTA_LOGINS) >= VERIFIER_JOBS_PER_UID ||
+	     w->user_queued >= VERIFIER_USER_QUEUE_MAX)) {
+		pthread_mutex_unlock(&w->lock);
+		return FR_ERR_TOO_LARGE;
+	}
+	if (caller_quota_take(w->jobs_by_uid, job->caller, QUOTA_LOGINS) != 0) {
+		pthread_mutex_unlock(&w->lock);
+		return FR_ERR_NOMEM;
+	}
 	if (!w->threaded) {
+		pthread_mutex_unlock(&w->lock);
 		run_job(job);
 		pthread_mutex_lock(&w->lock);
 		mark_done(w, job);
 		pthread_mutex_unlock(&w->lock);
-		return;
+		return FR_OK;
 	}
-	pthread_mutex_lock(&w->lock);
-	if (w->queue_tail != NULL)
-		w->queue_tail->next = job;
+	struct verifier_job **head = job->caller == 0 ? &w->root_head : &w->user_head;
+	struct verifier_job **tail = job->caller == 0 ? &w->root_tail : &w->user_tail;
+	if (*tail != NULL)
+		(*tail)->next = job;
 	else
-		w->queue_head = job;
-	w->queue_tail = job;
+		*head = job;
+	*tail = job;
+	if (job->caller != 0)
+		w->user_queued++;
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->lock);
+	return FR_OK;
 }
 
 int
-verifier_job_start(struct verifier_worker *w, const char *password, struct verifier_job **out)
+verifier_job_start(struct verifier_worker *w, const char *password, uid_t caller,
+		   struct verifier_job **out)
 {
-	struct verifier_job *job = job_new(w, password, JOB_OWNED);
+	struct verifier_job *job = job_new(w, password, caller, JOB_OWNED);
+	int r;
 
 	*out = NULL;
 	if (job == NULL)
 		return FR_ERR_NOMEM;
-	submit(w, job);
+	if ((r = submit(w, job)) != FR_OK) {
+		job_free(job);
+		return r;
+	}
 	*out = job;
 	return FR_OK;
 }
 
 int
 verifier_check_start(struct verifier_worker *w, const char *verifier, const char *password,
-		     verifier_check_fn done, void *ctx, struct verifier_job **out)
+		     uid_t caller, verifier_check_fn done, void *ctx, struct verifier_job **out)
 {
-	struct verifier_job *job = job_new(w, password, JOB_CALLBACK);
+	struct verifier_job *job = job_new(w, password, caller, JOB_CALLBACK);
+	int r;
 
 	*out = NULL;
 	if (job == NULL)
 		return FR_ERR_NOMEM;
-	if ((job->verifier = strdup(verifier)) == NULL) {
+	if ((job->verifier = strdup(verifier != NULL ? verifier : w->dummy_setting)) == NULL) {
 		job_free(job);
 		return FR_ERR_NOMEM;
 	}
 	job->check = true;
 	job->on_checked = done;
 	job->ctx = ctx;
-	submit(w, job);
+	if ((r = submit(w, job)) != FR_OK) {
+		job_free(job);
+		return r;
+	}
 	*out = job;
 	return FR_OK;
 }

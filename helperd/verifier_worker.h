@@ -13,6 +13,7 @@
 #define VERIFIER_WORKER_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 struct loop;
 struct token_cache;
@@ -27,8 +28,13 @@ int verifier_worker_new(struct loop *loop, struct token_cache *cache, struct ver
 void verifier_worker_free(struct verifier_worker *w);
 
 /* Start making the verifier of `password` (copied; the copy is wiped once
- * hashed).  0 and *job, or an FR_ERR code. */
-int verifier_job_start(struct verifier_worker *w, const char *password, struct verifier_job **job);
+ * hashed) for a login of caller uid `caller`.  Root callers' jobs run
+ * before everyone else's; a non-root uid may have two jobs queued or
+ * running, and the non-root queue is bounded: FR_ERR_TOO_LARGE then, so
+ * that no local user can make the root helper hash at full speed for them
+ * while others wait.  0 and *job, or an FR_ERR code. */
+int verifier_job_start(struct verifier_worker *w, const char *password, uid_t caller,
+		       struct verifier_job **job);
 /* The verifier if it is ready ("$y$…", the caller frees it, and the job is
  * gone: *job is set to NULL), or NULL while it is still being made. */
 char *verifier_job_take(struct verifier_job **job);
@@ -42,9 +48,12 @@ void verifier_job_cancel(struct verifier_job **job);
 
 /* Check `password` against `verifier` (both copied) on the thread; `done`
  * runs later from the loop with the result, unless the job is cancelled
- * first.  0 and *job, or an FR_ERR code. */
+ * first.  `verifier` NULL: a check that costs what a real one costs and
+ * never matches, so that whether a user has a verifier does not show in
+ * how long a wrong password takes.  Limits as for verifier_job_start.
+ * 0 and *job, or an FR_ERR code. */
 typedef void (*verifier_check_fn)(void *ctx, bool match);
 int verifier_check_start(struct verifier_worker *w, const char *verifier, const char *password,
-			 verifier_check_fn done, void *ctx, struct verifier_job **job);
+			 uid_t caller, verifier_check_fn done, void *ctx, struct verifier_job **job);
 
 #endif

@@ -5,6 +5,7 @@ optional local TOTP (second_factor = totp) with codes from oathtool."""
 
 import json
 import os
+import time
 
 from flowtest import FlowEnv, FlowTestCase, totp_code, wait_for_fresh_step
 from freddytest import PASSWORDS, main, wait_for
@@ -196,7 +197,7 @@ class JwtTotpCachedAndOffline(FlowTestCase):
     re-authentication skips the local TOTP, offline login checks it."""
     env_kwargs = {"api": "jwt", "enroll": ("alice",),
                   "config": "second_factor = totp\ntotp_users_file = {totp_users_file}\n"
-                            "cached_auth_timeout = 600\noffline_login = yes\n"}
+                            "cached_auth_timeout = 600\noffline_login = yes\noffline_after = 2\n"}
 
     def full_login(self):
         secret = self.env.secrets["alice"]
@@ -227,6 +228,11 @@ class JwtTotpCachedAndOffline(FlowTestCase):
         self.env.emu.admin("config", {"fault": "reset"})
         secret = self.env.secrets["alice"]
         self.env.forget_replay_state()
+        # An outage that has lasted offline_after: the first attempt meets
+        # it fresh and is refused.
+        r = self.env.pamtester("alice", [("Password: ", "not-this-one")])
+        self.assertNotEqual(r.status, 0, r)
+        time.sleep(2.3)
         # Outside the cached window's reach: the refresh fails too, so the
         # helper falls back to the login request, which is unreachable.
         r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"]),

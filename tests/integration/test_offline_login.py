@@ -1,6 +1,7 @@
-"""Offline login: the API cannot be reached (connection reset or refused),
-the user logged in online recently, the password matches the cached
-verifier, and a local TOTP code is checked when one is enrolled."""
+"""Offline login: the API cannot be reached (connection reset or refused)
+and has not been for offline_after seconds, the user logged in online
+recently, the password matches the cached verifier, and a local TOTP code
+is checked; password alone only with offline_password_only."""
 
 import os
 import subprocess
@@ -17,8 +18,21 @@ def totp(secret_hex, offset=0):
                            secret_hex], capture_output=True, text=True, check=True).stdout.strip()
 
 
+OUTAGE_S = 2
+
+
+def start_outage(env, user="carol"):
+    """A login that meets the outage first (refused: one failure is no
+    outage), then wait until it has lasted offline_after."""
+    r = env.password_login(user, "any")
+    assert r.status != 0, r
+    time.sleep(OUTAGE_S + 0.3)
+    return r
+
+
 class Offline(CacheTestCase):
-    env_kwargs = {"config": "offline_login = yes\noffline_days = 2\noffline_max_failures = 3\n"}
+    env_kwargs = {"config": "offline_login = yes\noffline_password_only = yes\noffline_days = 2\n"
+                            "offline_max_failures = 3\noffline_after = %d\n" % OUTAGE_S}
 
     @classmethod
     def setUpClass(cls):
@@ -33,6 +47,7 @@ class Offline(CacheTestCase):
 
     def go_offline(self):
         self.env.emu.admin("config", {"fault": "reset"})
+        start_outage(self.env)
 
     def test_password_only_when_no_totp_is_enrolled(self):
         self.assertEqual(self.env.login("carol").status, 0)
@@ -122,14 +137,36 @@ class OfflineRefused(CacheTestCase):
 
 
 class OfflineApiDown(CacheTestCase):
-    env_kwargs = {"config": "offline_login = yes\n"}
+    env_kwargs = {"config": "offline_login = yes\noffline_password_only = yes\noffline_after = %d\n"
+                  % OUTAGE_S}
 
     def test_connection_refused(self):
         self.assertEqual(self.env.login("carol").status, 0)
         self.env.emu.stop()
+        # The first login meets a fresh outage: unavailable, not offline.
+        r = self.env.password_login("carol", PASSWORDS["carol"])
+        self.assertNotEqual(r.status, 0, r)
+        self.assertIn("Authentication service unavailable", r.transcript)
+        self.assertIn("not yet for offline_after", self.env.helper.read_log())
+        time.sleep(OUTAGE_S + 0.3)
         r = self.env.password_login("carol", PASSWORDS["carol"])
         self.assertEqual(r.status, 0, r)
         self.assertIn("offline login", r.transcript)
+
+
+class OfflineNeedsASecondFactor(CacheTestCase):
+    """offline_login = yes alone: a user with no local TOTP waits for Freddy."""
+    env_kwargs = {"config": "offline_login = yes\noffline_after = %d\n" % OUTAGE_S}
+
+    def test_password_alone_is_not_enough(self):
+        self.assertEqual(self.env.login("carol").status, 0)
+        self.env.emu.admin("config", {"fault": "reset"})
+        start_outage(self.env)
+        r = self.env.password_login("carol", PASSWORDS["carol"])
+        self.assertNotEqual(r.status, 0, r)
+        self.assertIn("Authentication service unavailable", r.transcript)
+        self.assertNotIn("offline login with your password", r.transcript)
+        self.assertIn("no TOTP secret", self.env.helper.read_log())
 
 
 if __name__ == "__main__":

@@ -100,26 +100,59 @@ test_checks(struct loop *loop, struct verifier_worker *w)
 	struct verifier_job *job = NULL, *job2 = NULL;
 
 	CHECK(v != NULL);
-	CHECK(verifier_check_start(w, v, PASSWORD, on_checked, &right, &job) == 0 && job != NULL);
+	CHECK(verifier_check_start(w, v, PASSWORD, 0, on_checked, &right, &job) == 0 && job != NULL);
 	CHECK(right.calls == 0);
 	wait_for_check(loop, &right);
 	CHECK(right.calls == 1 && right.match);
 
-	CHECK(verifier_check_start(w, v, "Wrong-Horse-1", on_checked, &wrong, &job) == 0);
+	CHECK(verifier_check_start(w, v, "Wrong-Horse-1", 0, on_checked, &wrong, &job) == 0);
 	wait_for_check(loop, &wrong);
 	CHECK(wrong.calls == 1 && !wrong.match);
 
-	CHECK(verifier_check_start(w, v, PASSWORD, on_checked, &cancelled, &job) == 0);
+	CHECK(verifier_check_start(w, v, PASSWORD, 0, on_checked, &cancelled, &job) == 0);
 	verifier_job_cancel(&job);
 	CHECK(job == NULL);
 	/* Cancelled after the thread is done, before the loop has reported. */
-	CHECK(verifier_check_start(w, v, PASSWORD, on_checked, &late, &job2) == 0);
+	CHECK(verifier_check_start(w, v, PASSWORD, 0, on_checked, &late, &job2) == 0);
 	usleep(500000);
 	verifier_job_cancel(&job2);
 	for (int i = 0; i < 10; i++)
 		CHECK(loop_run_once(loop, 20) == 0);
 	CHECK(cancelled.calls == 0 && late.calls == 0);
+
+	/* No verifier: the check costs a hash all the same and never matches. */
+	struct check_result decoy = { 0 };
+	long long t0 = now_ms();
+	CHECK(verifier_check_start(w, NULL, PASSWORD, 0, on_checked, &decoy, &job) == 0);
+	wait_for_check(loop, &decoy);
+	CHECK(decoy.calls == 1 && !decoy.match);
+	CHECK(now_ms() - t0 >= 2);	/* yescrypt, not a string compare */
 	free(v);
+}
+
+/* A non-root caller gets two jobs at a time; root is never refused, and
+ * root's jobs run before the queued jobs of others. */
+static void
+test_limits(struct loop *loop, struct verifier_worker *w)
+{
+	struct check_result r[4] = { 0 }, root = { 0 };
+	struct verifier_job *jobs[4] = { 0 }, *root_job = NULL;
+
+	CHECK(verifier_check_start(w, NULL, PASSWORD, 1000, on_checked, &r[0], &jobs[0]) == 0);
+	CHECK(verifier_check_start(w, NULL, PASSWORD, 1000, on_checked, &r[1], &jobs[1]) == 0);
+	CHECK(verifier_check_start(w, NULL, PASSWORD, 1000, on_checked, &r[2], &jobs[2]) == FR_ERR_TOO_LARGE);
+	CHECK(jobs[2] == NULL);
+	CHECK(verifier_job_start(w, PASSWORD, 1000, &jobs[3]) == FR_ERR_TOO_LARGE);
+	CHECK(verifier_check_start(w, NULL, PASSWORD, 1001, on_checked, &r[3], &jobs[2]) == 0);
+	CHECK(verifier_check_start(w, NULL, PASSWORD, 0, on_checked, &root, &root_job) == 0);
+	wait_for_check(loop, &root);
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			wait_for_check(loop, &r[i]);
+	/* Done: uid 1000 may start again. */
+	CHECK(verifier_check_start(w, NULL, PASSWORD, 1000, on_checked, &r[2], &jobs[0]) == 0);
+	wait_for_check(loop, &r[2]);
+	CHECK(r[2].calls == 1);
 }
 
 int
@@ -139,7 +172,7 @@ main(void)
 	CHECK(verifier_worker_new(loop, cache, &w) == 0);
 
 	/* Taken when ready: NULL until then, the job stays. */
-	CHECK(verifier_job_start(w, PASSWORD, &job) == 0 && job != NULL);
+	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0 && job != NULL);
 	long long deadline = now_ms() + 10000;
 	while ((v = verifier_job_take(&job)) == NULL && now_ms() < deadline)
 		usleep(1000);
@@ -150,7 +183,7 @@ main(void)
 	/* Handed off before the hash is done (a hash takes milliseconds, the
 	 * hand-off a few instructions): it joins the record later. */
 	store_record(cache, "alice", 1000);
-	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
 	verifier_job_hand_off(&job, "alice", 1000);
 	CHECK(job == NULL);
 	v = wait_for_verifier(loop, cache, "alice");
@@ -159,7 +192,7 @@ main(void)
 
 	/* Handed off after it is done: written at once. */
 	store_record(cache, "bob", 2000);
-	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
 	usleep(500000);		/* far longer than one hash */
 	verifier_job_hand_off(&job, "bob", 2000);
 	v = stored_verifier(cache, "bob");
@@ -169,11 +202,11 @@ main(void)
 	/* A newer login replaced the record meanwhile: the late verifier is
 	 * for a password that record may not have, so it is dropped. */
 	store_record(cache, "carol", 3000);
-	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
 	verifier_job_hand_off(&job, "carol", 2999);
 	/* A second job, to wait on. */
 	store_record(cache, "dave", 4000);
-	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
 	verifier_job_hand_off(&job, "dave", 4000);
 	v = wait_for_verifier(loop, cache, "dave");
 	CHECK(v != NULL);
@@ -186,19 +219,20 @@ main(void)
 
 	/* Cancelled before or after it is done: nothing is written, nothing
 	 * leaks (valgrind runs this test). */
-	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
 	verifier_job_cancel(&job);
 	CHECK(job == NULL);
-	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
 	usleep(500000);
 	verifier_job_cancel(&job);
 	verifier_job_cancel(&job);	/* a second cancel is harmless */
 
 	test_checks(loop, w);
+	test_limits(loop, w);
 
 	/* Freeing the worker with a hand-off still being made. */
 	store_record(cache, "erin", 5000);
-	CHECK(verifier_job_start(w, PASSWORD, &job) == 0);
+	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
 	verifier_job_hand_off(&job, "erin", 5000);
 	verifier_worker_free(w);
 	token_cache_close(cache);
