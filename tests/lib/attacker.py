@@ -9,11 +9,15 @@
       connect and close as fast as possible for SECONDS; print counts
   attacker.py abandon SOCKET USER TIMES
       start a login for USER and hang up at the prompt, TIMES times
+  attacker.py flood SOCKET USER PASSWORD CONNS SECONDS
+      CONNS connections at once, each sending USER's password again and
+      again for SECONDS (what makes the helper hash); print counts
 """
 
 import json
 import socket
 import sys
+import threading
 import time
 
 import security
@@ -90,11 +94,46 @@ def abandon(path, user, times):
     print(json.dumps({"outcomes": outcomes}), flush=True)
 
 
+def flood(path, user, password, conns, seconds):
+    end = time.monotonic() + seconds
+    counts = {"answers": 0, "refused": 0}
+    lock = threading.Lock()
+
+    def worker():
+        while time.monotonic() < end:
+            try:
+                s = connect(path)
+                reply = begin(s, user)
+                if reply is None or reply[0] != 64:
+                    with lock:
+                        counts["refused"] += 1
+                    s.close()
+                    time.sleep(0.01)
+                    continue
+                s.sendall(security.frame(2, security.field(9, password)))
+                security.read_frame(s)
+                with lock:
+                    counts["answers"] += 1
+                s.close()
+            except OSError:
+                with lock:
+                    counts["refused"] += 1
+    threads = [threading.Thread(target=worker) for _ in range(conns)]
+    for t in threads:
+        t.start()
+    print(json.dumps({"started": conns}), flush=True)
+    for t in threads:
+        t.join()
+    print(json.dumps(counts), flush=True)
+
+
 if __name__ == "__main__":
     mode, path = sys.argv[1], sys.argv[2]
     if mode == "hold":
         hold(path, sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]))
     elif mode == "storm":
         storm(path, float(sys.argv[3]))
+    elif mode == "flood":
+        flood(path, sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
     elif mode == "abandon":
         abandon(path, sys.argv[3], int(sys.argv[4]))
