@@ -15,6 +15,7 @@
 #include "offline_login.h"
 #include "secret.h"
 #include "token_cache.h"
+#include "totp_replay.h"
 #include "verifier_worker.h"
 
 bool
@@ -278,7 +279,7 @@ flow_totp_check(struct login *lg, const struct totp_entry *entry, const char *an
 	}
 	code[n] = '\0';
 	if (n > 0)
-		r = totp_accept(entry, code, time(NULL), cfg->totp_window, cfg->cache_dir, lg->user);
+		r = totp_replay_accept(lg->helper->totp_replay, entry, code, time(NULL), cfg->totp_window, lg->user);
 	explicit_bzero(code, sizeof(code));
 	if (r == 0)
 		return FLOW_TOTP_ACCEPTED;

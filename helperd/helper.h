@@ -18,6 +18,7 @@ struct verifier_worker;
 struct state_writer;
 struct caller_quota;
 struct api_health;
+struct totp_replay;
 
 struct helper {
 	struct config *cfg;
@@ -32,7 +33,8 @@ struct helper {
 	struct ratelimit *ratelimit;	/* failed-login throttling (access.c) */
 	struct verifier_worker *verifiers;	/* yescrypt off the loop */
 	struct caller_quota *quota;	/* what each non-root uid holds */
-	struct state_writer *state_writer;	/* rate-limit and replay files, written behind */
+	struct state_writer *state_writer;
+	struct totp_replay *totp_replay;	/* used TOTP steps */	/* rate-limit and replay files, written behind */
 	int cache_dirfd;		/* cache_dir, for the state files */
 	unsigned logins_active;
 	uint64_t logins_total;

@@ -38,6 +38,7 @@
 #include "state_writer.h"
 #include "token_cache.h"
 #include "token_refresh.h"
+#include "totp_replay.h"
 #include "verifier_worker.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -236,7 +237,8 @@ run(struct daemon_state *d, int foreground)
 	}
 	if ((r = state_writer_new(h->cache_dirfd, h->cfg->cache_dir, &h->state_writer)) != 0 ||
 	    (r = ratelimit_open(h->cache_dirfd, h->state_writer, h->cfg->rate_limit_failures,
-				h->cfg->rate_limit_delay, &h->ratelimit)) != 0) {
+				h->cfg->rate_limit_delay, &h->ratelimit)) != 0 ||
+	    (r = totp_replay_new(h->cfg->cache_dir, h->state_writer, &h->totp_replay)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
@@ -309,6 +311,7 @@ teardown(struct daemon_state *d)
 	token_cache_close(h->cache);
 	/* The table's last save goes through the writer, which then stops. */
 	ratelimit_free(h->ratelimit);
+	totp_replay_free(h->totp_replay);
 	state_writer_free(h->state_writer);
 	if (h->cache_dirfd >= 0)
 		close(h->cache_dirfd);

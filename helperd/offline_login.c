@@ -12,6 +12,7 @@
 #include "offline_login.h"
 #include "totp.h"
 #include "token_cache.h"
+#include "totp_replay.h"
 #include "verifier.h"
 
 /* Users with failures (or a used TOTP step) are remembered; the table is
@@ -226,8 +227,8 @@ offline_login_code(struct login *lg, const char *code)
 	r = offline_totp_entry(lg, &entry);
 	/* The same replay state as online TOTP logins: a code works once. */
 	if (r == 0)
-		r = n > 0 ? totp_accept(&entry, digits, time(NULL), cfg->totp_window, cfg->cache_dir,
-					lg->user) : FR_ERR_INVALID;
+		r = n > 0 ? totp_replay_accept(lg->helper->totp_replay, &entry, digits, time(NULL),
+					       cfg->totp_window, lg->user) : FR_ERR_INVALID;
 	totp_entry_wipe(&entry);
 	explicit_bzero(digits, sizeof(digits));
 	if (r == FR_ERR_DUPLICATE) {

@@ -11,7 +11,6 @@
 
 #include <liboath/oath.h>
 
-#include "atomic_file.h"
 #include "fr_error.h"
 #include "totp.h"
 
@@ -363,41 +362,4 @@ totp_replay_load(const char *dir, const char *user, uint64_t *last)
 		r = FR_OK;
 	}
 	return r;
-}
-
-int
-totp_replay_store(const char *dir, const char *user, uint64_t counter)
-{
-	char name[192], text[32];
-
-	if (replay_name(user, name, sizeof(name)) != 0)
-		return FR_ERR_INVALID;
-	int tlen = snprintf(text, sizeof(text), "%" PRIu64 "\n", counter);
-	int dfd = open_dir(dir);
-	if (dfd < 0)
-		return FR_ERR_IO;
-	/* The rename is on disk before the code counts as used. */
-	int r = atomic_file_replace(dfd, name, text, (size_t)tlen);
-	close(dfd);
-	return r;
-}
-
-int
-totp_accept(const struct totp_entry *e, const char *code, time_t now, unsigned window,
-	    const char *state_dir, const char *user)
-{
-	uint64_t counter = 0, last = 0;
-	int r;
-
-	if ((r = totp_verify(e, code, now, window, &counter)) != 0)
-		return r;
-	if ((r = totp_replay_load(state_dir, user, &last)) != 0)
-		return FR_ERR_IO;	/* unreadable state: refuse rather than allow a replay */
-	/* A step at or before the last used one: the same code again, or an
-	 * older one still inside the window. */
-	if (counter <= last)
-		return FR_ERR_DUPLICATE;
-	if (totp_replay_store(state_dir, user, counter) != 0)
-		return FR_ERR_IO;
-	return FR_OK;
 }

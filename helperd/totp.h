@@ -54,16 +54,10 @@ int totp_users_read(const char *path, unsigned trusted_uid, char **text, size_t 
 int totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned window,
 		uint64_t *counter);
 
-/* Replay state in the folder `dir` (the helper's cache_dir): the file
- * ".totp=USER" holds the last accepted time step.  `load` gives 0 when
- * there is none; `store` replaces it atomically (fsync, rename, fsync). */
+/* The last accepted time step of `user` in the folder `dir` (the helper's
+ * cache_dir), from the file ".totp=USER": 0 when there is none.  Written
+ * by totp_replay.c.  FR_ERR_INVALID (corrupt), FR_ERR_UNTRUSTED (not a
+ * private file of ours), FR_ERR_IO. */
 int totp_replay_load(const char *dir, const char *user, uint64_t *last);
-int totp_replay_store(const char *dir, const char *user, uint64_t counter);
-
-/* Verify, refuse a step at or before the last accepted one, and record
- * the new step before saying yes.  FR_ERR_INVALID wrong code,
- * FR_ERR_DUPLICATE replay, FR_ERR_IO the state could not be kept. */
-int totp_accept(const struct totp_entry *e, const char *code, time_t now, unsigned window,
-		const char *state_dir, const char *user);
 
 #endif

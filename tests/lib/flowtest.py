@@ -83,8 +83,13 @@ class FlowEnv(FreddyEnv):
         return None
 
     def forget_replay_state(self):
+        """Make used TOTP steps usable again.  The helper keeps them in
+        memory too (its files are only the copy that outlives it), so it
+        is restarted with the files gone."""
+        self.helper.stop()
         for path in glob.glob(os.path.join(self.cache_dir, ".totp=*")):
             os.unlink(path)
+        self.helper.start(wait_socket=self.socket)
 
     def restart_helper(self):
         self.helper.stop()

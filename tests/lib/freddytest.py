@@ -176,9 +176,11 @@ class Helper:
         self.env = env
         self.proc = None
 
-    def start(self, wait_socket=None, extra_args=()):
+    def start(self, wait_socket=None, extra_args=(), prefix=()):
+        """`prefix` runs the helper through another program that ends by
+        exec'ing it (so that proc is still the helper)."""
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([*HELPER_WRAPPER, HELPER, "--config", self.config, "--foreground",
+        self.proc = subprocess.Popen([*prefix, *HELPER_WRAPPER, HELPER, "--config", self.config, "--foreground",
                                       *extra_args],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         if wait_socket:
