@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -320,6 +321,47 @@ out:
 	return status;
 }
 
+/* One freddyctl at a time changes the users file: read, change and rename
+ * must not interleave with another run's, or one run's change is lost
+ * (two enrolments: one secret gone; a removal and an enrolment: the
+ * removed secret, perhaps of a stolen phone, back).  The lock is a file of
+ * its own next to the users file, since the rename replaces the users
+ * file's inode.  Held until exit. */
+static int
+lock_users_file(const char *users_file)
+{
+	size_t n = strlen(users_file) + sizeof(".lock");
+	char *path = malloc(n);
+	struct stat st;
+
+	if (path == NULL)
+		return -1;
+	snprintf(path, n, "%s.lock", users_file);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "freddyctl: cannot open the lock %s: %s\n", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0) {
+		fprintf(stderr, "freddyctl: the lock %s is not a root-owned private file\n", path);
+		free(path);
+		close(fd);
+		return -1;
+	}
+	int r;
+	while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+		;
+	if (r != 0) {
+		fprintf(stderr, "freddyctl: cannot lock %s: %s\n", path, strerror(errno));
+		free(path);
+		close(fd);
+		return -1;
+	}
+	free(path);
+	return fd;
+}
+
 int
 ctl_totp_main(const struct ctl_context *ctx, int argc, char **argv)
 {
@@ -346,5 +388,10 @@ ctl_totp_main(const struct ctl_context *ctx, int argc, char **argv)
 	}
 	/* The new file is created 0600 whatever the umask says. */
 	umask(077);
-	return enrolling ? enroll(&o) : remove_user(&o);
+	int lock = lock_users_file(o.users_file);
+	if (lock < 0)
+		return CTL_EXIT_FAILURE;
+	int status = enrolling ? enroll(&o) : remove_user(&o);
+	close(lock);
+	return status;
 }

@@ -9,7 +9,7 @@ import re
 import stat
 import subprocess
 
-from flowtest import FlowEnv, FlowTestCase, run_ctl, totp_code
+from flowtest import FREDDYCTL, FlowEnv, FlowTestCase, run_ctl, totp_code
 from freddytest import API_KEY, PASSWORDS, Helper, main
 
 TOTP_CONFIG = ("second_factor = totp\napi_key_file = {api_key_file}\n"
@@ -192,6 +192,27 @@ class Enrolment(FlowTestCase):
 
     def users_file(self, name):
         return os.path.join(self.env.tmp, name)
+
+    def test_concurrent_enrolments_and_removals_lose_nothing(self):
+        # 30 pairs at once: enrol new_i, remove old_i.  Without a lock
+        # across read, change and rename, runs overwrite each other: new
+        # secrets vanish and removed ones (a stolen phone's) come back.
+        path = self.users_file("concurrent")
+        for i in range(30):
+            r = run_ctl("totp", "enroll", "--users-file", path, "old%d" % i)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        procs = []
+        for i in range(30):
+            for argv in (("enroll", "new%d" % i), ("remove", "old%d" % i)):
+                procs.append(subprocess.Popen([FREDDYCTL, "totp", argv[0], "--users-file", path, argv[1]],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+        with open(path) as f:
+            users = [line.split()[1] for line in f if line.strip()]
+        self.assertEqual(sorted(users), sorted("new%d" % i for i in range(30)))
+        self.assertEqual(stat.S_IMODE(os.stat(path + ".lock").st_mode), 0o600)
 
     def test_enroll_prints_uri_and_qr_and_writes_a_private_line(self):
         path = self.users_file("enrol1")
