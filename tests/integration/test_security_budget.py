@@ -8,12 +8,16 @@ PAM_RHOST set, as su and sshd set them; the non-root attacker is a real
 unprivileged uid through setpriv."""
 
 import concurrent.futures
+import os
 import re
+import subprocess
 import time
 
 import pexpect
 
-from freddytest import PASSWORDS, PRIVATE_TMP, FreddyTestCase, PamResult, main
+from freddytest import PASSWORDS, PRIVATE_TMP, TOP_SRCDIR, FreddyTestCase, PamResult, main
+
+NSS_CASELESS_SRC = os.path.join(TOP_SRCDIR, "tests", "lib", "nss_caseless.c")
 import security
 
 # Below the emulator's own lockout (5 failures in 10 minutes, as the real
@@ -110,6 +114,49 @@ class BudgetManyOrigins(Budget):
                 time.sleep(int(m.group(1)) + 0.2)
         r, waited = self.login_from("bob", "rhost=198.51.100.21", deadline_s=8 + 3)
         self.assertEqual(r.status, 0, r)
+
+
+class CanonicalNames(FreddyTestCase):
+    """With case-insensitive NSS (SSSD, some LDAP), "ALICE" and "alice"
+    are one account: one budget, one cache file, the canonical name at the
+    API.  tests/lib/nss_caseless.c is such an NSS module, under nss_wrapper."""
+    env_kwargs = {"start_helper": False,
+                  "config": "rate_limit_failures = 2\nrate_limit_delay = 60\n"}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        so = os.path.join(cls.env.tmp, "libnss_caseless.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", so, NSS_CASELESS_SRC], check=True)
+        cls.env.helper.env = dict(cls.env.helper_env, NSS_WRAPPER_MODULE_SO_PATH=so,
+                                  NSS_WRAPPER_MODULE_FN_PREFIX="caseless",
+                                  NSS_CASELESS_PASSWD=cls.env.helper_env["NSS_WRAPPER_PASSWD"])
+        cls.env.helper.start(wait_socket=cls.env.socket)
+
+    def test_one_budget_and_one_cache_file_whatever_the_case(self):
+        for spelling in ("ALICE", "Alice"):
+            r = self.env.pamtester(spelling, [("Password: ", WRONG)])
+            self.assertIn("Invalid email or password", r.transcript)
+        r = self.env.pamtester("alice", [])
+        self.assertRegex(r.transcript, r"Too many failed attempts; try again in \d+ s")
+        self.assertIn("refusing a login for alice", self.env.helper.read_log())
+
+    def test_login_under_another_case_uses_the_canonical_name(self):
+        r = self.env.login("bob")
+        self.assertEqual(r.status, 0, r)
+        r = self.attempt_as("BOB")
+        self.assertEqual(r.status, 0, r)
+        self.env.flush_cache()
+        self.assertEqual(sorted(f for f in os.listdir(self.env.cache_dir) if not f.startswith(".")),
+                         ["bob"])
+        self.assertIn("for user=bob service=freddy-test", self.env.helper.read_log())
+
+    def attempt_as(self, spelling):
+        started = time.time() - 0.001
+        return self.env.pamtester(spelling, [
+            ("Password: ", PASSWORDS["bob"]),
+            ("code \\(Enter for a new one\\): ", lambda: self.env.emu.code_for("bob@example.com", started)),
+        ])
 
 
 class NonRootBudget(FreddyTestCase):
