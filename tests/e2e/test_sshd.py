@@ -4,9 +4,10 @@ real ssh client typing the Freddy password and the emailed code."""
 import os
 import socket
 import subprocess
+import time
 
 from e2e import CODE_PROMPT, E2ETestCase, Session, add_user, as_user, free_port, install_service
-from freddytest import main, wait_for
+from freddytest import PASSWORDS, main, wait_for
 
 # sshd names its PAM service after the program: a symlink gives the test a
 # service of its own, so the machine's /etc/pam.d/sshd stays as it is.
@@ -153,6 +154,62 @@ class SshLogin(E2ETestCase):
         self.assertEqual(s.finish(), 255, s.transcript)
         self.assertNotIn("hello from", s.transcript)
         self.assertEqual(self.env.emu.requests("POST /v1/auth/verify"), 0)
+
+
+class SshBudget(E2ETestCase):
+    """Ten wrong passwords at once over ssh from one address spend that
+    address's budget and reach the API at most rate_limit_failures times;
+    alice's own login from another address gets in within
+    rate_limit_user_max_delay."""
+    helper_config = "rate_limit_failures = 3\nrate_limit_delay = 2\nrate_limit_user_max_delay = 8\n"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        add_user("alice")
+        install_service(SERVICE, example="sshd")
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        os.path.join(cls.env.tmp, "host_key")], check=True)
+        cls.sshd = Sshd(cls.env.tmp, "sshd-budget", "keyboard-interactive")
+        cls.addClassCleanup(cls.sshd.stop)
+
+    def ssh(self, source):
+        return Session(as_user("alice") + [
+            "ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "NumberOfPasswordPrompts=1", "-o", "PreferredAuthentications=keyboard-interactive",
+            "-b", source, "-p", str(self.sshd.port), "alice@127.0.0.1", "echo hello from $(id -un)"],
+            timeout=60)
+
+    def test_parallel_wrong_passwords_and_the_owner_gets_in(self):
+        sessions = [self.ssh("127.0.0.1") for _ in range(10)]
+        for s in sessions:
+            s.expect("Password: ")
+        for s in sessions:
+            s.send("a-strangers-guess")
+        for s in sessions:
+            self.assertEqual(s.finish(), 255, s.transcript)
+        sent = self.env.emu.requests("POST /v1/auth/login")
+        self.assertLessEqual(sent, 3)
+        print("10 parallel wrong ssh passwords from one address: %d password checks at the API" % sent)
+        deadline = time.monotonic() + 8 + 3
+        while True:
+            s = self.ssh("127.0.0.2")
+            s.expect("Password: ")
+            s.send(PASSWORDS["alice"])
+            i = s.child.expect(["Too many failed attempts; try again in (\\d+) s", CODE_PROMPT])
+            if i == 1:
+                s.send(self.code("alice", s))
+                s.expect("hello from alice")
+                self.assertEqual(s.finish(), 0, s.transcript)
+                break
+            wait = int(s.child.match.group(1))
+            s.finish()
+            self.assertLess(time.monotonic() + wait, deadline, "held too long")
+            time.sleep(wait + 0.2)
+        self.assertIn("from:alice/rhost=127.0.0.1", self.env.helper.read_log())
+
 
 if __name__ == "__main__":
     main()
