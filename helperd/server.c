@@ -41,6 +41,7 @@ struct conn {
 	struct conn *prev, *next;
 	struct conn *idle_prev, *idle_next;	/* in an idle list while WAIT_REQUEST */
 	bool idle;
+	uint64_t accept_round;		/* the accept batch that took it in */
 	struct conn_peer peer;
 	struct bytes in, out;
 	enum conn_state state;
@@ -65,6 +66,7 @@ struct server {
 	unsigned nconns;
 	struct idle_list idle_root, idle_user;
 	struct refusal_log refusals;
+	uint64_t accept_round;		/* batches of accepts so far */
 	char *created_path;		/* unlinked at exit */
 	int listening;
 	int64_t accept_paused_until;
@@ -373,6 +375,17 @@ oldest_user_prompt(struct server *srv)
 	return oldest;
 }
 
+/* The oldest idle connection of `l` that may make room.  One accepted in
+ * this very batch has not had its request read yet: it is never taken,
+ * or a connect storm could push out a client whose request is waiting. */
+static struct conn *
+idle_victim(const struct server *srv, const struct idle_list *l)
+{
+	struct conn *c = l->head;
+
+	return c != NULL && c->accept_round < srv->accept_round ? c : NULL;
+}
+
 static void
 evict(struct server *srv, struct conn *victim, enum refusal_kind kind)
 {
@@ -403,18 +416,19 @@ admit(struct server *srv, uid_t uid)
 			return "Too many connections from your account, try again";
 		}
 		if (caller_quota_total(q, QUOTA_CONNECTIONS) >= cfg->max_clients - cfg->reserved_root_clients) {
-			if (srv->idle_user.head == NULL) {
+			struct conn *victim = idle_victim(srv, &srv->idle_user);
+			if (victim == NULL) {
 				refusal_log_note(&srv->refusals, REFUSED_NONROOT_FULL, uid, now);
 				return "Authentication service busy, try again";
 			}
-			evict(srv, srv->idle_user.head, EVICTED_IDLE);
+			evict(srv, victim, EVICTED_IDLE);
 		}
 	}
 	if (srv->nconns < cfg->max_clients)
 		return NULL;
-	struct conn *victim = srv->idle_user.head;
+	struct conn *victim = idle_victim(srv, &srv->idle_user);
 	if (victim == NULL && uid == 0)
-		victim = srv->idle_root.head;
+		victim = idle_victim(srv, &srv->idle_root);
 	if (victim != NULL) {
 		evict(srv, victim, EVICTED_IDLE);
 		return NULL;
@@ -434,6 +448,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 	struct helper *h = srv->h;
 
 	(void)events;
+	srv->accept_round++;
 	for (int taken = 0; taken < ACCEPT_BATCH; taken++) {
 		int fd = accept4(src->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -474,6 +489,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 		c->peer.pid = cred.pid;
 		c->state = CONN_WAIT_REQUEST;
 		c->events = EPOLLIN;
+		c->accept_round = srv->accept_round;
 		set_deadline(c, FIRST_REQUEST_TIMEOUT_S);
 		if (loop_add(h->loop, &c->src, EPOLLIN) != 0) {
 			caller_quota_give(h->quota, cred.uid, QUOTA_CONNECTIONS);

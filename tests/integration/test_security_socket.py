@@ -137,7 +137,9 @@ class ClientLimit(FreddyTestCase):
             self.assertLessEqual(security.fd_count(pid), fds0 + 21)
             r = self.env.login("alice")
             self.assertEqual(r.status, 0, r)
-            self.assertIn("idle dropped to make room", self.env.helper.read_log())
+            # In the summary line of the 10 s interval.
+            wait_for(lambda: "idle dropped to make room" in self.env.helper.read_log(), timeout=15,
+                     what="the eviction summary")
         finally:
             for s in socks:
                 s.close()
