@@ -20,8 +20,8 @@
 #include <liboath/oath.h>
 #include <qrencode.h>
 
-#include "../helperd/totp.h"
-#include "../helperd/user_name.h"
+#include "crypto/totp.h"
+#include "hostlib/user_name.h"
 #include "ctl.h"
 #include "fr_error.h"
 

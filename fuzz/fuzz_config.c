@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "fr_error.h"
-#include "helper_config.h"
-#include "ratelimit.h"
+#include "core/helper_config.h"
+#include "store/ratelimit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

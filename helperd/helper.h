@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "helper_config.h"
+#include "core/helper_config.h"
 
 struct loop;
 struct http_client;

@@ -91,7 +91,8 @@ class Capacity(FreddyTestCase):
         wait_for(lambda: "uid at max_clients_per_uid" in self.env.helper.read_log(),
                  what="the refusal summary")
         # A root caller logging in bob is served at once, and all the way.
-        waits = [first_prompt_ms(self.env) for _ in range(5)]
+        with security.TimingSection():
+            waits = [first_prompt_ms(self.env) for _ in range(5)]
         self.assertNotIn(None, waits)
         self.assertLess(statistics.median(waits), 100, waits)
         r = self.env.login("bob")
@@ -102,9 +103,13 @@ class Capacity(FreddyTestCase):
     def test_many_uids_at_their_limits_leave_roots_share(self):
         # Nine uids of 3 connections each would be 27 > 24; non-root callers
         # get 18 together, and root keeps its 6.
+        pid = security.helper_pid(self.env)
+        fds0 = security.fd_count(pid)
         procs = [self.start(uid, "hold", "alice", 3, 0, 30) for uid in range(30001, 30010)]
-        held = sum(self.report(p)["alive"] for p in procs)
-        self.assertLessEqual(held, 24 - 6)
+        for p in procs:
+            self.report(p)
+        # Counted at the helper: what it holds for non-root callers now.
+        self.assertLessEqual(security.fd_count(pid) - fds0, 24 - 6)
         waits = [first_prompt_ms(self.env) for _ in range(5)]
         self.assertNotIn(None, waits)
         self.assertLess(statistics.median(waits), 100, waits)
@@ -112,6 +117,10 @@ class Capacity(FreddyTestCase):
         self.assertEqual(r.status, 0, r)
 
     def test_connect_storm_neither_blocks_root_nor_floods_the_log(self):
+        with security.TimingSection():
+            self.connect_storm()
+
+    def connect_storm(self):
         mark = len(self.env.helper.read_log())
         # One storming process per core: as fast as this machine connects.
         storms = [self.start(security.NOBODY_UID, "storm", 6) for _ in range(os.cpu_count() or 2)]

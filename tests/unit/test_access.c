@@ -4,7 +4,7 @@
 
 #include <pwd.h>
 
-#include "access.h"
+#include "auth/access.h"
 #include "check.h"
 #include "fr_error.h"
 

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cached_auth.h"
+#include "auth/cached_auth.h"
 #include "check.h"
 #include "fr_error.h"
-#include "log.h"
-#include "offline_login.h"
-#include "token_cache.h"
-#include "token_refresh.h"
-#include "verifier.h"
+#include "core/log.h"
+#include "auth/offline_login.h"
+#include "store/token_cache.h"
+#include "auth/token_refresh.h"
+#include "crypto/verifier.h"
 
 static void
 test_verifier(void)

@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "fr_error.h"
-#include "helper_config.h"
+#include "core/helper_config.h"
 
 static struct config cfg;
 static char err[512];

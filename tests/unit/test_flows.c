@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "flows.h"
-#include "helper_config.h"
+#include "auth/flows.h"
+#include "core/helper_config.h"
 
 static const struct flow_ops *
 select_for(const char *text)

@@ -11,8 +11,8 @@
 
 #include "check.h"
 #include "fr_error.h"
-#include "ratelimit.h"
-#include "state_writer.h"
+#include "store/ratelimit.h"
+#include "store/state_writer.h"
 
 static int
 count_visit(void *ctx, const char *key, unsigned failures, int64_t last)

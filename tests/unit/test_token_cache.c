@@ -9,8 +9,8 @@
 
 #include "check.h"
 #include "fr_error.h"
-#include "log.h"
-#include "token_cache.h"
+#include "core/log.h"
+#include "store/token_cache.h"
 
 static void
 test_codec(void)

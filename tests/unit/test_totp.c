@@ -11,9 +11,9 @@
 
 #include "check.h"
 #include "fr_error.h"
-#include "state_writer.h"
-#include "totp.h"
-#include "totp_replay.h"
+#include "store/state_writer.h"
+#include "crypto/totp.h"
+#include "store/totp_replay.h"
 
 #define P(s) s, strlen(s)
 /* RFC 6238 appendix B, SHA-1 seed "12345678901234567890". */

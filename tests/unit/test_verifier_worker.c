@@ -14,11 +14,11 @@
 
 #include "check.h"
 #include "fr_error.h"
-#include "log.h"
-#include "loop.h"
-#include "token_cache.h"
-#include "verifier.h"
-#include "verifier_worker.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "store/token_cache.h"
+#include "crypto/verifier.h"
+#include "crypto/verifier_worker.h"
 
 #define PASSWORD "Correct-Horse-1"
 

@@ -1,0 +1,712 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "fr_error.h"
+#include "api/http.h"
+#include "core/log.h"
+#include "core/secret.h"
+
+struct http_client {
+	struct loop *loop;
+	const struct config *cfg;
+	CURLM *multi;
+	struct loop_source timer;
+	struct curl_slist *plain_headers;
+	struct curl_slist *key_headers;	/* plain + X-API-Key; wiped at free */
+	struct http_xfer *xfers;	/* every transfer: handed to curl or waiting */
+	/* Transfers beyond max_api_connections wait here, FIFO, holding only
+	 * their own request and no curl handle: a curl handle with its
+	 * buffers is about 25 KiB, and a login storm can queue hundreds. */
+	struct http_xfer *wait_head, *wait_tail;
+	struct http_xfer *failed;	/* could not be handed to curl; reported from the timer */
+	uint64_t connections;
+	unsigned active;
+	unsigned running;		/* handed to curl */
+	bool closing;			/* http_client_free has begun: no new transfers */
+	http_observer_fn observer;
+	void *observer_ctx;
+};
+
+/* One per socket curl asks us to watch (curl_multi_assign). */
+struct http_socket {
+	struct loop_source src;
+	struct http_client *client;
+	struct loop_deferred release;
+};
+
+struct http_xfer {
+	struct http_client *client;
+	struct http_xfer *prev, *next;
+	struct http_xfer *wait_prev, *wait_next;	/* in wait_head… or failed */
+	bool waiting;
+	bool launch_failed;
+	CURL *easy;
+	char *url;
+	bool post;
+	char *body;
+	size_t body_len;
+	struct curl_slist *headers;	/* the client's lists or own_headers */
+	struct curl_slist *own_headers;	/* only when a bearer token is sent */
+	char *resp;
+	size_t resp_len, resp_cap;
+	int too_large;
+	char errbuf[CURL_ERROR_SIZE];
+	http_done_fn done;
+	void *ctx;
+	int64_t started_ms;
+};
+
+static void launch_waiting(struct http_client *c);
+static void report_failed_launches(struct http_client *c);
+
+const char *
+http_outcome_name(enum http_outcome outcome)
+{
+	switch (outcome) {
+	case HTTP_ANSWERED:	return "answered";
+	case HTTP_UNREACHABLE:	return "unreachable";
+	case HTTP_TLS_FAILED:	return "TLS failure";
+	case HTTP_TOO_LARGE:	return "response too large";
+	case HTTP_LOCAL_FAILURE: return "local resources exhausted";
+	case HTTP_FAILED:	return "failed";
+	}
+	return "unknown";
+}
+
+static void
+slist_free_wiped(struct curl_slist *list)
+{
+	for (struct curl_slist *l = list; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
+static int
+slist_add(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *n = curl_slist_append(*list, line);
+
+	if (n == NULL)
+		return FR_ERR_NOMEM;
+	*list = n;
+	return FR_OK;
+}
+
+static int
+build_plain_headers(struct curl_slist **list)
+{
+	*list = NULL;
+	if (slist_add(list, "Content-Type: application/json") != 0 ||
+	    slist_add(list, "Accept: application/json") != 0 ||
+	    slist_add(list, "Expect:") != 0) {
+		curl_slist_free_all(*list);
+		*list = NULL;
+		return FR_ERR_NOMEM;
+	}
+	return FR_OK;
+}
+
+/* Builds "prefix" + secret + plain headers, wiping the temporary line. */
+static int
+build_secret_headers(struct curl_slist **list, const char *prefix, const char *secret)
+{
+	size_t n = strlen(prefix) + strlen(secret) + 1;
+	char *line = malloc(n);
+	int r;
+
+	*list = NULL;
+	if (line == NULL)
+		return FR_ERR_NOMEM;
+	snprintf(line, n, "%s%s", prefix, secret);
+	r = build_plain_headers(list);
+	if (r == 0)
+		r = slist_add(list, line);
+	explicit_bzero(line, n);
+	free(line);
+	if (r != 0) {
+		slist_free_wiped(*list);
+		*list = NULL;
+	}
+	return r;
+}
+
+static void
+wait_enqueue(struct http_client *c, struct http_xfer *x)
+{
+	x->wait_next = NULL;
+	x->wait_prev = c->wait_tail;
+	if (c->wait_tail != NULL)
+		c->wait_tail->wait_next = x;
+	else
+		c->wait_head = x;
+	c->wait_tail = x;
+	x->waiting = true;
+}
+
+/* Take x off the wait queue or the failed list, whichever holds it. */
+static void
+unqueue(struct http_xfer *x)
+{
+	struct http_client *c = x->client;
+	struct http_xfer **head = x->waiting ? &c->wait_head : &c->failed;
+
+	if (x->wait_prev != NULL)
+		x->wait_prev->wait_next = x->wait_next;
+	else
+		*head = x->wait_next;
+	if (x->wait_next != NULL)
+		x->wait_next->wait_prev = x->wait_prev;
+	else if (x->waiting)
+		c->wait_tail = x->wait_prev;
+	x->wait_prev = x->wait_next = NULL;
+	x->waiting = x->launch_failed = false;
+}
+
+static void
+xfer_free(struct http_xfer *x)
+{
+	struct http_client *c = x->client;
+
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		c->xfers = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	if (x->waiting || x->launch_failed)
+		unqueue(x);
+	if (x->easy != NULL) {
+		CURLMcode mc = curl_multi_remove_handle(c->multi, x->easy);
+		if (mc != CURLM_OK)
+			log_warn("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
+		curl_easy_cleanup(x->easy);
+		c->running--;
+	}
+	c->active--;
+	if (x->resp != NULL) {
+		explicit_bzero(x->resp, x->resp_cap);
+		free(x->resp);
+	}
+	secret_free(x->body);
+	slist_free_wiped(x->own_headers);
+	free(x->url);
+	free(x);
+}
+
+/* Ends x without an answer: its callback gets `outcome`, then x is freed. */
+static void
+xfer_fail(struct http_xfer *x, enum http_outcome outcome, const char *why)
+{
+	struct http_response resp = {
+		.outcome = outcome,
+		.body = "",
+		.error = why,
+		.elapsed_ms = loop_now_ms() - x->started_ms,
+	};
+
+	x->done(x->ctx, &resp);
+	xfer_free(x);
+}
+
+/* The size cap lives here because CURLOPT_MAXFILESIZE does not stop a
+ * chunked body before curl 8.4.  Growing copies by hand so that no
+ * unwiped copy of a token is left behind by realloc. */
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct http_xfer *x = userp;
+	size_t n = size * nmemb;
+
+	if (n > HTTP_MAX_BODY - x->resp_len) {
+		x->too_large = 1;
+		return 0;
+	}
+	if (x->resp_len + n + 1 > x->resp_cap) {
+		size_t cap = x->resp_cap ? x->resp_cap : 1024;
+		while (cap < x->resp_len + n + 1)
+			cap *= 2;
+		char *grown = malloc(cap);
+		if (grown == NULL)
+			return 0;
+		if (x->resp != NULL) {
+			memcpy(grown, x->resp, x->resp_len);
+			explicit_bzero(x->resp, x->resp_cap);
+			free(x->resp);
+		}
+		x->resp = grown;
+		x->resp_cap = cap;
+	}
+	memcpy(x->resp + x->resp_len, data, n);
+	x->resp_len += n;
+	x->resp[x->resp_len] = '\0';
+	return n;
+}
+
+/* errno values that say this host could not make a connection: a local
+ * user who binds every ephemeral port (EADDRNOTAVAIL) or exhausts file
+ * descriptors must not make the API look down, or offline login would
+ * open for them. */
+static bool
+local_errno(long os_errno)
+{
+	return os_errno == EADDRNOTAVAIL || os_errno == EMFILE || os_errno == ENFILE ||
+	       os_errno == ENOBUFS || os_errno == ENOMEM || os_errno == EAGAIN;
+}
+
+static enum http_outcome
+classify(CURLcode rc, const struct http_xfer *x, long os_errno)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return HTTP_ANSWERED;
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_FAILED_INIT:
+		return HTTP_LOCAL_FAILURE;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+		return local_errno(os_errno) ? HTTP_LOCAL_FAILURE : HTTP_UNREACHABLE;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+		return HTTP_TLS_FAILED;
+	case CURLE_FILESIZE_EXCEEDED:
+		return HTTP_TOO_LARGE;
+	case CURLE_WRITE_ERROR:
+		return x->too_large ? HTTP_TOO_LARGE : HTTP_FAILED;
+	default:
+		return HTTP_FAILED;
+	}
+}
+
+static void
+drain_completed(struct http_client *c)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct http_xfer *x = NULL;
+		CURL *easy = msg->easy_handle;
+		CURLcode rc = msg->data.result;
+		long status = 0, connects = 0, os_errno = 0;
+		if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || x == NULL)
+			continue;
+		if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+			status = 0;
+		if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
+			c->connections += (uint64_t)connects;
+		if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK)
+			os_errno = 0;
+
+		struct http_response resp = {
+			.outcome = classify(rc, x, os_errno),
+			.status = status,
+			.body = x->resp != NULL ? x->resp : "",
+			.body_len = x->resp_len,
+			.error = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc),
+			.elapsed_ms = loop_now_ms() - x->started_ms,
+		};
+		if (resp.outcome != HTTP_ANSWERED)
+			resp.status = 0;
+		log_debug("%s %ld %s in %lld ms", x->url, resp.status, http_outcome_name(resp.outcome),
+			  (long long)resp.elapsed_ms);
+		if (resp.outcome == HTTP_LOCAL_FAILURE)
+			log_err("request to the API not made: %s (%s); counted as unavailable, never as an "
+				"outage", resp.error, os_errno != 0 ? strerror((int)os_errno) : "no errno");
+		if (c->observer != NULL)
+			c->observer(c->observer_ctx, resp.outcome);
+		x->done(x->ctx, &resp);
+		/* msg points into curl's memory; done with it before the free. */
+		xfer_free(x);
+	}
+	launch_waiting(c);
+}
+
+static void
+release_socket(void *arg)
+{
+	free(arg);
+}
+
+static void
+on_socket_event(struct loop_source *src, uint32_t events)
+{
+	struct http_socket *s = (struct http_socket *)src;
+	struct http_client *c = s->client;
+	int flags = 0, running = 0;
+
+	if (events & EPOLLIN)
+		flags |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		flags |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		flags |= CURL_CSELECT_ERR;
+	CURLMcode mc = curl_multi_socket_action(c->multi, src->fd, flags, &running);
+	if (mc != CURLM_OK)
+		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
+	drain_completed(c);
+}
+
+static int
+on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http_client *c = userp;
+	struct http_socket *s = socketp;
+	uint32_t events = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			loop_remove(c->loop, &s->src);
+			loop_defer(c->loop, &s->release, release_socket, s);
+			if (curl_multi_assign(c->multi, fd, NULL) != CURLM_OK)
+				log_warn("curl_multi_assign failed");
+		}
+		return 0;
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		events |= EPOLLIN;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		events |= EPOLLOUT;
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			return -1;
+		s->src.fd = fd;
+		s->src.on_event = on_socket_event;
+		s->client = c;
+		if (loop_add(c->loop, &s->src, events) != 0) {
+			free(s);
+			return -1;
+		}
+		if (curl_multi_assign(c->multi, fd, s) != CURLM_OK) {
+			loop_remove(c->loop, &s->src);
+			loop_defer(c->loop, &s->release, release_socket, s);
+			return -1;
+		}
+	} else if (loop_modify(c->loop, &s->src, events) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_client *c = userp;
+	struct itimerspec its = { 0 };
+
+	(void)multi;
+	if (timeout_ms == 0) {
+		its.it_value.tv_nsec = 1;	/* 0 would disarm: "as soon as possible" */
+	} else if (timeout_ms > 0) {
+		its.it_value.tv_sec = timeout_ms / 1000;
+		its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000;
+	}
+	return timerfd_settime(c->timer.fd, 0, &its, NULL) == 0 ? 0 : -1;
+}
+
+static void
+on_timer_event(struct loop_source *src, uint32_t events)
+{
+	struct http_client *c = (struct http_client *)((char *)src - offsetof(struct http_client, timer));
+	uint64_t expirations;
+	int running = 0;
+
+	(void)events;
+	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
+		return;	/* spurious wake-up; nothing expired */
+	CURLMcode mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	if (mc != CURLM_OK)
+		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
+	drain_completed(c);
+	report_failed_launches(c);
+}
+
+int
+http_client_new(struct loop *loop, const struct config *cfg, const char *api_key,
+		struct http_client **out)
+{
+	struct http_client *c = calloc(1, sizeof(*c));
+	int r = FR_ERR_NOMEM;
+
+	*out = NULL;
+	if (c == NULL)
+		return FR_ERR_NOMEM;
+	c->loop = loop;
+	c->cfg = cfg;
+	c->timer.fd = -1;
+	if ((c->multi = curl_multi_init()) == NULL)
+		goto fail;
+	if (build_plain_headers(&c->plain_headers) != 0)
+		goto fail;
+	if (api_key != NULL && build_secret_headers(&c->key_headers, "X-API-Key: ", api_key) != 0)
+		goto fail;
+	r = FR_ERR_IO;
+	if ((c->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
+		goto fail;
+	c->timer.on_event = on_timer_event;
+	if (loop_add(loop, &c->timer, EPOLLIN) != 0)
+		goto fail;
+	r = FR_ERR_INTERNAL;
+	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK ||
+	    /* Keep enough idle connections to serve a login storm again
+	     * without new handshakes. */
+	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_api_connections) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_api_connections) != CURLM_OK)
+		goto fail;
+	*out = c;
+	return FR_OK;
+fail:
+	http_client_free(c);
+	return r;
+}
+
+void
+http_client_free(struct http_client *c)
+{
+	if (c == NULL)
+		return;
+	/* What is still in flight has no owner to cancel it (a logout sent
+	 * after its session closed): its callback frees its context. */
+	c->closing = true;
+	while (c->xfers != NULL)
+		xfer_fail(c->xfers, HTTP_FAILED, "the helper is shutting down");
+	if (c->multi != NULL)
+		curl_multi_cleanup(c->multi);
+	if (c->timer.fd >= 0) {
+		loop_remove(c->loop, &c->timer);
+		close(c->timer.fd);
+	}
+	curl_slist_free_all(c->plain_headers);
+	slist_free_wiped(c->key_headers);
+	free(c);
+}
+
+#define SETOPT(easy, opt, val) \
+	do { if (rc == CURLE_OK) rc = curl_easy_setopt((easy), (opt), (val)); } while (0)
+
+static CURLcode
+configure_easy(struct http_xfer *x, const struct config *cfg)
+{
+	CURLcode rc = CURLE_OK;
+	CURL *e = x->easy;
+	/* Time spent waiting for a free connection counts: `timeout` bounds
+	 * the whole request, as the login's own deadline expects. */
+	long timeout_ms = (long)cfg->timeout * 1000 - (long)(loop_now_ms() - x->started_ms);
+	if (timeout_ms < 1)
+		timeout_ms = 1;
+
+	SETOPT(e, CURLOPT_URL, x->url);
+	SETOPT(e, CURLOPT_PRIVATE, x);
+	SETOPT(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	/* The API is https and nothing else, wherever a reply points. */
+	SETOPT(e, CURLOPT_PROTOCOLS_STR, "https");
+	SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* "" overrides http_proxy/https_proxy from the environment. */
+	SETOPT(e, CURLOPT_PROXY, cfg->proxy != NULL ? cfg->proxy : "");
+	SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	SETOPT(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (cfg->ca_file != NULL)
+		SETOPT(e, CURLOPT_CAINFO, cfg->ca_file);
+	if (cfg->pinned_pubkey != NULL)
+		SETOPT(e, CURLOPT_PINNEDPUBLICKEY, cfg->pinned_pubkey);
+	SETOPT(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	/* A server that trickles a byte now and then must not hold a login
+	 * for the whole total timeout. */
+	SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, 16L);
+	SETOPT(e, CURLOPT_LOW_SPEED_TIME, (long)(cfg->timeout > 2 ? cfg->timeout / 2 : 1));
+	SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY);
+	/* API replies are a few hundred bytes; curl's 16 KiB default receive
+	 * buffer per transfer was most of a login's memory in a storm.  1 KiB
+	 * is curl's minimum; a longer reply takes more reads, not more calls
+	 * to the kernel (OpenSSL has the whole record). */
+	SETOPT(e, CURLOPT_BUFFERSIZE, 1024L);
+	/* Over TLS, curl copies every request into an upload buffer of 64 KiB
+	 * by default; 16 KiB is its minimum and four times our largest request. */
+	SETOPT(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+	SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
+	SETOPT(e, CURLOPT_WRITEDATA, x);
+	SETOPT(e, CURLOPT_USERAGENT, "pam_freddy/" PACKAGE_VERSION);
+	SETOPT(e, CURLOPT_HTTPHEADER, x->headers);
+	if (x->post) {
+		SETOPT(e, CURLOPT_POST, 1L);
+		/* Not COPYPOSTFIELDS: curl would keep an unwiped copy. */
+		SETOPT(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
+		SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(x->body != NULL ? x->body_len : 0));
+	} else {
+		SETOPT(e, CURLOPT_HTTPGET, 1L);
+	}
+	return rc;
+}
+
+/* Give x a curl handle and hand it to curl. */
+static int
+xfer_launch(struct http_xfer *x)
+{
+	struct http_client *c = x->client;
+
+	if ((x->easy = curl_easy_init()) == NULL)
+		return FR_ERR_NOMEM;
+	CURLcode rc = configure_easy(x, c->cfg);
+	if (rc != CURLE_OK) {
+		log_err("curl_easy_setopt: %s", curl_easy_strerror(rc));
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+		return FR_ERR_INTERNAL;
+	}
+	CURLMcode mc = curl_multi_add_handle(c->multi, x->easy);
+	if (mc != CURLM_OK) {
+		log_err("curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+		return FR_ERR_INTERNAL;
+	}
+	c->running++;
+	return FR_OK;
+}
+
+/* Hand waiting transfers to curl while connections are free.  Runs from
+ * http_start and http_cancel too, so it never calls an owner's callback
+ * (the caller may be in the middle of its own work): a transfer curl
+ * would not take goes to `failed`, and the timer reports it. */
+static void
+launch_waiting(struct http_client *c)
+{
+	while (!c->closing && c->wait_head != NULL && c->running < c->cfg->max_api_connections) {
+		struct http_xfer *x = c->wait_head;
+		unqueue(x);
+		if (xfer_launch(x) == FR_OK)
+			continue;
+		/* Reported in any order: the failed list has no tail. */
+		x->wait_next = c->failed;
+		if (c->failed != NULL)
+			c->failed->wait_prev = x;
+		c->failed = x;
+		x->launch_failed = true;
+		if (on_curl_timer(c->multi, 0, c) != 0)
+			log_err("cannot arm the HTTP timer: %s", strerror(errno));
+	}
+}
+
+static void
+report_failed_launches(struct http_client *c)
+{
+	while (c->failed != NULL)
+		xfer_fail(c->failed, HTTP_LOCAL_FAILURE, "the request could not be handed to curl");
+}
+
+int
+http_start(struct http_client *c, const struct http_request *req, http_done_fn done, void *ctx,
+	   struct http_xfer **out)
+{
+	struct http_xfer *x = calloc(1, sizeof(*x));
+	int r = FR_ERR_NOMEM;
+
+	*out = NULL;
+	if (c->closing) {
+		free(x);
+		return FR_ERR_INTERNAL;
+	}
+	if (x == NULL)
+		return FR_ERR_NOMEM;
+	x->client = c;
+	x->done = done;
+	x->ctx = ctx;
+	x->started_ms = loop_now_ms();
+	x->next = c->xfers;
+	if (c->xfers != NULL)
+		c->xfers->prev = x;
+	c->xfers = x;
+	c->active++;
+
+	size_t urllen = strlen(c->cfg->api_url) + strlen(req->path) + 1;
+	if ((x->url = malloc(urllen)) == NULL)
+		goto fail;
+	snprintf(x->url, urllen, "%s%s", c->cfg->api_url, req->path);
+	if (req->body != NULL && (x->body = secret_strndup(req->body, req->body_len)) == NULL)
+		goto fail;
+
+	x->body_len = req->body_len;
+	x->post = strcmp(req->method, "POST") == 0;
+	if (req->bearer != NULL) {
+		if ((r = build_secret_headers(&x->own_headers, "Authorization: Bearer ", req->bearer)) != 0)
+			goto fail;
+		x->headers = x->own_headers;
+	} else if (req->api_key) {
+		r = FR_ERR_CONFIG;
+		if (c->key_headers == NULL)
+			goto fail;
+		x->headers = c->key_headers;
+	} else {
+		x->headers = c->plain_headers;
+	}
+	if (c->wait_head == NULL && c->running < c->cfg->max_api_connections) {
+		if ((r = xfer_launch(x)) != FR_OK)
+			goto fail;
+	} else {
+		wait_enqueue(c, x);
+		launch_waiting(c);
+	}
+	*out = x;
+	return FR_OK;
+fail:
+	xfer_free(x);
+	return r;
+}
+
+void
+http_cancel(struct http_xfer *x)
+{
+	if (x == NULL)
+		return;
+	struct http_client *c = x->client;
+	xfer_free(x);
+	launch_waiting(c);	/* a connection may have come free */
+}
+
+void
+http_client_set_observer(struct http_client *c, http_observer_fn fn, void *ctx)
+{
+	c->observer = fn;
+	c->observer_ctx = ctx;
+}
+
+uint64_t
+http_connections_opened(const struct http_client *c)
+{
+	return c->connections;
+}
+
+unsigned
+http_transfers_active(const struct http_client *c)
+{
+	return c->active;
+}

@@ -1,0 +1,394 @@
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/access.h"
+#include "fr_error.h"
+#include "core/log.h"
+#include "store/ratelimit.h"
+
+#define PW_BUF_MAX	(1024 * 1024)
+#define GROUPS_MAX	65536
+
+/* getpwnam_r(3): some NSS modules report "no such entry" as an error. */
+static bool
+not_found_errno(int e)
+{
+	return e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
+}
+
+/* getpwnam_r with a buffer grown on ERANGE.  FR_ERR_NOT_FOUND: no such user. */
+int
+access_lookup_account(const char *user, struct local_account *out)
+{
+	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t size = hint > 0 ? (size_t)hint : 4096;
+	struct passwd pw, *res = NULL;
+
+	memset(out, 0, sizeof(*out));
+	for (;;) {
+		char *buf = malloc(size);
+		if (buf == NULL)
+			return FR_ERR_NOMEM;
+		int rc = getpwnam_r(user, &pw, buf, size, &res);
+		bool usable = rc == 0 && res != NULL && strlen(pw.pw_name) <= USER_NAME_MAX &&
+			      user_name_valid(pw.pw_name);
+		if (usable) {
+			out->uid = pw.pw_uid;
+			out->gid = pw.pw_gid;
+			memcpy(out->name, pw.pw_name, strlen(pw.pw_name) + 1);
+		}
+		free(buf);
+		if (rc == ERANGE && size < PW_BUF_MAX) {
+			size *= 2;
+			continue;
+		}
+		if (rc != 0 && !not_found_errno(rc))
+			return FR_ERR_IO;
+		return usable ? FR_OK : FR_ERR_NOT_FOUND;
+	}
+}
+
+static int
+lookup_user(const char *user, uid_t *uid, gid_t *gid)
+{
+	struct local_account acct;
+	int r = access_lookup_account(user, &acct);
+
+	*uid = acct.uid;
+	*gid = acct.gid;
+	return r;
+}
+
+int
+access_caller_allowed(const char *user, uid_t caller_uid)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (caller_uid == 0)
+		return FR_OK;
+	int r = lookup_user(user, &uid, &gid);
+	if (r == FR_ERR_NOT_FOUND)
+		return FR_ERR_PERMISSION;
+	if (r != 0)
+		return r;
+	return uid == caller_uid ? FR_OK : FR_ERR_PERMISSION;
+}
+
+static int
+group_id(const char *name, gid_t *gid)
+{
+	long hint = sysconf(_SC_GETGR_R_SIZE_MAX);
+	size_t size = hint > 0 ? (size_t)hint : 4096;
+	struct group gr, *res = NULL;
+
+	for (;;) {
+		char *buf = malloc(size);
+		if (buf == NULL)
+			return FR_ERR_NOMEM;
+		int rc = getgrnam_r(name, &gr, buf, size, &res);
+		if (rc == 0 && res != NULL)
+			*gid = gr.gr_gid;
+		free(buf);
+		if (rc == ERANGE && size < PW_BUF_MAX) {
+			size *= 2;
+			continue;
+		}
+		if (rc != 0 && !not_found_errno(rc))
+			return FR_ERR_IO;
+		return rc == 0 && res != NULL ? FR_OK : FR_ERR_NOT_FOUND;
+	}
+}
+
+/* The user's groups, primary included, grown until getgrouplist fits. */
+static int
+user_groups(const char *user, gid_t primary, gid_t **out, int *count)
+{
+	int n = 64;
+
+	*out = NULL;
+	*count = 0;
+	for (;;) {
+		gid_t *list = calloc((size_t)n, sizeof(*list));
+		int got = n;
+		if (list == NULL)
+			return FR_ERR_NOMEM;
+		if (getgrouplist(user, primary, list, &got) >= 0) {
+			*out = list;
+			*count = got;
+			return FR_OK;
+		}
+		free(list);
+		if (got <= n) {
+			if (n >= GROUPS_MAX)
+				return FR_ERR_TOO_LARGE;
+			got = n * 2;
+		}
+		n = got > GROUPS_MAX ? GROUPS_MAX : got;
+	}
+}
+
+int
+access_in_allowed_groups(const char *groups, const char *user)
+{
+	uid_t uid;
+	gid_t primary, *list = NULL;
+	int count, r;
+
+	if (groups == NULL)
+		return FR_OK;
+	if ((r = lookup_user(user, &uid, &primary)) != 0)
+		return r == FR_ERR_NOT_FOUND ? FR_ERR_PERMISSION : r;
+	if ((r = user_groups(user, primary, &list, &count)) != 0)
+		return r;
+
+	/* Walk the config list word by word; a group that does not exist
+	 * admits nobody rather than failing every login. */
+	r = FR_ERR_PERMISSION;
+	const char *p = groups;
+	while (*p != '\0' && r == FR_ERR_PERMISSION) {
+		size_t skip = strspn(p, ", \t");
+		p += skip;
+		size_t len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		char name[256];
+		if (len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			gid_t gid = 0;
+			int g = group_id(name, &gid);
+			if (g != 0 && g != FR_ERR_NOT_FOUND) {
+				r = g;
+				break;
+			}
+			for (int i = 0; g == 0 && i < count; i++) {
+				if (list[i] == gid) {
+					r = FR_OK;
+					break;
+				}
+			}
+		}
+		p += len;
+	}
+	free(list);
+	return r;
+}
+
+static const struct ratelimit_policy *
+policy_for(const struct config *cfg, bool user_key, struct ratelimit_policy *p)
+{
+	p->threshold = cfg->rate_limit_failures;
+	p->delay = cfg->rate_limit_delay;
+	/* The user's own key is every origin's together: capped low, so a
+	 * stranger cannot hold the account shut for long; each origin (and
+	 * each non-root caller) has the long cap of its own. */
+	p->max_delay = user_key ? cfg->rate_limit_user_max_delay : RATELIMIT_MAX_DELAY;
+	if (p->max_delay < p->delay)
+		p->max_delay = p->delay;
+	return p;
+}
+
+/* Where a root caller's attempt comes from: the network peer for sshd,
+ * the invoking user for su and sudo, else the terminal.  Values are the
+ * cleaned copies of AUTH_BEGIN's tags. */
+static void
+origin_of(const struct access_request *rq, char *out, size_t outlen)
+{
+	if (rq->rhost != NULL && rq->rhost[0] != '\0')
+		(void)snprintf(out, outlen, "rhost=%s", rq->rhost);
+	else if (rq->ruser != NULL && rq->ruser[0] != '\0')
+		(void)snprintf(out, outlen, "ruser=%s", rq->ruser);
+	else if (rq->tty != NULL && rq->tty[0] != '\0')
+		(void)snprintf(out, outlen, "tty=%s", rq->tty);
+	else
+		(void)snprintf(out, outlen, "local");
+}
+
+static int
+claim_keys(const struct access_request *rq, const char *name, struct access_claim *claim)
+{
+	char origin[512];
+
+	memset(claim, 0, sizeof(*claim));
+	claim->non_root = rq->caller_uid != 0;
+	(void)snprintf(claim->user_key, sizeof(claim->user_key), "user:%s", name);
+	if (claim->non_root) {
+		(void)snprintf(claim->caller_key, sizeof(claim->caller_key), "uid:%u", (unsigned)rq->caller_uid);
+		return FR_OK;
+	}
+	origin_of(rq, origin, sizeof(origin));
+	return ratelimit_origin_key(claim->caller_key, sizeof(claim->caller_key), name, origin);
+}
+
+static void
+refuse(struct access_verdict *v, enum fr_result result, const char *text)
+{
+	v->outcome = ACCESS_REFUSED;
+	v->result = result;
+	(void)snprintf(v->text, sizeof(v->text), "%s", text != NULL ? text : "");
+}
+
+static void
+refuse_throttled(struct access_verdict *v, unsigned wait)
+{
+	v->outcome = ACCESS_REFUSED;
+	v->result = FR_RESULT_AUTH_ERR;
+	(void)snprintf(v->text, sizeof(v->text), "Too many failed attempts; try again in %u s", wait);
+}
+
+void
+access_gate(struct helper *h, const struct access_request *rq, struct access_verdict *v)
+{
+	const struct config *cfg = h->cfg;
+	struct ratelimit_policy policy;
+	char key[RATELIMIT_KEY_MAX + 1];
+	int64_t now = (int64_t)time(NULL);
+	uid_t caller = rq->caller_uid;
+	unsigned wait;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	/* A throttled caller is refused before it learns anything else. */
+	if (caller != 0) {
+		(void)snprintf(key, sizeof(key), "uid:%u", (unsigned)caller);
+		if ((wait = ratelimit_wait(h->ratelimit, key, policy_for(cfg, false, &policy), now)) > 0) {
+			log_auth(LOG_NOTICE, "refusing a login for %s from uid %u: that caller is "
+				 "rate-limited for %u more s", rq->user, (unsigned)caller, wait);
+			refuse_throttled(v, wait);
+			return;
+		}
+	}
+	r = access_lookup_account(rq->user, &v->account);
+	if (r == FR_ERR_NOT_FOUND && caller != 0) {
+		/* No uid the caller could own. */
+		r = FR_ERR_PERMISSION;
+	} else if (r == FR_ERR_NOT_FOUND && cfg->allowed_groups != NULL) {
+		log_auth(LOG_INFO, "%s has no local account, so is not in allowed_groups; leaving the "
+			 "decision to the rest of the PAM stack", rq->user);
+		refuse(v, FR_RESULT_IGNORE, NULL);
+		return;
+	} else if (r == FR_ERR_NOT_FOUND) {
+		/* Not sent to the API: a stranger's guesses at names that are
+		 * no account here must not spend a real account's budget at
+		 * the API (its 429 would lock the owner out). */
+		log_auth(LOG_NOTICE, "refusing a login for %s (rhost %s): no local account; nothing sent "
+			 "to the API", rq->user, rq->rhost != NULL ? rq->rhost : "-");
+		v->outcome = ACCESS_NO_ACCOUNT;
+		v->result = FR_RESULT_AUTH_ERR;
+		return;
+	} else if (r == FR_OK && caller != 0 && v->account.uid != caller) {
+		r = FR_ERR_PERMISSION;
+	}
+	if (r == FR_ERR_PERMISSION) {
+		log_auth(LOG_WARNING, "refusing a login for %s from uid %u: a non-root caller may "
+			 "authenticate only its own account", rq->user, (unsigned)caller);
+		(void)snprintf(key, sizeof(key), "uid:%u", (unsigned)caller);
+		ratelimit_failure(h->ratelimit, key, now);
+		refuse(v, FR_RESULT_PERM_DENIED, NULL);
+		return;
+	}
+	if (r != 0) {
+		log_err("cannot look up user %s: %s", rq->user, fr_strerror(r));
+		refuse(v, FR_RESULT_AUTHINFO_UNAVAIL, NULL);
+		return;
+	}
+	const char *name = v->account.name;
+	if ((r = access_in_allowed_groups(cfg->allowed_groups, name)) != 0) {
+		if (r == FR_ERR_PERMISSION) {
+			log_auth(LOG_INFO, "%s is not in allowed_groups; leaving the decision to the rest "
+				 "of the PAM stack", name);
+			refuse(v, FR_RESULT_IGNORE, NULL);
+		} else {
+			log_err("cannot look up the groups of %s: %s", name, fr_strerror(r));
+			refuse(v, FR_RESULT_AUTHINFO_UNAVAIL, NULL);
+		}
+		return;
+	}
+	if (claim_keys(rq, name, &v->claim) != 0) {
+		log_err("cannot make the rate-limit key of %s", name);
+		refuse(v, FR_RESULT_SYSTEM_ERR, NULL);
+		return;
+	}
+	if (!v->claim.non_root &&
+	    (wait = ratelimit_wait(h->ratelimit, v->claim.caller_key, policy_for(cfg, false, &policy), now)) > 0) {
+		log_auth(LOG_NOTICE, "refusing a login for %s from uid 0 (%s): that origin is rate-limited "
+			 "for %u more s", name, v->claim.caller_key, wait);
+		refuse_throttled(v, wait);
+		return;
+	}
+	if ((wait = ratelimit_wait(h->ratelimit, v->claim.user_key, policy_for(cfg, true, &policy), now)) > 0) {
+		log_auth(LOG_NOTICE, "refusing a login for %s from uid %u: the user is "
+			 "rate-limited for %u more s", name, (unsigned)caller, wait);
+		refuse_throttled(v, wait);
+		return;
+	}
+	v->outcome = ACCESS_GO;
+}
+
+unsigned
+access_claim_reserve(struct helper *h, struct access_claim *claim)
+{
+	struct ratelimit_policy caller_policy, user_policy;
+	int64_t now = (int64_t)time(NULL);
+
+	if (claim->held)
+		return 0;
+	policy_for(h->cfg, false, &caller_policy);
+	policy_for(h->cfg, true, &user_policy);
+	unsigned wait = ratelimit_reserve(h->ratelimit, claim->caller_key, &caller_policy, now);
+	if (wait > 0)
+		return wait;
+	wait = ratelimit_reserve(h->ratelimit, claim->user_key, &user_policy, now);
+	if (wait > 0) {
+		ratelimit_release(h->ratelimit, claim->caller_key);
+		return wait;
+	}
+	claim->held = true;
+	return 0;
+}
+
+void
+access_claim_finish(struct helper *h, struct access_claim *claim, enum fr_result result)
+{
+	int64_t now = (int64_t)time(NULL);
+	bool failed = result == FR_RESULT_AUTH_ERR || result == FR_RESULT_MAXTRIES ||
+		      result == FR_RESULT_USER_UNKNOWN;
+
+	bool held = claim->held;
+
+	claim->held = false;
+	if (held && failed) {
+		ratelimit_commit_failure(h->ratelimit, claim->caller_key, now);
+		ratelimit_commit_failure(h->ratelimit, claim->user_key, now);
+		return;
+	}
+	if (held) {
+		ratelimit_release(h->ratelimit, claim->caller_key);
+		ratelimit_release(h->ratelimit, claim->user_key);
+	}
+	/* A success clears the budgets even when no password went to the API
+	 * (a cached re-authentication matched the verifier). */
+	if (result == FR_RESULT_SUCCESS && claim->user_key[0] != '\0') {
+		ratelimit_success(h->ratelimit, claim->caller_key, now);
+		ratelimit_success(h->ratelimit, claim->user_key, now);
+	}
+}
+
+void
+access_claim_abandon(struct helper *h, struct access_claim *claim)
+{
+	access_claim_finish(h, claim, FR_RESULT_CONV_ERR);	/* released: no verdict */
+	if (claim->non_root && claim->caller_key[0] != '\0')
+		ratelimit_failure(h->ratelimit, claim->caller_key, (int64_t)time(NULL));
+}

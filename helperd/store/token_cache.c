@@ -1,0 +1,513 @@
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "hostlib/atomic_file.h"
+#include "fr_error.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "store/token_cache.h"
+#include "hostlib/user_name.h"
+
+#define CACHE_FORMAT_VERSION 1
+
+/* A record waiting to be written.  Writes happen on a thread of their
+ * own: two fsyncs per login on the event loop would make every login
+ * wait for the disk on behalf of the others.  The thread writes what has
+ * queued up as one batch with one fsync of the folder, so a login storm
+ * costs one file fsync per login and one folder fsync per batch. */
+struct cache_op {
+	struct cache_op *next;
+	char user[USER_NAME_MAX + 1];
+	char *text;			/* encoded record: holds secrets */
+	size_t len;
+	bool superseded;		/* a later store or a forget replaced it */
+	bool writing;			/* in the batch being written */
+};
+
+#define CACHE_WRITE_BATCH_MAX 64
+
+struct token_cache {
+	int dirfd;
+	char *path;
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* the queue gained an op, or stop */
+	pthread_cond_t done;		/* the writer finished an op */
+	struct cache_op *head, *tail;	/* FIFO; the batch being written is its start */
+	bool stopping;
+	bool threaded;			/* false: writes happen in token_cache_store */
+	pthread_t writer;
+};
+
+static void *writer_main(void *arg);
+
+void
+cache_record_wipe(struct cache_record *rec)
+{
+	secret_free(rec->refresh_token);
+	secret_free(rec->access_token);
+	secret_free(rec->verifier);
+	memset(rec, 0, sizeof(*rec));
+}
+
+int
+cache_record_encode(const char *user, const struct cache_record *rec, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (rec->refresh_token == NULL)
+		return FR_ERR_INVALID;
+	json_t *obj = json_pack("{s:i, s:s, s:s, s:I, s:I}", "version", CACHE_FORMAT_VERSION,
+				"user", user, "refresh_token", rec->refresh_token,
+				"access_expires", (json_int_t)rec->access_expires,
+				"last_login", (json_int_t)rec->last_login);
+	if (obj == NULL)
+		return FR_ERR_NOMEM;
+	if ((rec->access_token != NULL &&
+	     json_object_set_new(obj, "access_token", json_string(rec->access_token)) != 0) ||
+	    (rec->verifier != NULL &&
+	     json_object_set_new(obj, "verifier", json_string(rec->verifier)) != 0) ||
+	    (rec->last_online > 0 &&
+	     json_object_set_new(obj, "last_online", json_integer((json_int_t)rec->last_online)) != 0)) {
+		json_decref(obj);
+		return FR_ERR_NOMEM;
+	}
+	*out = secret_json_dump(obj, len);
+	json_decref(obj);
+	return *out != NULL ? FR_OK : FR_ERR_NOMEM;
+}
+
+static int
+take_secret(json_t *root, const char *key, int required, char **out)
+{
+	json_t *v = json_object_get(root, key);
+
+	*out = NULL;
+	if (v == NULL)
+		return required ? FR_ERR_INVALID : FR_OK;
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 8192 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return FR_ERR_INVALID;
+	*out = secret_strndup(json_string_value(v), json_string_length(v));
+	return *out != NULL ? FR_OK : FR_ERR_NOMEM;
+}
+
+static int
+take_time(json_t *root, const char *key, int required, int64_t *out)
+{
+	json_t *v = json_object_get(root, key);
+
+	*out = 0;
+	if (v == NULL && !required)
+		return FR_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return FR_ERR_INVALID;
+	*out = (int64_t)json_integer_value(v);
+	return FR_OK;
+}
+
+int
+cache_record_decode(const char *user, const char *buf, size_t len, struct cache_record *out)
+{
+	json_error_t jerr;
+	int r = FR_ERR_INVALID;
+
+	memset(out, 0, sizeof(*out));
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return FR_ERR_INVALID;
+	json_t *version = json_object_get(root, "version");
+	json_t *owner = json_object_get(root, "user");
+	/* The name inside must match the file name: a renamed file must not
+	 * hand one user another's tokens. */
+	if (!json_is_object(root) || !json_is_integer(version) ||
+	    json_integer_value(version) != CACHE_FORMAT_VERSION || !json_is_string(owner) ||
+	    strcmp(json_string_value(owner), user) != 0)
+		goto out;
+	if ((r = take_secret(root, "refresh_token", 1, &out->refresh_token)) != 0 ||
+	    (r = take_secret(root, "access_token", 0, &out->access_token)) != 0 ||
+	    (r = take_time(root, "access_expires", 1, &out->access_expires)) != 0 ||
+	    (r = take_time(root, "last_login", 1, &out->last_login)) != 0 ||
+	    (r = take_secret(root, "verifier", 0, &out->verifier)) != 0 ||
+	    (r = take_time(root, "last_online", 0, &out->last_online)) != 0)
+		goto out;
+	/* Only a yescrypt string can be a verifier of ours; anything else
+	 * would let crypt_r pick a weaker (or no) hash. */
+	if (out->verifier != NULL && strncmp(out->verifier, "$y$", 3) != 0) {
+		r = FR_ERR_INVALID;
+		goto out;
+	}
+	r = FR_OK;
+out:
+	json_decref(root);
+	if (r != 0)
+		cache_record_wipe(out);
+	return r;
+}
+
+int
+token_cache_open(const char *dir, struct token_cache **out)
+{
+	struct stat st;
+	struct token_cache *c;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_err("cannot create cache_dir %s: %s", dir, strerror(errno));
+		return FR_ERR_IO;
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_err("cannot open cache_dir %s: %s", dir, strerror(errno));
+		return FR_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		log_err("cache_dir %s must be owned by uid %u with mode 0700", dir, (unsigned)geteuid());
+		close(fd);
+		return FR_ERR_UNTRUSTED;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->path = strdup(dir)) == NULL) {
+		free(c);
+		close(fd);
+		return FR_ERR_NOMEM;
+	}
+	c->dirfd = fd;
+	if (pthread_mutex_init(&c->lock, NULL) != 0 || pthread_cond_init(&c->work, NULL) != 0 ||
+	    pthread_cond_init(&c->done, NULL) != 0) {
+		token_cache_close(c);
+		return FR_ERR_NOMEM;
+	}
+	/* Without a writer thread the cache still works, writing inline. */
+	c->threaded = pthread_create(&c->writer, NULL, writer_main, c) == 0;
+	/* A name of its own shows in ps and perf; failing to set it is harmless. */
+	if (c->threaded)
+		(void)pthread_setname_np(c->writer, "freddy-cachewr");
+	if (!c->threaded)
+		log_warn("no cache writer thread; cache files are written on the event loop");
+	*out = c;
+	return FR_OK;
+}
+
+void
+token_cache_close(struct token_cache *c)
+{
+	if (c == NULL)
+		return;
+	if (c->threaded) {
+		pthread_mutex_lock(&c->lock);
+		c->stopping = true;
+		pthread_cond_signal(&c->work);
+		pthread_mutex_unlock(&c->lock);
+		/* The writer drains the queue before it returns. */
+		if (pthread_join(c->writer, NULL) != 0)
+			log_err("cannot join the cache writer thread");
+		pthread_cond_destroy(&c->done);
+		pthread_cond_destroy(&c->work);
+		pthread_mutex_destroy(&c->lock);
+	}
+	close(c->dirfd);
+	free(c->path);
+	free(c);
+}
+
+static int
+write_record(struct token_cache *c, const char *user, const char *text, size_t len)
+{
+	int r = atomic_file_replace(c->dirfd, user, text, len);
+
+	if (r != 0)
+		log_err("cannot write the cache file of %s in %s: %s", user, c->path, strerror(errno));
+	return r;
+}
+
+static void
+op_free(struct cache_op *op)
+{
+	secret_free(op->text);
+	free(op);
+}
+
+/* Write the first `count` ops of the queue (taken by writer_main): every
+ * file, then one fsync of the folder for all of them. */
+static void
+write_batch(struct token_cache *c, struct cache_op **batch, const bool *skip, size_t count)
+{
+	bool staged = false;
+
+	for (size_t i = 0; i < count; i++) {
+		if (skip[i])
+			continue;
+		if (atomic_file_stage(c->dirfd, batch[i]->user, batch[i]->text, batch[i]->len) != 0)
+			log_err("cannot write the cache file of %s in %s: %s", batch[i]->user, c->path,
+				strerror(errno));
+		else
+			staged = true;
+	}
+	if (staged && atomic_file_commit(c->dirfd) != 0)
+		log_err("cannot write the cache folder %s: %s", c->path, strerror(errno));
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct token_cache *c = arg;
+	struct cache_op *batch[CACHE_WRITE_BATCH_MAX];
+	bool skip[CACHE_WRITE_BATCH_MAX];
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (c->head == NULL && !c->stopping)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->head == NULL)
+			break;		/* stopping, and everything is written */
+		size_t count = 0;
+		for (struct cache_op *o = c->head; o != NULL && count < CACHE_WRITE_BATCH_MAX; o = o->next) {
+			o->writing = true;
+			skip[count] = o->superseded;
+			batch[count++] = o;
+		}
+		pthread_mutex_unlock(&c->lock);
+		/* The ops' text stays readable by pending_record meanwhile:
+		 * nobody changes or frees an op before it leaves the queue. */
+		write_batch(c, batch, skip, count);
+		pthread_mutex_lock(&c->lock);
+		/* Stores only append, so the batch is still the queue's start. */
+		for (size_t i = 0; i < count; i++) {
+			c->head = batch[i]->next;
+			op_free(batch[i]);
+		}
+		if (c->head == NULL)
+			c->tail = NULL;
+		pthread_cond_broadcast(&c->done);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+int
+token_cache_store(struct token_cache *c, const char *user, const struct cache_record *rec)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	if ((r = cache_record_encode(user, rec, &text, &len)) != 0)
+		return r;
+	if (!c->threaded) {
+		r = write_record(c, user, text, len);
+		secret_free(text);
+		return r;
+	}
+	struct cache_op *op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		secret_free(text);
+		return FR_ERR_NOMEM;
+	}
+	memcpy(op->user, user, strlen(user) + 1);
+	op->text = text;
+	op->len = len;
+	pthread_mutex_lock(&c->lock);
+	for (struct cache_op *o = c->head; o != NULL; o = o->next)
+		if (strcmp(o->user, user) == 0)
+			o->superseded = true;	/* harmless for the one being written */
+	if (c->tail != NULL)
+		c->tail->next = op;
+	else
+		c->head = op;
+	c->tail = op;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	return FR_OK;
+}
+
+/* The newest record of `user` still waiting to be written, copied. */
+static int
+pending_record(struct token_cache *c, const char *user, struct cache_record *out, bool *found)
+{
+	char *copy = NULL;
+	size_t len = 0;
+
+	*found = false;
+	if (!c->threaded)
+		return FR_OK;
+	pthread_mutex_lock(&c->lock);
+	for (struct cache_op *o = c->head; o != NULL; o = o->next) {
+		if (strcmp(o->user, user) != 0 || o->superseded)
+			continue;
+		*found = true;
+		secret_free(copy);
+		if ((copy = secret_strndup(o->text, o->len)) == NULL)
+			break;
+		len = o->len;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!*found)
+		return FR_OK;
+	if (copy == NULL)
+		return FR_ERR_NOMEM;
+	int r = cache_record_decode(user, copy, len, out);
+	secret_free(copy);
+	return r;
+}
+
+void
+token_cache_flush(struct token_cache *c)
+{
+	if (!c->threaded)
+		return;
+	pthread_mutex_lock(&c->lock);
+	while (c->head != NULL)
+		pthread_cond_wait(&c->done, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int
+token_cache_load(struct token_cache *c, const char *user, struct cache_record *out)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	bool pending;
+	if ((r = pending_record(c, user, out, &pending)) != 0 || pending)
+		return r;
+	int fd = openat(c->dirfd, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			log_warn("ignoring cache file of %s: %s", user, strerror(errno));
+		return FR_ERR_NOT_FOUND;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0 || st.st_size > CACHE_FILE_MAX) {
+		log_warn("ignoring cache file of %s: not a private regular file of ours", user);
+		close(fd);
+		return FR_ERR_NOT_FOUND;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return FR_ERR_NOMEM;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	r = cache_record_decode(user, buf, len, out);
+	explicit_bzero(buf, (size_t)st.st_size + 1);
+	free(buf);
+	if (r != 0) {
+		log_warn("ignoring corrupt cache file of %s", user);
+		return FR_ERR_NOT_FOUND;
+	}
+	return FR_OK;
+}
+
+/* Called with the lock held. */
+static bool
+user_being_written(const struct token_cache *c, const char *user)
+{
+	for (const struct cache_op *o = c->head; o != NULL && o->writing; o = o->next)
+		if (strcmp(o->user, user) == 0)
+			return true;
+	return false;
+}
+
+int
+token_cache_forget(struct token_cache *c, const char *user)
+{
+	bool cancelled = false;
+
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	if (c->threaded) {
+		/* Cancel what waits, and let a write in progress finish, so no
+		 * write lands after the unlink and brings the record back. */
+		pthread_mutex_lock(&c->lock);
+		for (struct cache_op *o = c->head; o != NULL; o = o->next) {
+			if (strcmp(o->user, user) == 0 && !o->superseded) {
+				o->superseded = true;
+				cancelled = true;
+			}
+		}
+		while (user_being_written(c, user))
+			pthread_cond_wait(&c->done, &c->lock);
+		pthread_mutex_unlock(&c->lock);
+	}
+	if (unlinkat(c->dirfd, user, 0) != 0)
+		return errno == ENOENT ? (cancelled ? FR_OK : FR_ERR_NOT_FOUND) : FR_ERR_IO;
+	if (fsync(c->dirfd) != 0)
+		log_warn("fsync of %s: %s", c->path, strerror(errno));
+	return FR_OK;
+}
+
+int
+token_cache_each(struct token_cache *c, token_cache_each_fn fn, void *ctx)
+{
+	token_cache_flush(c);	/* the folder is the truth once the queue is empty */
+	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = FR_OK;
+
+	if (fd < 0)
+		return FR_ERR_IO;
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return FR_ERR_IO;
+	}
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d)) != NULL) {
+		struct cache_record rec;
+		if (e->d_name[0] == '.' || !user_name_valid(e->d_name))
+			continue;
+		if (token_cache_load(c, e->d_name, &rec) != 0)
+			continue;
+		r = fn(ctx, e->d_name, &rec);
+		cache_record_wipe(&rec);
+	}
+	closedir(d);
+	return r;
+}
+
+int
+token_cache_count(struct token_cache *c)
+{
+	/* Not flushed first: a status request must not wait for the disk on
+	 * the loop.  A record still being written is missed for a moment. */
+	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int count = 0;
+
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && user_name_valid(e->d_name))
+			count++;
+	closedir(d);
+	return count;
+}

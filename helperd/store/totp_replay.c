@@ -1,0 +1,120 @@
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fr_error.h"
+#include "core/log.h"
+#include "store/state_writer.h"
+#include "store/totp_replay.h"
+#include "hostlib/user_name.h"
+
+#define REPLAY_BUCKETS 256	/* a power of two */
+
+struct replay_entry {
+	struct replay_entry *next;
+	uint64_t last;			/* the last accepted time step */
+	char user[];
+};
+
+struct totp_replay {
+	char *dir;
+	struct state_writer *writer;
+	struct replay_entry *buckets[REPLAY_BUCKETS];
+};
+
+static size_t
+bucket_of(const char *user)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)user; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return h & (REPLAY_BUCKETS - 1);
+}
+
+int
+totp_replay_new(const char *dir, struct state_writer *writer, struct totp_replay **out)
+{
+	struct totp_replay *rs = calloc(1, sizeof(*rs));
+
+	*out = NULL;
+	if (rs == NULL || (rs->dir = strdup(dir)) == NULL) {
+		free(rs);
+		return FR_ERR_NOMEM;
+	}
+	rs->writer = writer;
+	*out = rs;
+	return FR_OK;
+}
+
+void
+totp_replay_free(struct totp_replay *rs)
+{
+	if (rs == NULL)
+		return;
+	for (size_t b = 0; b < REPLAY_BUCKETS; b++) {
+		while (rs->buckets[b] != NULL) {
+			struct replay_entry *e = rs->buckets[b];
+			rs->buckets[b] = e->next;
+			free(e);
+		}
+	}
+	free(rs->dir);
+	free(rs);
+}
+
+/* The user's entry, read from the step file the first time. */
+static int
+entry_of(struct totp_replay *rs, const char *user, struct replay_entry **out)
+{
+	size_t b = bucket_of(user);
+	uint64_t last = 0;
+
+	for (struct replay_entry *e = rs->buckets[b]; e != NULL; e = e->next) {
+		if (strcmp(e->user, user) == 0) {
+			*out = e;
+			return FR_OK;
+		}
+	}
+	if (totp_replay_load(rs->dir, user, &last) != 0)
+		return FR_ERR_IO;	/* unreadable state: refuse rather than allow a replay */
+	struct replay_entry *e = calloc(1, sizeof(*e) + strlen(user) + 1);
+	if (e == NULL)
+		return FR_ERR_NOMEM;
+	memcpy(e->user, user, strlen(user) + 1);
+	e->last = last;
+	e->next = rs->buckets[b];
+	rs->buckets[b] = e;
+	*out = e;
+	return FR_OK;
+}
+
+int
+totp_replay_accept(struct totp_replay *rs, const struct totp_entry *e, const char *code, time_t now,
+		   unsigned window, const char *user)
+{
+	struct replay_entry *entry;
+	uint64_t counter = 0;
+	char name[USER_NAME_MAX + 8], text[32];
+	int r;
+
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	if ((r = totp_verify(e, code, now, window, &counter)) != 0)
+		return r;
+	if ((r = entry_of(rs, user, &entry)) != 0)
+		return r;
+	/* A step at or before the last used one: the same code again, or an
+	 * older one still inside the window. */
+	if (counter <= entry->last)
+		return FR_ERR_DUPLICATE;
+	entry->last = counter;
+	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", counter);
+	(void)snprintf(name, sizeof(name), ".totp=%s", user);	/* '=' is in no user name */
+	if (rs->writer != NULL && state_writer_put(rs->writer, name, text, (size_t)n) != FR_OK)
+		log_err("cannot queue the TOTP step of %s for writing; it is kept in memory", user);
+	return FR_OK;
+}
