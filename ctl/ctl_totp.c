@@ -20,7 +20,8 @@
 #include <liboath/oath.h>
 #include <qrencode.h>
 
-#include "crypto/totp.h"
+#include "hostlib/atomic_file.h"
+#include "hostlib/totp_users.h"
 #include "hostlib/user_name.h"
 #include "ctl.h"
 #include "fr_error.h"
@@ -90,65 +91,31 @@ parse_args(int argc, char **argv, int enrolling, struct totp_opts *o)
 	return 0;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Temporary file in the same folder, fsync, rename, fsync the folder:
- * a crash leaves the old file or the new one, never half of one. */
+/* The users file replaced atomically (hostlib/atomic_file.h): a crash
+ * leaves the old file or the new one, never half of one. */
 static int
 replace_file(const char *path, const char *text, size_t len)
 {
-	char *dircopy = strdup(path);
-	size_t tlen = strlen(path) + 16;
-	char *tmp = malloc(tlen);
-	int r = -1, fd = -1, dfd = -1;
+	char *dircopy = strdup(path), *namecopy = strdup(path);
+	int r = -1;
 
-	if (dircopy == NULL || tmp == NULL)
-		goto out;
-	snprintf(tmp, tlen, "%s.tmp.XXXXXX", path);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		fprintf(stderr, "freddyctl: cannot create a file next to %s: %s\n", path, strerror(errno));
+	if (dircopy == NULL || namecopy == NULL) {
+		fprintf(stderr, "freddyctl: out of memory\n");
 		goto out;
 	}
-	if (fchmod(fd, 0600) != 0 || write_all(fd, text, len) != 0 || fsync(fd) != 0) {
-		fprintf(stderr, "freddyctl: cannot write %s: %s\n", tmp, strerror(errno));
+	int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		fprintf(stderr, "freddyctl: cannot open the folder of %s: %s\n", path, strerror(errno));
 		goto out;
 	}
-	if (close(fd) != 0) {
-		fd = -1;
-		fprintf(stderr, "freddyctl: cannot write %s: %s\n", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
+	if (atomic_file_replace(dfd, basename(namecopy), text, len) != 0)
 		fprintf(stderr, "freddyctl: cannot replace %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	tmp[0] = '\0';
-	if ((dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) != 0)
-		fprintf(stderr, "freddyctl: warning: cannot fsync the folder of %s\n", path);
-	r = 0;
+	else
+		r = 0;
+	close(dfd);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (tmp != NULL && tmp[0] != '\0' && r != 0)
-		(void)unlink(tmp);
-	free(tmp);
 	free(dircopy);
+	free(namecopy);
 	return r;
 }
 

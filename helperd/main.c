@@ -238,7 +238,7 @@ run(struct daemon_state *d, int foreground)
 	if ((r = state_writer_new(h->cache_dirfd, h->cfg->cache_dir, &h->state_writer)) != 0 ||
 	    (r = ratelimit_open(h->cache_dirfd, h->state_writer, h->cfg->rate_limit_failures,
 				h->cfg->rate_limit_delay, &h->ratelimit)) != 0 ||
-	    (r = totp_replay_new(h->cfg->cache_dir, h->state_writer, &h->totp_replay)) != 0) {
+	    (r = totp_replay_new(h->cache_dirfd, h->state_writer, &h->totp_replay)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}

@@ -9,6 +9,7 @@
 
 #include "api/api_key.h"
 #include "fr_error.h"
+#include "hostlib/private_file.h"
 #include "core/secret.h"
 
 int
@@ -36,35 +37,27 @@ api_key_parse(const char *text, size_t len, char **key_out)
 int
 api_key_load(const char *path, unsigned trusted_uid, char **key_out, char *err, size_t errlen)
 {
-	char buf[API_KEY_MAX + 64];
-	struct stat st;
-	ssize_t n;
-	int r;
+	/* A key others can read is a key others have. */
+	const struct private_file_rule rule = {
+		.owner = 0, .other_owner = trusted_uid, .forbidden_mode = 0077, .max_size = 4096,
+		.what = "api_key_file", .must_be = "a regular file owned by root with mode 0600 or 0400",
+	};
+	char *text = NULL;
+	size_t len = 0;
 
 	*key_out = NULL;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errlen, "api_key_file %s: cannot open: %s", path, strerror(errno));
-		return FR_ERR_CONFIG;
-	}
-	/* A key others can read is a key others have. */
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_uid != 0 && st.st_uid != trusted_uid) || (st.st_mode & 0077) != 0) {
-		snprintf(err, errlen, "api_key_file %s: must be a regular file owned by root with mode 0600 or 0400",
-			 path);
-		close(fd);
-		return FR_ERR_UNTRUSTED;
-	}
-	do
-		n = read(fd, buf, sizeof(buf));
-	while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "api_key_file %s: read failed: %s", path, strerror(errno));
-		return FR_ERR_CONFIG;
-	}
-	r = api_key_parse(buf, (size_t)n, key_out);
-	explicit_bzero(buf, sizeof(buf));
+	int r = private_file_read(AT_FDCWD, path, &rule, &text, &len, err, errlen);
+	if (r == FR_ERR_NOT_FOUND)
+		snprintf(err, errlen, "api_key_file %s: cannot open: %s", path, strerror(ENOENT));
+	if (r == FR_ERR_UNTRUSTED)
+		return r;
+	if (r == FR_ERR_TOO_LARGE)
+		snprintf(err, errlen, "api_key_file %s: no usable key on its first line", path);
+	if (r != FR_OK)
+		return r == FR_ERR_NOMEM ? r : FR_ERR_CONFIG;
+	r = api_key_parse(text, len, key_out);
+	explicit_bzero(text, len);
+	free(text);
 	if (r != 0)
 		snprintf(err, errlen, "api_key_file %s: no usable key on its first line", path);
 	return r == FR_ERR_NOMEM ? r : (r != 0 ? FR_ERR_CONFIG : FR_OK);

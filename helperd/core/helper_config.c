@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fr_error.h"
+#include "hostlib/private_file.h"
 #include "core/helper_config.h"
 
 enum key_kind {
@@ -459,47 +460,23 @@ config_parse(const char *text, size_t len, const char *filename, struct config *
 int
 config_load(const char *path, unsigned trusted_uid, struct config *cfg, char *err, size_t errlen)
 {
-	struct stat st;
+	/* A config others can write would let them point logins elsewhere;
+	 * reading it is harmless (it holds no secret: the API key has a file
+	 * of its own). */
+	const struct private_file_rule rule = {
+		.owner = 0, .other_owner = trusted_uid, .forbidden_mode = S_IWGRP | S_IWOTH,
+		.max_size = CONFIG_MAX_SIZE, .what = NULL,
+		.must_be = "a regular file owned by root and not writable by group or others",
+	};
 	char *text = NULL;
 	size_t len = 0;
-	int r = FR_ERR_CONFIG;
 
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return FR_ERR_CONFIG;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
-	/* A config others can write would let them point logins elsewhere. */
-	if ((st.st_uid != 0 && st.st_uid != trusted_uid) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		snprintf(err, errlen, "%s: must be owned by root and not writable by group or others",
-			 path);
-		goto out;
-	}
-	if (st.st_size > CONFIG_MAX_SIZE) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
-		goto out;
-	}
-	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-		r = FR_ERR_NOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "%s: read failed", path);
-			goto out;
-		}
-		len += (size_t)n;
-	}
+	int r = private_file_read(AT_FDCWD, path, &rule, &text, &len, err, errlen);
+	if (r == FR_ERR_NOT_FOUND)
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(ENOENT));
+	if (r != FR_OK)
+		return r == FR_ERR_NOMEM ? r : FR_ERR_CONFIG;
 	r = config_parse(text, len, path, cfg, err, errlen);
-out:
 	free(text);
-	close(fd);
 	return r;
 }

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "fr_error.h"
+#include "hostlib/private_file.h"
 #include "core/log.h"
 #include "store/ratelimit.h"
 #include "store/state_writer.h"
@@ -303,38 +304,22 @@ forget_all(struct ratelimit *rl)
 static void
 load(struct ratelimit *rl)
 {
-	struct stat st;
-	int fd = openat(rl->dir_fd, RATELIMIT_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	const struct private_file_rule rule = {
+		.owner = geteuid(), .other_owner = geteuid(), .forbidden_mode = 0077, .max_size = STATE_MAX,
+		.what = "rate limit state", .must_be = "a private regular file of the helper",
+	};
+	char err[256], *buf = NULL;
+	size_t size = 0;
 
-	if (fd < 0) {
-		if (errno != ENOENT)
-			log_warn("rate limit state %s: %s; starting afresh", RATELIMIT_FILE, strerror(errno));
+	int r = private_file_read(rl->dir_fd, RATELIMIT_FILE, &rule, &buf, &size, err, sizeof(err));
+	if (r == FR_ERR_NOT_FOUND)
 		return;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0 || st.st_size > STATE_MAX) {
-		log_warn("rate limit state %s is not a private regular file of ours; ignored", RATELIMIT_FILE);
-		close(fd);
-		return;
-	}
-	size_t size = (size_t)st.st_size, got = 0;
-	char *buf = malloc(size + 1);
-	while (buf != NULL && got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (buf == NULL || got != size) {
-		log_warn("cannot read rate limit state %s; starting afresh", RATELIMIT_FILE);
-		free(buf);
+	if (r != FR_OK) {
+		log_warn("%s; starting afresh", r == FR_ERR_NOMEM ? "rate limit state: out of memory" : err);
 		return;
 	}
 	struct load_ctx lc = { rl, (int64_t)time(NULL) };
-	int r = ratelimit_decode(buf, size, load_visit, &lc);
+	r = ratelimit_decode(buf, size, load_visit, &lc);
 	free(buf);
 	if (r != 0) {
 		log_warn("rate limit state %s is corrupt (%s); starting afresh", RATELIMIT_FILE, fr_strerror(r));

@@ -15,6 +15,7 @@
 
 #include "hostlib/atomic_file.h"
 #include "fr_error.h"
+#include "hostlib/private_file.h"
 #include "core/log.h"
 #include "core/secret.h"
 #include "store/token_cache.h"
@@ -377,7 +378,6 @@ token_cache_flush(struct token_cache *c)
 int
 token_cache_load(struct token_cache *c, const char *user, struct cache_record *out)
 {
-	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -388,33 +388,19 @@ token_cache_load(struct token_cache *c, const char *user, struct cache_record *o
 	bool pending;
 	if ((r = pending_record(c, user, out, &pending)) != 0 || pending)
 		return r;
-	int fd = openat(c->dirfd, user, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno != ENOENT)
-			log_warn("ignoring cache file of %s: %s", user, strerror(errno));
-		return FR_ERR_NOT_FOUND;
+	const struct private_file_rule rule = {
+		.owner = geteuid(), .other_owner = geteuid(), .forbidden_mode = 0077, .max_size = CACHE_FILE_MAX,
+		.what = "cache file", .must_be = "a private regular file of the helper",
+	};
+	char err[256];
+	r = private_file_read(c->dirfd, user, &rule, &buf, &len, err, sizeof(err));
+	if (r != FR_OK) {
+		if (r != FR_ERR_NOT_FOUND)
+			log_warn("ignoring cache file of %s: %s", user, err);
+		return r == FR_ERR_NOMEM ? r : FR_ERR_NOT_FOUND;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0 || st.st_size > CACHE_FILE_MAX) {
-		log_warn("ignoring cache file of %s: not a private regular file of ours", user);
-		close(fd);
-		return FR_ERR_NOT_FOUND;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		return FR_ERR_NOMEM;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
 	r = cache_record_decode(user, buf, len, out);
-	explicit_bzero(buf, (size_t)st.st_size + 1);
+	explicit_bzero(buf, len);
 	free(buf);
 	if (r != 0) {
 		log_warn("ignoring corrupt cache file of %s", user);

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fr_error.h"
+#include "hostlib/private_file.h"
 #include "core/log.h"
 #include "store/state_writer.h"
 #include "store/totp_replay.h"
@@ -19,8 +21,10 @@ struct replay_entry {
 	char user[];
 };
 
+#define REPLAY_FILE_MAX 64
+
 struct totp_replay {
-	char *dir;
+	int dirfd;
 	struct state_writer *writer;
 	struct replay_entry *buckets[REPLAY_BUCKETS];
 };
@@ -36,15 +40,60 @@ bucket_of(const char *user)
 }
 
 int
-totp_replay_new(const char *dir, struct state_writer *writer, struct totp_replay **out)
+totp_replay_parse(const char *text, size_t len, uint64_t *last)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	*last = 0;
+	for (; i < len && text[i] >= '0' && text[i] <= '9'; i++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return FR_ERR_INVALID;
+		v = v * 10 + (uint64_t)(text[i] - '0');
+	}
+	if (i == 0 || i + 1 != len || text[i] != '\n')
+		return FR_ERR_INVALID;
+	*last = v;
+	return FR_OK;
+}
+
+int
+totp_replay_load(int dirfd, const char *user, uint64_t *last)
+{
+	/* The helper's own file: its uid, nobody else's eyes. */
+	const struct private_file_rule rule = {
+		.owner = geteuid(), .other_owner = geteuid(), .forbidden_mode = 0077,
+		.max_size = REPLAY_FILE_MAX, .what = "TOTP replay state", .must_be = "a private file of the helper",
+	};
+	char name[USER_NAME_MAX + 8], err[256];
+	char *text = NULL;
+	size_t len = 0;
+
+	*last = 0;
+	/* '=' cannot occur in a user name, so this never meets a user's
+	 * cache file or the cache's ".USER.tmp" files. */
+	if (!user_name_valid(user))
+		return FR_ERR_INVALID;
+	(void)snprintf(name, sizeof(name), ".totp=%s", user);
+	int r = private_file_read(dirfd, name, &rule, &text, &len, err, sizeof(err));
+	if (r == FR_ERR_NOT_FOUND)
+		return FR_OK;
+	if (r != FR_OK)
+		return r == FR_ERR_TOO_LARGE ? FR_ERR_INVALID : r;
+	r = totp_replay_parse(text, len, last);
+	free(text);
+	return r;
+}
+
+int
+totp_replay_new(int dirfd, struct state_writer *writer, struct totp_replay **out)
 {
 	struct totp_replay *rs = calloc(1, sizeof(*rs));
 
 	*out = NULL;
-	if (rs == NULL || (rs->dir = strdup(dir)) == NULL) {
-		free(rs);
+	if (rs == NULL)
 		return FR_ERR_NOMEM;
-	}
+	rs->dirfd = dirfd;
 	rs->writer = writer;
 	*out = rs;
 	return FR_OK;
@@ -62,7 +111,6 @@ totp_replay_free(struct totp_replay *rs)
 			free(e);
 		}
 	}
-	free(rs->dir);
 	free(rs);
 }
 
@@ -79,7 +127,7 @@ entry_of(struct totp_replay *rs, const char *user, struct replay_entry **out)
 			return FR_OK;
 		}
 	}
-	if (totp_replay_load(rs->dir, user, &last) != 0)
+	if (totp_replay_load(rs->dirfd, user, &last) != 0)
 		return FR_ERR_IO;	/* unreadable state: refuse rather than allow a replay */
 	struct replay_entry *e = calloc(1, sizeof(*e) + strlen(user) + 1);
 	if (e == NULL)

@@ -16,8 +16,8 @@
 struct totp_replay;
 struct state_writer;
 
-/* `dir` is the cache folder, read when a user's step is first needed. */
-int totp_replay_new(const char *dir, struct state_writer *writer, struct totp_replay **out);
+/* `dirfd` is the cache folder, read when a user's step is first needed. */
+int totp_replay_new(int dirfd, struct state_writer *writer, struct totp_replay **out);
 void totp_replay_free(struct totp_replay *rs);
 
 /* Verify `code` at `now` (`window` steps either side), refuse a step at or
@@ -27,5 +27,13 @@ void totp_replay_free(struct totp_replay *rs);
  * than risk a replay); FR_ERR_NOMEM. */
 int totp_replay_accept(struct totp_replay *rs, const struct totp_entry *e, const char *code, time_t now,
 		       unsigned window, const char *user);
+
+/* The last accepted time step of `user` from ".totp=USER" in `dirfd`: 0
+ * when there is none.  FR_ERR_INVALID (corrupt), FR_ERR_UNTRUSTED (not a
+ * private file of ours), FR_ERR_IO. */
+int totp_replay_load(int dirfd, const char *user, uint64_t *last);
+
+/* Pure: the file's contents, one decimal number and a newline. */
+int totp_replay_parse(const char *text, size_t len, uint64_t *last);
 
 #endif

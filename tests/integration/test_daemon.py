@@ -178,7 +178,8 @@ class SocketActivation(unittest.TestCase):
             [SOCKET_ACTIVATE, "-l", self.env.socket,
              # It passes the helper no environment but what -E names.
              *["-E%s=%s" % (k, self.env.helper_env[k])
-               for k in ("LD_PRELOAD", "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP")],
+               for k in ("LD_PRELOAD", "NSS_WRAPPER_PASSWD", "NSS_WRAPPER_GROUP", "ASAN_OPTIONS",
+                         "UBSAN_OPTIONS") if k in self.env.helper_env],
              HELPER, "--config", self.env.helper.config],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()

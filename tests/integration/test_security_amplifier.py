@@ -87,7 +87,7 @@ class CachedAuth(FreddyTestCase):
         finally:
             out, err = p.communicate(timeout=60)
         counts = json.loads(out.splitlines()[-1])
-        self.assertLess(statistics.median(during), 500, during)
+        self.assertLess(statistics.median(during), 500 * security.TIME_SCALE, during)
         print("root's cached re-authentication (connect to verdict): median %.0f ms alone, %.0f ms "
               "during a 256-connection flood (%s); through pamtester %.0f ms"
               % (statistics.median(alone), statistics.median(during), counts,
@@ -98,8 +98,11 @@ class CachedAuth(FreddyTestCase):
         inside, outside = [], []
         with security.TimingSection():
             self.sample(inside, outside)
-        mi, mo = statistics.median(inside), statistics.median(outside)
-        print("wrong password: %.1f ms inside the cached window, %.1f ms outside" % (mi, mo))
+        # The fastest of each: what the helper's own work costs, whatever
+        # else the machine is busy with.
+        mi, mo = min(inside), min(outside)
+        print("wrong password: %.1f ms inside the cached window, %.1f ms outside (fastest of 9; "
+              "medians %.1f and %.1f)" % (mi, mo, statistics.median(inside), statistics.median(outside)))
         # A hash each way: the two are alike (without the decoy, outside
         # took a fifteenth of inside: no yescrypt at all).
         self.assertGreater(mo, 0.6 * mi, (inside, outside))

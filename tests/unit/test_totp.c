@@ -145,8 +145,8 @@ test_replay(void)
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	CHECK(dfd >= 0);
 	CHECK(state_writer_new(dfd, dir, &w) == 0);
-	CHECK(totp_replay_new(dir, w, &rs) == 0);
-	CHECK(totp_replay_load(dir, "bob", &last) == 0 && last == 0);
+	CHECK(totp_replay_new(dfd, w, &rs) == 0);
+	CHECK(totp_replay_load(dfd, "bob", &last) == 0 && last == 0);
 
 	/* Accepted once; the same code again, even a step later, is a replay. */
 	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "carol") == 0);
@@ -157,12 +157,12 @@ test_replay(void)
 	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "dave") == 0);
 	/* The step reaches the disk (private) and a new helper still refuses. */
 	CHECK(state_writer_flush(w) == 0);
-	CHECK(totp_replay_load(dir, "carol", &last) == 0 && last == 1);
+	CHECK(totp_replay_load(dfd, "carol", &last) == 0 && last == 1);
 	snprintf(path, sizeof(path), "%s/.totp=carol", dir);
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
 	totp_replay_free(rs);
-	CHECK(totp_replay_new(dir, w, &rs) == 0);
+	CHECK(totp_replay_new(dfd, w, &rs) == 0);
 	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "carol") == FR_ERR_DUPLICATE);
 
 	/* Corrupt state refuses rather than allows. */
@@ -174,10 +174,10 @@ test_replay(void)
 		fclose(f);
 	}
 	chmod(path, 0600);
-	CHECK(totp_replay_load(dir, "erin", &last) == FR_ERR_INVALID);
+	CHECK(totp_replay_load(dfd, "erin", &last) == FR_ERR_INVALID);
 	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "erin") == FR_ERR_IO);
 	chmod(path, 0644);
-	CHECK(totp_replay_load(dir, "erin", &last) == FR_ERR_UNTRUSTED);
+	CHECK(totp_replay_load(dfd, "erin", &last) == FR_ERR_UNTRUSTED);
 	totp_replay_free(rs);
 	state_writer_free(w);
 	close(dfd);
