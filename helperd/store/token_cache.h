@@ -11,21 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/cache_record.h"
+
 #define CACHE_FILE_MAX (64 * 1024)
 
 struct token_cache;
-
-struct cache_record {
-	char *refresh_token;		/* secret */
-	char *access_token;		/* secret, may be NULL */
-	int64_t access_expires;		/* unix time, 0 unknown */
-	int64_t last_login;		/* unix time of the last full login */
-	/* Optional since format 1 (older files lack them and still load):
-	 * a yescrypt verifier of the password ($y$…, never the password)
-	 * and the last time the API confirmed this user online. */
-	char *verifier;
-	int64_t last_online;		/* unix time, 0 unknown */
-};
 
 int token_cache_open(const char *dir, struct token_cache **out);
 void token_cache_close(struct token_cache *cache);
@@ -44,11 +34,5 @@ int token_cache_count(struct token_cache *cache);
  * early when fn returns non-zero.  Corrupt files are skipped (logged). */
 typedef int (*token_cache_each_fn)(void *ctx, const char *user, const struct cache_record *rec);
 int token_cache_each(struct token_cache *cache, token_cache_each_fn fn, void *ctx);
-
-void cache_record_wipe(struct cache_record *rec);
-
-/* Pure halves, unit-tested and fuzzed. */
-int cache_record_encode(const char *user, const struct cache_record *rec, char **out, size_t *len);
-int cache_record_decode(const char *user, const char *buf, size_t len, struct cache_record *out);
 
 #endif
