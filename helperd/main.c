@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -236,7 +237,7 @@ run(struct daemon_state *d, int foreground)
 		return EX_CONFIG;
 	}
 	if ((r = state_writer_new(h->cache_dirfd, h->cfg->cache_dir, &h->state_writer)) != 0 ||
-	    (r = ratelimit_open(h->cache_dirfd, h->state_writer, h->cfg->rate_limit_failures,
+	    (r = ratelimit_open(h->loop, h->cache_dirfd, h->state_writer, h->cfg->rate_limit_failures,
 				h->cfg->rate_limit_delay, &h->ratelimit)) != 0 ||
 	    (r = totp_replay_new(h->cache_dirfd, h->state_writer, &h->totp_replay)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
@@ -263,11 +264,11 @@ run(struct daemon_state *d, int foreground)
 
 	uint64_t logins_at_trim = 0;
 	while (!d->stopping || (h->logins_active > 0 && loop_now_ms() < d->stop_deadline)) {
-		if ((r = loop_run_once(h->loop, 1000)) != 0) {
+		int64_t left = d->stopping ? d->stop_deadline - loop_now_ms() : -1;
+		if ((r = loop_run_once(h->loop, left > INT_MAX ? INT_MAX : (int)left)) != 0) {
 			log_err("event loop failed: %s", strerror(errno));
 			return EX_OSERR;
 		}
-		ratelimit_tick(h->ratelimit, (int64_t)time(NULL));
 		/* A login storm leaves the heap fragmented with freed TLS
 		 * handshake and transfer buffers that free() keeps; once the
 		 * last login of a burst is over, give those pages back.  Not

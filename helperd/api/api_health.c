@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
 #include "api/api_health.h"
 #include "fr_error.h"
@@ -19,7 +17,7 @@ struct api_health_waiter {
 struct api_health {
 	struct loop *loop;
 	struct http_client *http;
-	struct loop_source timer;	/* the next probe during an outage */
+	struct loop_timer timer;	/* the next probe during an outage */
 	struct http_xfer *probe;	/* in flight */
 	struct api_health_waiter *waiters;
 	struct api_health_result last;
@@ -32,12 +30,13 @@ struct api_health {
 
 static void start_probe(struct api_health *ah);
 
+/* In `ms` milliseconds; 0 disarms. */
 static void
 arm_timer(struct api_health *ah, int64_t ms)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 } };
-
-	if (timerfd_settime(ah->timer.fd, 0, &its, NULL) != 0)
+	if (ms == 0)
+		loop_timer_cancel(ah->loop, &ah->timer);
+	else if (loop_timer_set(ah->loop, &ah->timer, loop_now_ms() + ms) != 0)
 		log_err("cannot arm the API probe timer");
 }
 
@@ -115,14 +114,10 @@ start_probe(struct api_health *ah)
 }
 
 static void
-on_timer(struct loop_source *src, uint32_t events)
+on_timer(struct loop_timer *t)
 {
-	struct api_health *ah = (struct api_health *)((char *)src - offsetof(struct api_health, timer));
-	uint64_t expirations;
+	struct api_health *ah = (struct api_health *)((char *)t - offsetof(struct api_health, timer));
 
-	(void)events;
-	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
-		return;
 	if (ah->start_failed) {
 		struct http_response none = { .outcome = HTTP_LOCAL_FAILURE, .error = "probe not started" };
 		ah->start_failed = false;
@@ -142,14 +137,7 @@ api_health_new(struct loop *loop, struct http_client *http, struct api_health **
 		return FR_ERR_NOMEM;
 	ah->loop = loop;
 	ah->http = http;
-	ah->timer.on_event = on_timer;
-	ah->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (ah->timer.fd < 0 || loop_add(loop, &ah->timer, EPOLLIN) != 0) {
-		if (ah->timer.fd >= 0)
-			close(ah->timer.fd);
-		free(ah);
-		return FR_ERR_IO;
-	}
+	ah->timer.on_expire = on_timer;
 	http_client_set_observer(http, on_outcome, ah);
 	*out = ah;
 	return FR_OK;
@@ -168,8 +156,7 @@ api_health_free(struct api_health *ah)
 		ah->waiters = w->next;
 		free(w);
 	}
-	loop_remove(ah->loop, &ah->timer);
-	close(ah->timer.fd);
+	loop_timer_cancel(ah->loop, &ah->timer);
 	free(ah);
 }
 

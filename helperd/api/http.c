@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -18,7 +17,7 @@ struct http_client {
 	struct loop *loop;
 	const struct config *cfg;
 	CURLM *multi;
-	struct loop_source timer;
+	struct loop_timer timer;	/* curl's next timeout */
 	struct curl_slist *plain_headers;
 	struct curl_slist *key_headers;	/* plain + X-API-Key; wiped at free */
 	struct http_xfer *xfers;	/* every transfer: handed to curl or waiting */
@@ -410,32 +409,26 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socket
 	return 0;
 }
 
+/* -1 disarms; 0 is "as soon as possible", at the end of this loop pass. */
 static int
 on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct http_client *c = userp;
-	struct itimerspec its = { 0 };
 
 	(void)multi;
-	if (timeout_ms == 0) {
-		its.it_value.tv_nsec = 1;	/* 0 would disarm: "as soon as possible" */
-	} else if (timeout_ms > 0) {
-		its.it_value.tv_sec = timeout_ms / 1000;
-		its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000;
+	if (timeout_ms < 0) {
+		loop_timer_cancel(c->loop, &c->timer);
+		return 0;
 	}
-	return timerfd_settime(c->timer.fd, 0, &its, NULL) == 0 ? 0 : -1;
+	return loop_timer_set(c->loop, &c->timer, loop_now_ms() + timeout_ms) == 0 ? 0 : -1;
 }
 
 static void
-on_timer_event(struct loop_source *src, uint32_t events)
+on_timer_event(struct loop_timer *t)
 {
-	struct http_client *c = (struct http_client *)((char *)src - offsetof(struct http_client, timer));
-	uint64_t expirations;
+	struct http_client *c = (struct http_client *)((char *)t - offsetof(struct http_client, timer));
 	int running = 0;
 
-	(void)events;
-	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
-		return;	/* spurious wake-up; nothing expired */
 	CURLMcode mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	if (mc != CURLM_OK)
 		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
@@ -455,18 +448,12 @@ http_client_new(struct loop *loop, const struct config *cfg, const char *api_key
 		return FR_ERR_NOMEM;
 	c->loop = loop;
 	c->cfg = cfg;
-	c->timer.fd = -1;
+	c->timer.on_expire = on_timer_event;
 	if ((c->multi = curl_multi_init()) == NULL)
 		goto fail;
 	if (build_plain_headers(&c->plain_headers) != 0)
 		goto fail;
 	if (api_key != NULL && build_secret_headers(&c->key_headers, "X-API-Key: ", api_key) != 0)
-		goto fail;
-	r = FR_ERR_IO;
-	if ((c->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
-		goto fail;
-	c->timer.on_event = on_timer_event;
-	if (loop_add(loop, &c->timer, EPOLLIN) != 0)
 		goto fail;
 	r = FR_ERR_INTERNAL;
 	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) != CURLM_OK ||
@@ -497,10 +484,7 @@ http_client_free(struct http_client *c)
 		xfer_fail(c->xfers, HTTP_FAILED, "the helper is shutting down");
 	if (c->multi != NULL)
 		curl_multi_cleanup(c->multi);
-	if (c->timer.fd >= 0) {
-		loop_remove(c->loop, &c->timer);
-		close(c->timer.fd);
-	}
+	loop_timer_cancel(c->loop, &c->timer);
 	curl_slist_free_all(c->plain_headers);
 	slist_free_wiped(c->key_headers);
 	free(c);

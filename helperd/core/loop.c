@@ -13,6 +13,9 @@
 struct loop {
 	int epfd;
 	struct loop_deferred *deferred;
+	struct loop_timer **heap;	/* a binary min-heap on deadline_ms */
+	size_t timers, heap_cap;
+	uint64_t pass;
 };
 
 int64_t
@@ -58,7 +61,133 @@ loop_free(struct loop *loop)
 		return;
 	run_deferred(loop);
 	close(loop->epfd);
+	for (size_t i = 0; i < loop->timers; i++)
+		loop->heap[i]->deadline_ms = 0;
+	free(loop->heap);
 	free(loop);
+}
+
+static bool
+earlier(const struct loop_timer *a, const struct loop_timer *b)
+{
+	return a->deadline_ms < b->deadline_ms;
+}
+
+static void
+heap_place(struct loop *loop, size_t i, struct loop_timer *t)
+{
+	loop->heap[i] = t;
+	t->slot = i;
+}
+
+static void
+sift_up(struct loop *loop, size_t i)
+{
+	struct loop_timer *t = loop->heap[i];
+
+	while (i > 0 && earlier(t, loop->heap[(i - 1) / 2])) {
+		heap_place(loop, i, loop->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_place(loop, i, t);
+}
+
+static void
+sift_down(struct loop *loop, size_t i)
+{
+	struct loop_timer *t = loop->heap[i];
+
+	for (;;) {
+		size_t child = 2 * i + 1;
+		if (child >= loop->timers)
+			break;
+		if (child + 1 < loop->timers && earlier(loop->heap[child + 1], loop->heap[child]))
+			child++;
+		if (!earlier(loop->heap[child], t))
+			break;
+		heap_place(loop, i, loop->heap[child]);
+		i = child;
+	}
+	heap_place(loop, i, t);
+}
+
+bool
+loop_timer_armed(const struct loop_timer *t)
+{
+	return t->deadline_ms != 0;
+}
+
+void
+loop_timer_cancel(struct loop *loop, struct loop_timer *t)
+{
+	if (t->deadline_ms == 0)
+		return;
+	size_t i = t->slot;
+	t->deadline_ms = 0;
+	struct loop_timer *last = loop->heap[--loop->timers];
+	if (last == t)
+		return;
+	heap_place(loop, i, last);
+	sift_down(loop, i);
+	sift_up(loop, last->slot);
+}
+
+int
+loop_timer_set(struct loop *loop, struct loop_timer *t, int64_t deadline_ms)
+{
+	if (deadline_ms <= 0)
+		deadline_ms = 1;	/* 0 means "not armed" */
+	if (t->deadline_ms != 0) {
+		t->deadline_ms = deadline_ms;
+		t->armed_pass = loop->pass;
+		sift_down(loop, t->slot);
+		sift_up(loop, t->slot);
+		return FR_OK;
+	}
+	if (loop->timers == loop->heap_cap) {
+		size_t cap = loop->heap_cap ? 2 * loop->heap_cap : 64;
+		struct loop_timer **grown = realloc(loop->heap, cap * sizeof(*grown));
+		if (grown == NULL)
+			return FR_ERR_NOMEM;
+		loop->heap = grown;
+		loop->heap_cap = cap;
+	}
+	t->deadline_ms = deadline_ms;
+	t->armed_pass = loop->pass;
+	heap_place(loop, loop->timers++, t);
+	sift_up(loop, t->slot);
+	return FR_OK;
+}
+
+/* Milliseconds epoll may sleep: until the earliest timer, at most `limit`. */
+static int
+wait_ms(const struct loop *loop, int limit)
+{
+	if (loop->timers == 0)
+		return limit;
+	int64_t left = loop->heap[0]->deadline_ms - loop_now_ms();
+	if (left < 0)
+		left = 0;
+	if (limit >= 0 && left > limit)
+		left = limit;
+	return left > 1000000 ? 1000000 : (int)left;
+}
+
+/* The timers that are due, earliest first.  One armed while these run
+ * (curl asking for "now" again, say) waits for the next pass. */
+static void
+run_timers(struct loop *loop)
+{
+	int64_t now = loop_now_ms();
+	uint64_t pass = loop->pass++;
+
+	while (loop->timers > 0) {
+		struct loop_timer *t = loop->heap[0];
+		if (t->deadline_ms > now || t->armed_pass > pass)
+			break;
+		loop_timer_cancel(loop, t);
+		t->on_expire(t);
+	}
 }
 
 int
@@ -101,14 +230,16 @@ loop_run_once(struct loop *loop, int timeout_ms)
 {
 	struct epoll_event events[LOOP_BATCH];
 
-	int n = epoll_wait(loop->epfd, events, LOOP_BATCH, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? FR_OK : FR_ERR_IO;
+	int n = epoll_wait(loop->epfd, events, LOOP_BATCH, wait_ms(loop, timeout_ms));
+	if (n < 0 && errno != EINTR)
+		return FR_ERR_IO;
 	for (int i = 0; i < n; i++) {
 		struct loop_source *src = events[i].data.ptr;
 		if (!src->dead)
 			src->on_event(src, events[i].events);
 	}
+	run_deferred(loop);
+	run_timers(loop);
 	run_deferred(loop);
 	return FR_OK;
 }

@@ -7,6 +7,8 @@
 #ifndef LOOP_H
 #define LOOP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -35,7 +37,28 @@ struct loop_deferred {
 };
 void loop_defer(struct loop *loop, struct loop_deferred *node, void (*fn)(void *), void *arg);
 
-/* One epoll_wait and its dispatch; timeout_ms -1 waits for ever. */
+/* A deadline.  Every wait of the helper is one of these (a connection's
+ * first request, a person's answer, curl's next timeout, the next probe),
+ * kept in one heap: the loop sleeps until the earliest, and nothing scans
+ * every connection to find what has expired.  The timer is embedded in its
+ * owner; on_expire runs from the loop, once, and may arm it again. */
+struct loop_timer {
+	int64_t deadline_ms;		/* loop_now_ms() time; 0: not armed */
+	size_t slot;			/* in the heap, while armed */
+	uint64_t armed_pass;		/* a timer armed while timers run waits for the next pass */
+	void (*on_expire)(struct loop_timer *t);
+};
+
+/* Arm (or move) `t` to run at `deadline_ms`; a deadline in the past runs
+ * it at the end of the current pass.  FR_OK or FR_ERR_NOMEM. */
+int loop_timer_set(struct loop *loop, struct loop_timer *t, int64_t deadline_ms);
+/* Disarm; a timer that is not armed is fine. */
+void loop_timer_cancel(struct loop *loop, struct loop_timer *t);
+bool loop_timer_armed(const struct loop_timer *t);
+
+/* One epoll_wait and its dispatch, then the timers that are due.  The
+ * wait ends at the earliest timer or after `timeout_ms` (-1: no limit
+ * but the timers'). */
 int loop_run_once(struct loop *loop, int timeout_ms);
 
 /* A monotonic clock in milliseconds, for deadlines. */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/loop.h"
 #include "fr_error.h"
 #include "hostlib/private_file.h"
 #include "core/log.h"
@@ -32,6 +34,8 @@ struct rl_entry {
 };
 
 struct ratelimit {
+	struct loop *loop;		/* NULL: saved only by ratelimit_save_now */
+	struct loop_timer save;		/* a second after the first change */
 	int dir_fd;			/* -1: not persisted */
 	struct state_writer *writer;
 	struct rl_entry *buckets[BUCKETS];
@@ -42,6 +46,8 @@ struct ratelimit {
 	 * configured threshold and delay with the longest cap any key has. */
 	struct ratelimit_policy eviction;
 };
+
+static void changed(struct ratelimit *rl);
 
 unsigned
 ratelimit_delay_for(unsigned failures, const struct ratelimit_policy *p)
@@ -375,11 +381,23 @@ ratelimit_save_now(struct ratelimit *rl, int64_t now)
 	free(buf);
 }
 
-void
-ratelimit_tick(struct ratelimit *rl, int64_t now)
+static void
+on_save(struct loop_timer *t)
 {
-	if (rl->dirty && now != rl->saved_at)
-		ratelimit_save_now(rl, now);
+	struct ratelimit *rl = (struct ratelimit *)((char *)t - offsetof(struct ratelimit, save));
+
+	ratelimit_save_now(rl, (int64_t)time(NULL));
+}
+
+/* The table changed: written within a second, so that a burst of
+ * failures costs one write, off the loop (state_writer.c). */
+static void
+changed(struct ratelimit *rl)
+{
+	rl->dirty = true;
+	if (rl->loop != NULL && rl->writer != NULL && !loop_timer_armed(&rl->save) &&
+	    loop_timer_set(rl->loop, &rl->save, loop_now_ms() + 1000) != 0)
+		log_err("cannot schedule saving the rate limit state; it is kept in memory");
 }
 
 void
@@ -391,14 +409,16 @@ ratelimit_configure(struct ratelimit *rl, unsigned threshold, unsigned delay)
 }
 
 int
-ratelimit_open(int dirfd, struct state_writer *writer, unsigned threshold, unsigned delay,
-	       struct ratelimit **out)
+ratelimit_open(struct loop *loop, int dirfd, struct state_writer *writer, unsigned threshold,
+	       unsigned delay, struct ratelimit **out)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
 
 	*out = NULL;
 	if (rl == NULL)
 		return FR_ERR_NOMEM;
+	rl->loop = loop;
+	rl->save.on_expire = on_save;
 	ratelimit_configure(rl, threshold, delay);
 	rl->dir_fd = dirfd;
 	rl->writer = dirfd >= 0 ? writer : NULL;
@@ -413,6 +433,8 @@ ratelimit_free(struct ratelimit *rl)
 {
 	if (rl == NULL)
 		return;
+	if (rl->loop != NULL)
+		loop_timer_cancel(rl->loop, &rl->save);
 	ratelimit_save_now(rl, (int64_t)time(NULL));
 	forget_all(rl);
 	free(rl);
@@ -477,7 +499,7 @@ ratelimit_commit_failure(struct ratelimit *rl, const char *key, int64_t now)
 	if (e->failures < 999999)
 		e->failures++;
 	e->last = now;
-	rl->dirty = true;
+	changed(rl);
 }
 
 void
@@ -501,7 +523,7 @@ ratelimit_success(struct ratelimit *rl, const char *key, int64_t now)
 	if (e == NULL)
 		return;
 	if (e->failures > 0)
-		rl->dirty = true;
+		changed(rl);
 	e->failures = 0;
 	if (e->pending == 0)
 		drop(rl, e);
@@ -518,5 +540,5 @@ ratelimit_failure(struct ratelimit *rl, const char *key, int64_t now)
 	if (e->failures < 999999)
 		e->failures++;
 	e->last = now;
-	rl->dirty = true;
+	changed(rl);
 }

@@ -31,6 +31,7 @@
 #define RATELIMIT_KEY_MAX	255
 #define RATELIMIT_ORIGIN_MAX	80	/* longer or odd origins are hashed */
 
+struct loop;
 struct ratelimit;
 struct state_writer;
 
@@ -40,13 +41,15 @@ struct ratelimit_policy {
 	unsigned max_delay;		/* the cap of the doubling, seconds */
 };
 
-/* `writer` NULL (or dirfd < 0): in memory only.  A corrupt or untrusted
+/* `writer` NULL (or dirfd < 0): in memory only.  With a `loop`, a change
+ * is written a second later (off the loop, by the writer); without one
+ * only ratelimit_save_now and ratelimit_free write.  A corrupt or untrusted
  * state file is logged and ignored.  `threshold` and `delay` (the
  * configured rate_limit_failures and rate_limit_delay) say which keys are
  * inside a delay and may not be evicted; ratelimit_configure changes them
  * on a reload. */
-int ratelimit_open(int dirfd, struct state_writer *writer, unsigned threshold, unsigned delay,
-		   struct ratelimit **out);
+int ratelimit_open(struct loop *loop, int dirfd, struct state_writer *writer, unsigned threshold,
+		   unsigned delay, struct ratelimit **out);
 void ratelimit_configure(struct ratelimit *rl, unsigned threshold, unsigned delay);
 void ratelimit_free(struct ratelimit *rl);
 
@@ -72,9 +75,6 @@ void ratelimit_failure(struct ratelimit *rl, const char *key, int64_t now);
 
 /* Write the table now if it changed (the writer is asynchronous). */
 void ratelimit_save_now(struct ratelimit *rl, int64_t now);
-/* Called about once a second from the loop: writes the table if it
- * changed since the last write. */
-void ratelimit_tick(struct ratelimit *rl, int64_t now);
 
 /* Pure: seconds to wait after `failures` failures under policy `p`. */
 unsigned ratelimit_delay_for(unsigned failures, const struct ratelimit_policy *p);

@@ -65,3 +65,12 @@ refusal_log_tick(struct refusal_log *l, int64_t now_ms)
 	if (l->logged_ms == 0 || now_ms - l->logged_ms >= REFUSAL_LOG_INTERVAL_MS)
 		write_line(l, now_ms);
 }
+
+bool
+refusal_log_pending(const struct refusal_log *l)
+{
+	for (int k = 0; k < REFUSAL_KINDS; k++)
+		if (l->count[k] != 0)
+			return true;
+	return false;
+}

@@ -7,6 +7,7 @@
 #ifndef REFUSAL_LOG_H
 #define REFUSAL_LOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -33,5 +34,7 @@ struct refusal_log {
 void refusal_log_note(struct refusal_log *l, enum refusal_kind kind, uid_t uid, int64_t now_ms);
 /* Writes the line for what was noted, if the interval has passed. */
 void refusal_log_tick(struct refusal_log *l, int64_t now_ms);
+/* Whether something noted waits for its line. */
+bool refusal_log_pending(const struct refusal_log *l);
 
 #endif

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -45,7 +44,7 @@ struct conn {
 	struct conn_peer peer;
 	struct bytes in, out;
 	enum conn_state state;
-	int64_t deadline_ms;		/* 0: none */
+	struct loop_timer deadline;	/* the request, an answer or the flush must come by then */
 	uint32_t events;
 	const struct conn_handler *handler;
 	void *handler_obj;
@@ -61,7 +60,8 @@ struct idle_list {
 struct server {
 	struct helper *h;
 	struct loop_source listener;
-	struct loop_source tick;
+	struct loop_timer accept_resume;	/* after a pause for EMFILE and the like */
+	struct loop_timer summary;	/* the refusal line of the interval */
 	struct conn *conns;
 	unsigned nconns;
 	struct idle_list idle_root, idle_user;
@@ -69,10 +69,10 @@ struct server {
 	uint64_t accept_round;		/* batches of accepts so far */
 	char *created_path;		/* unlinked at exit */
 	int listening;
-	int64_t accept_paused_until;
 };
 
 static void conn_close(struct conn *c, const char *why);
+static void note_refusal(struct server *srv, enum refusal_kind kind, uid_t uid);
 
 static struct idle_list *
 idle_list_of(struct conn *c)
@@ -117,7 +117,23 @@ idle_remove(struct conn *c)
 static void
 set_deadline(struct conn *c, unsigned seconds)
 {
-	c->deadline_ms = seconds ? loop_now_ms() + (int64_t)seconds * 1000 : 0;
+	struct loop *loop = c->srv->h->loop;
+
+	if (seconds == 0) {
+		loop_timer_cancel(loop, &c->deadline);
+		return;
+	}
+	/* Without a deadline a silent client would hold its slot for ever. */
+	if (loop_timer_set(loop, &c->deadline, loop_now_ms() + (int64_t)seconds * 1000) != 0)
+		conn_close(c, "no memory for a deadline");
+}
+
+static void
+conn_on_deadline(struct loop_timer *t)
+{
+	struct conn *c = (struct conn *)((char *)t - offsetof(struct conn, deadline));
+
+	conn_close(c, "timed out");
 }
 
 static void
@@ -145,6 +161,7 @@ conn_close(struct conn *c, const char *why)
 	if (handler != NULL)
 		handler->abort(c->handler_obj);
 	idle_remove(c);
+	loop_timer_cancel(srv->h->loop, &c->deadline);
 	caller_quota_give(srv->h->quota, c->peer.uid, QUOTA_CONNECTIONS);
 	loop_remove(srv->h->loop, &c->src);
 	close(c->src.fd);
@@ -370,7 +387,7 @@ oldest_user_prompt(struct server *srv)
 
 	for (struct conn *c = srv->conns; c != NULL; c = c->next)
 		if (c->peer.uid != 0 && c->state == CONN_WAIT_ANSWER && !c->src.dead &&
-		    (oldest == NULL || c->deadline_ms < oldest->deadline_ms))
+		    (oldest == NULL || c->deadline.deadline_ms < oldest->deadline.deadline_ms))
 			oldest = c;
 	return oldest;
 }
@@ -389,7 +406,7 @@ idle_victim(const struct server *srv, const struct idle_list *l)
 static void
 evict(struct server *srv, struct conn *victim, enum refusal_kind kind)
 {
-	refusal_log_note(&srv->refusals, kind, victim->peer.uid, loop_now_ms());
+	note_refusal(srv, kind, victim->peer.uid);
 	conn_close(victim, kind == EVICTED_IDLE ? "evicted while idle" : "evicted for a root caller");
 }
 
@@ -408,17 +425,16 @@ admit(struct server *srv, uid_t uid)
 {
 	const struct config *cfg = srv->h->cfg;
 	struct caller_quota *q = srv->h->quota;
-	int64_t now = loop_now_ms();
 
 	if (uid != 0) {
 		if (caller_quota_held(q, uid, QUOTA_CONNECTIONS) >= cfg->max_clients_per_uid) {
-			refusal_log_note(&srv->refusals, REFUSED_UID_CONNECTIONS, uid, now);
+			note_refusal(srv, REFUSED_UID_CONNECTIONS, uid);
 			return "Too many connections from your account, try again";
 		}
 		if (caller_quota_total(q, QUOTA_CONNECTIONS) >= cfg->max_clients - cfg->reserved_root_clients) {
 			struct conn *victim = idle_victim(srv, &srv->idle_user);
 			if (victim == NULL) {
-				refusal_log_note(&srv->refusals, REFUSED_NONROOT_FULL, uid, now);
+				note_refusal(srv, REFUSED_NONROOT_FULL, uid);
 				return "Authentication service busy, try again";
 			}
 			evict(srv, victim, EVICTED_IDLE);
@@ -437,7 +453,7 @@ admit(struct server *srv, uid_t uid)
 		evict(srv, victim, EVICTED_LOGIN);
 		return NULL;
 	}
-	refusal_log_note(&srv->refusals, REFUSED_FULL, uid, now);
+	note_refusal(srv, REFUSED_FULL, uid);
 	return "Authentication service busy, try again";
 }
 
@@ -458,7 +474,8 @@ server_on_accept(struct loop_source *src, uint32_t events)
 				/* Level-triggered: pause rather than spin. */
 				log_warn("accept: %s; pausing for %d ms", strerror(errno), ACCEPT_PAUSE_MS);
 				loop_remove(h->loop, &srv->listener);
-				srv->accept_paused_until = loop_now_ms() + ACCEPT_PAUSE_MS;
+				if (loop_timer_set(h->loop, &srv->accept_resume, loop_now_ms() + ACCEPT_PAUSE_MS) != 0)
+					log_err("cannot schedule accepting again");
 			}
 			return;
 		}
@@ -490,7 +507,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 		c->state = CONN_WAIT_REQUEST;
 		c->events = EPOLLIN;
 		c->accept_round = srv->accept_round;
-		set_deadline(c, FIRST_REQUEST_TIMEOUT_S);
+		c->deadline.on_expire = conn_on_deadline;
 		if (loop_add(h->loop, &c->src, EPOLLIN) != 0) {
 			caller_quota_give(h->quota, cred.uid, QUOTA_CONNECTIONS);
 			close(fd);
@@ -503,30 +520,38 @@ server_on_accept(struct loop_source *src, uint32_t events)
 		srv->conns = c;
 		srv->nconns++;
 		idle_add(c);
+		set_deadline(c, FIRST_REQUEST_TIMEOUT_S);
 	}
 }
 
 static void
-server_on_tick(struct loop_source *src, uint32_t events)
+server_on_accept_resume(struct loop_timer *t)
 {
-	struct server *srv = (struct server *)((char *)src - offsetof(struct server, tick));
-	uint64_t expirations;
-	int64_t now = loop_now_ms();
+	struct server *srv = (struct server *)((char *)t - offsetof(struct server, accept_resume));
 
-	(void)events;
-	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
-		return;
-	for (struct conn *c = srv->conns, *next; c != NULL; c = next) {
-		next = c->next;
-		if (c->deadline_ms != 0 && now >= c->deadline_ms)
-			conn_close(c, "timed out");
-	}
-	refusal_log_tick(&srv->refusals, now);
-	if (srv->listening && srv->accept_paused_until != 0 && now >= srv->accept_paused_until) {
-		srv->accept_paused_until = 0;
-		if (loop_add(srv->h->loop, &srv->listener, EPOLLIN) != 0)
-			log_err("cannot resume accepting connections");
-	}
+	if (srv->listening && loop_add(srv->h->loop, &srv->listener, EPOLLIN) != 0)
+		log_err("cannot resume accepting connections");
+}
+
+/* The interval's refusals, written when it ends. */
+static void
+server_on_summary(struct loop_timer *t)
+{
+	struct server *srv = (struct server *)((char *)t - offsetof(struct server, summary));
+
+	refusal_log_tick(&srv->refusals, loop_now_ms());
+	if (refusal_log_pending(&srv->refusals) &&
+	    loop_timer_set(srv->h->loop, &srv->summary, srv->refusals.logged_ms + REFUSAL_LOG_INTERVAL_MS) != 0)
+		log_err("cannot schedule the refusal summary");
+}
+
+static void
+note_refusal(struct server *srv, enum refusal_kind kind, uid_t uid)
+{
+	refusal_log_note(&srv->refusals, kind, uid, loop_now_ms());
+	if (refusal_log_pending(&srv->refusals) && !loop_timer_armed(&srv->summary) &&
+	    loop_timer_set(srv->h->loop, &srv->summary, srv->refusals.logged_ms + REFUSAL_LOG_INTERVAL_MS) != 0)
+		log_err("cannot schedule the refusal summary");
 }
 
 static int
@@ -590,24 +615,20 @@ int
 server_open(struct helper *h, int listen_fd, struct server **out)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
-	struct itimerspec every_second = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 
 	*out = NULL;
 	if (srv == NULL)
 		return FR_ERR_NOMEM;
 	srv->h = h;
-	srv->tick.fd = -1;
+	srv->accept_resume.on_expire = server_on_accept_resume;
+	srv->summary.on_expire = server_on_summary;
 	srv->listener.fd = listen_fd >= 0 ? listen_fd : create_socket(h->cfg, &srv->created_path);
 	if (srv->listener.fd < 0) {
 		free(srv);
 		return FR_ERR_IO;
 	}
 	srv->listener.on_event = server_on_accept;
-	srv->tick.on_event = server_on_tick;
-	srv->tick.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (srv->tick.fd < 0 || timerfd_settime(srv->tick.fd, 0, &every_second, NULL) != 0 ||
-	    loop_add(h->loop, &srv->tick, EPOLLIN) != 0 ||
-	    loop_add(h->loop, &srv->listener, EPOLLIN) != 0) {
+	if (loop_add(h->loop, &srv->listener, EPOLLIN) != 0) {
 		log_err("cannot watch the helper socket: %s", strerror(errno));
 		server_free(srv);
 		return FR_ERR_IO;
@@ -641,7 +662,7 @@ server_stop_listening(struct server *srv)
 void
 server_note_refusal(struct server *srv, int kind, uid_t uid)
 {
-	refusal_log_note(&srv->refusals, (enum refusal_kind)kind, uid, loop_now_ms());
+	note_refusal(srv, (enum refusal_kind)kind, uid);
 }
 
 unsigned
@@ -660,10 +681,8 @@ server_free(struct server *srv)
 	server_stop_listening(srv);
 	if (srv->listener.fd >= 0)
 		close(srv->listener.fd);
-	if (srv->tick.fd >= 0) {
-		loop_remove(srv->h->loop, &srv->tick);
-		close(srv->tick.fd);
-	}
+	loop_timer_cancel(srv->h->loop, &srv->accept_resume);
+	loop_timer_cancel(srv->h->loop, &srv->summary);
 	if (srv->created_path != NULL) {
 		if (unlink(srv->created_path) != 0)
 			log_warn("cannot remove %s: %s", srv->created_path, strerror(errno));

@@ -110,9 +110,9 @@ class UserRateLimit(NssTestCase):
 
         # The state is a private dot-file in cache_dir and outlives the helper.
         path = os.path.join(self.env.cache_dir, ".ratelimit")
-        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
         # Written behind, within about a second, never on the event loop.
         wait_for(lambda: "user:alice 2 " in (read_text(path) or ""), what="the rate-limit file")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
         self.env.helper.stop()
         self.env.helper.start(wait_socket=self.env.socket)
         r = self.env.pamtester("alice", [])

@@ -95,7 +95,7 @@ test_memory(void)
 	struct ratelimit *rl;
 	int64_t t = 1700000000;
 
-	CHECK(ratelimit_open(-1, NULL, 2, 10, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, -1, NULL, 2, 10, &rl) == FR_OK);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t) == 0);
 	ratelimit_failure(rl, "user:alice", t);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t) == 0);
@@ -124,7 +124,7 @@ test_reservations(void)
 	int64_t t = 1700000000;
 	int reserved = 0;
 
-	CHECK(ratelimit_open(-1, NULL, 5, 2, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, -1, NULL, 5, 2, &rl) == FR_OK);
 	/* Twenty guesses at once: only the threshold's worth get through. */
 	for (int i = 0; i < 20; i++)
 		if (ratelimit_reserve(rl, "from:alice/ruser=mallory", &p, t) == 0)
@@ -163,7 +163,7 @@ test_full_table(void)
 	int64_t t = 1700000000;
 	char key[64];
 
-	CHECK(ratelimit_open(-1, NULL, 2, 10, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, -1, NULL, 2, 10, &rl) == FR_OK);
 	/* alice is inside her delay. */
 	ratelimit_failure(rl, "user:alice", t);
 	ratelimit_failure(rl, "user:alice", t);
@@ -202,7 +202,7 @@ test_persisted(void)
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	CHECK(dfd >= 0);
 	CHECK(state_writer_new(dfd, dir, &w) == FR_OK);
-	CHECK(ratelimit_open(dfd, w, 2, 10, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, dfd, w, 2, 10, &rl) == FR_OK);
 	ratelimit_failure(rl, "user:alice", t);
 	ratelimit_failure(rl, "user:alice", t + 1);
 	ratelimit_failure(rl, "uid:1000", t + 1);
@@ -213,7 +213,7 @@ test_persisted(void)
 	snprintf(path, sizeof(path), "%s/%s", dir, RATELIMIT_FILE);
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
 	ratelimit_free(rl);
-	CHECK(ratelimit_open(dfd, w, 2, 10, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, dfd, w, 2, 10, &rl) == FR_OK);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t + 1) == 10);
 	CHECK(ratelimit_wait(rl, "uid:1000", &(struct ratelimit_policy){ 1, 10, 3600 }, t + 1) == 10);
 	CHECK(ratelimit_wait(rl, "from:alice/rhost=192.0.2.7", &(struct ratelimit_policy){ 1, 10, 3600 },
@@ -221,7 +221,7 @@ test_persisted(void)
 	ratelimit_success(rl, "user:alice", t + 2);
 	ratelimit_free(rl);		/* saves on the way out */
 	CHECK(state_writer_flush(w) == FR_OK);
-	CHECK(ratelimit_open(dfd, w, 2, 10, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, dfd, w, 2, 10, &rl) == FR_OK);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t + 2) == 0);
 	ratelimit_free(rl);
 	/* A corrupt or too-open file is ignored, never trusted. */
@@ -232,7 +232,7 @@ test_persisted(void)
 		fclose(f);
 	}
 	chmod(path, 0600);
-	CHECK(ratelimit_open(dfd, NULL, 2, 10, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, dfd, NULL, 2, 10, &rl) == FR_OK);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t) == 0);
 	ratelimit_free(rl);
 	f = fopen(path, "w");
@@ -241,11 +241,11 @@ test_persisted(void)
 		fclose(f);
 	}
 	chmod(path, 0644);
-	CHECK(ratelimit_open(dfd, NULL, 2, 10, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, dfd, NULL, 2, 10, &rl) == FR_OK);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t) == 0);
 	ratelimit_free(rl);
 	chmod(path, 0600);
-	CHECK(ratelimit_open(dfd, NULL, 2, 10, &rl) == FR_OK);
+	CHECK(ratelimit_open(NULL, dfd, NULL, 2, 10, &rl) == FR_OK);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t) > 0);
 	ratelimit_free(rl);
 	state_writer_free(w);
