@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "api/api_parse.h"
+#include "api/parse.h"
 #include "fr_error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

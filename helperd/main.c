@@ -23,7 +23,7 @@
 
 #include <curl/curl.h>
 
-#include "api/api_health.h"
+#include "api/health.h"
 #include "api/api_key.h"
 #include "core/caller_quota.h"
 #include "fr_error.h"
@@ -31,14 +31,15 @@
 #include "api/http.h"
 #include "core/log.h"
 #include "core/loop.h"
-#include "auth/offline_login.h"
+#include "auth/offline.h"
 #include "store/ratelimit.h"
 #include "core/secret.h"
+#include "requests/table.h"
 #include "transport/server.h"
-#include "requests/sessions.h"
+#include "auth/sessions.h"
 #include "store/state_writer.h"
 #include "store/token_cache.h"
-#include "auth/token_refresh.h"
+#include "auth/refresh.h"
 #include "store/totp_replay.h"
 #include "crypto/verifier_worker.h"
 
@@ -250,13 +251,15 @@ run(struct daemon_state *d, int foreground)
 	r = http_client_new(h->loop, h->cfg, d->api_key, &h->http);
 	secret_free(d->api_key);
 	d->api_key = NULL;
-	if (r == 0)
+	if (r == 0) {
+		http_client_transport(h->http, &h->api);
 		r = api_health_new(h->loop, h->http, &h->health);
+	}
 	if (r != 0) {
 		log_err("cannot set up HTTPS: %s", fr_strerror(r));
 		return EX_SOFTWARE;
 	}
-	if ((r = server_open(h, listen_fd, &h->server)) != 0)
+	if ((r = server_open(h->loop, h->cfg, h->quota, listen_fd, requests_dispatch, h, &h->server)) != 0)
 		return EX_OSERR;
 	log_info("pam_freddy helper %s ready on %s (api %s at %s)", PACKAGE_VERSION,
 		 listen_fd >= 0 ? "an inherited socket" : h->cfg->socket_path,

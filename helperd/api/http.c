@@ -694,3 +694,24 @@ http_transfers_active(const struct http_client *c)
 {
 	return c->active;
 }
+
+static int
+transport_start(void *impl, const struct http_request *req, http_done_fn done, void *ctx, struct http_xfer **out)
+{
+	return http_start(impl, req, done, ctx, out);
+}
+
+static void
+transport_cancel(void *impl, struct http_xfer *x)
+{
+	(void)impl;
+	http_cancel(x);
+}
+
+void
+http_client_transport(struct http_client *c, struct api_transport *out)
+{
+	out->impl = c;
+	out->start = transport_start;
+	out->cancel = transport_cancel;
+}

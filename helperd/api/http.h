@@ -62,6 +62,16 @@ int http_start(struct http_client *client, const struct http_request *req, http_
 /* Abort a transfer; its callback will not run. */
 void http_cancel(struct http_xfer *xfer);
 
+/* What the login engine, refreshes and logouts send requests through: the
+ * HTTP client here, a scripted fake in the engine's unit tests. */
+struct api_transport {
+	void *impl;
+	int (*start)(void *impl, const struct http_request *req, http_done_fn done, void *ctx,
+		     struct http_xfer **out);
+	void (*cancel)(void *impl, struct http_xfer *xfer);
+};
+void http_client_transport(struct http_client *client, struct api_transport *out);
+
 /* Called with the outcome of every finished transfer (api_health.c keeps
  * count of outages); NULL to stop. */
 typedef void (*http_observer_fn)(void *ctx, enum http_outcome outcome);

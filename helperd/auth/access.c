@@ -69,22 +69,6 @@ lookup_user(const char *user, uid_t *uid, gid_t *gid)
 	return r;
 }
 
-int
-access_caller_allowed(const char *user, uid_t caller_uid)
-{
-	uid_t uid;
-	gid_t gid;
-
-	if (caller_uid == 0)
-		return FR_OK;
-	int r = lookup_user(user, &uid, &gid);
-	if (r == FR_ERR_NOT_FOUND)
-		return FR_ERR_PERMISSION;
-	if (r != 0)
-		return r;
-	return uid == caller_uid ? FR_OK : FR_ERR_PERMISSION;
-}
-
 static int
 group_id(const char *name, gid_t *gid)
 {
@@ -269,16 +253,13 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 			return;
 		}
 	}
-	r = access_lookup_account(rq->user, &v->account);
-	if (r == FR_ERR_NOT_FOUND && caller != 0) {
-		/* No uid the caller could own. */
-		r = FR_ERR_PERMISSION;
-	} else if (r == FR_ERR_NOT_FOUND && cfg->allowed_groups != NULL) {
+	if (rq->account == NULL && cfg->allowed_groups != NULL) {
 		log_auth(LOG_INFO, "%s has no local account, so is not in allowed_groups; leaving the "
 			 "decision to the rest of the PAM stack", rq->user);
 		refuse(v, FR_RESULT_IGNORE, NULL);
 		return;
-	} else if (r == FR_ERR_NOT_FOUND) {
+	}
+	if (rq->account == NULL) {
 		/* Not sent to the API: a stranger's guesses at names that are
 		 * no account here must not spend a real account's budget at
 		 * the API (its 429 would lock the owner out). */
@@ -287,22 +268,8 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 		v->outcome = ACCESS_NO_ACCOUNT;
 		v->result = FR_RESULT_AUTH_ERR;
 		return;
-	} else if (r == FR_OK && caller != 0 && v->account.uid != caller) {
-		r = FR_ERR_PERMISSION;
 	}
-	if (r == FR_ERR_PERMISSION) {
-		log_auth(LOG_WARNING, "refusing a login for %s from uid %u: a non-root caller may "
-			 "authenticate only its own account", rq->user, (unsigned)caller);
-		(void)snprintf(key, sizeof(key), "uid:%u", (unsigned)caller);
-		ratelimit_failure(h->ratelimit, key, now);
-		refuse(v, FR_RESULT_PERM_DENIED, NULL);
-		return;
-	}
-	if (r != 0) {
-		log_err("cannot look up user %s: %s", rq->user, fr_strerror(r));
-		refuse(v, FR_RESULT_AUTHINFO_UNAVAIL, NULL);
-		return;
-	}
+	v->account = *rq->account;
 	const char *name = v->account.name;
 	if ((r = access_in_allowed_groups(cfg->allowed_groups, name)) != 0) {
 		if (r == FR_ERR_PERMISSION) {

@@ -1,9 +1,9 @@
 /*
- * Who may ask the helper about whom.  Root callers (sshd, sudo, login, a
- * display manager) may authenticate any user; a non-root caller (a screen
- * locker or polkit agent running as the user) only its own account, the
- * rule unix_chkpwd follows.  allowed_groups narrows who Freddy handles at
- * all: everyone else is "not my user" (PAM_IGNORE), never a success.
+ * Who may log in through Freddy, and how often they may fail.  The
+ * caller rule itself (root callers any account, a non-root caller only its
+ * own, as unix_chkpwd) is the request table's (requests/table.c); here:
+ * the local account and its canonical name, allowed_groups ("not my user"
+ * is PAM_IGNORE, never a success), and the failure budgets.
  */
 #ifndef ACCESS_H
 #define ACCESS_H
@@ -30,20 +30,18 @@ struct local_account {
  * would not handle), FR_ERR_IO (the database could not be read). */
 int access_lookup_account(const char *user, struct local_account *out);
 
-/* FR_OK when `caller_uid` may authenticate `user`; FR_ERR_PERMISSION when
- * a non-root caller asks for another account (or for a user that has no
- * local account, whose uid it cannot own); FR_ERR_IO when the user
- * database could not be read. */
-int access_caller_allowed(const char *user, uid_t caller_uid);
-
 /* FR_OK when `groups` (a config list) is NULL or `user` is a member of one
  * of them (primary or supplementary); FR_ERR_PERMISSION otherwise,
  * including unknown local users; FR_ERR_IO on lookup failure. */
 int access_in_allowed_groups(const char *groups, const char *user);
 
-/* Who asks about whom, from where (AUTH_BEGIN's context, already cleaned). */
+/* Who asks about whom, from where (AUTH_BEGIN's context, already cleaned).
+ * The request table (requests/table.c) has applied the caller rule and
+ * looked the account up: `account` is NULL only for a root caller that
+ * named no local account, and `user` is then the name as sent. */
 struct access_request {
 	const char *user;
+	const struct local_account *account;
 	uid_t caller_uid;
 	const char *rhost, *ruser, *tty;
 };
@@ -72,9 +70,9 @@ struct access_verdict {
 	struct access_claim claim;
 };
 
-/* The gate every AUTH_BEGIN passes before any network call: the account
- * must exist locally (canonical name), the caller rule, allowed_groups,
- * then the rate limits of the caller or origin and of the user. */
+/* The gate every AUTH_BEGIN passes before any network call: a throttled
+ * caller, a name with no local account, allowed_groups, then the rate
+ * limits of the origin and of the user. */
 void access_gate(struct helper *h, const struct access_request *rq, struct access_verdict *v);
 
 /* The password is about to be sent to the API: reserve one attempt on the

@@ -8,7 +8,8 @@
 #include "fr_error.h"
 #include "core/log.h"
 #include "store/token_cache.h"
-#include "auth/token_refresh.h"
+#include "auth/login.h"
+#include "auth/refresh.h"
 #include "crypto/verifier_worker.h"
 
 struct cached_attempt {
@@ -34,9 +35,9 @@ note_online(struct login *lg, const struct cache_record *rec)
 	struct cache_record copy = *rec;
 
 	copy.last_online = (int64_t)time(NULL);
-	int r = token_cache_store(lg->helper->cache, lg->user, &copy);
+	int r = token_cache_store(login_helper(lg)->cache, login_user(lg), &copy);
 	if (r != 0)
-		log_warn("cannot update the cache record of %s: %s", lg->user, fr_strerror(r));
+		log_warn("cannot update the cache record of %s: %s", login_user(lg), fr_strerror(r));
 }
 
 static void
@@ -48,20 +49,18 @@ on_refreshed(void *ctx, int result, const struct cache_record *rec)
 
 	*a->owner = NULL;
 	free(a);
-	if (lg->over)
-		return;
 	if (result == 0) {
 		note_online(lg, rec);
 		log_auth(LOG_INFO, "cached re-authentication of %s for service %s: password matched the "
 			 "verifier and the API accepted the refresh; second factor skipped",
-			 lg->user, lg->service);
+			 login_user(lg), login_service(lg));
 		login_finish(lg, FR_RESULT_SUCCESS, NULL);
 	} else if (result == FR_ERR_PERMISSION) {
 		log_auth(LOG_NOTICE, "cached re-authentication of %s refused: the API no longer accepts "
-			 "its login", lg->user);
+			 "its login", login_user(lg));
 		login_finish(lg, FR_RESULT_AUTH_ERR, "Your Freddy login is no longer valid");
 	} else {
-		log_debug("cached re-authentication of %s: API not usable, full login instead", lg->user);
+		log_debug("cached re-authentication of %s: API not usable, full login instead", login_user(lg));
 		fallback(lg);
 	}
 }
@@ -75,13 +74,13 @@ on_checked(void *ctx, bool match)
 	struct login *lg = a->lg;
 
 	a->check = NULL;
-	if (match && !a->decoy && refresh_start(lg->helper, lg->user, on_refreshed, a, &a->waiter) == 0)
+	if (match && !a->decoy && refresh_start(login_helper(lg), login_user(lg), on_refreshed, a, &a->waiter) == 0)
 		return;
 	cached_auth_fallback_fn fallback = a->fallback;
 	bool decoy = a->decoy;
 	*a->owner = NULL;
 	free(a);
-	log_debug("cached re-authentication of %s: %s, full login instead", lg->user,
+	log_debug("cached re-authentication of %s: %s, full login instead", login_user(lg),
 		  decoy ? "no cached login in the window" :
 		  match ? "no refresh could start" : "the password does not match the verifier");
 	fallback(lg);
@@ -91,17 +90,18 @@ bool
 cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn fallback,
 		struct cached_attempt **attempt)
 {
-	const struct config *cfg = lg->helper->cfg;
+	struct helper *h = login_helper(lg);
+	const struct config *cfg = h->cfg;
 	struct cache_record rec;
 
 	*attempt = NULL;
 	if (cfg->cached_auth_timeout == 0 || password == NULL)
 		return false;
-	if (config_list_contains(cfg->cached_auth_services, lg->service)) {
-		log_debug("cached re-authentication disabled for service %s", lg->service);
+	if (config_list_contains(cfg->cached_auth_services, login_service(lg))) {
+		log_debug("cached re-authentication disabled for service %s", login_service(lg));
 		return false;
 	}
-	bool usable = token_cache_load(lg->helper->cache, lg->user, &rec) == 0 && rec.verifier != NULL &&
+	bool usable = token_cache_load(h->cache, login_user(lg), &rec) == 0 && rec.verifier != NULL &&
 		      cached_auth_in_window(rec.last_login, (long long)time(NULL), cfg->cached_auth_timeout);
 	struct cached_attempt *a = calloc(1, sizeof(*a));
 	if (a != NULL) {
@@ -115,10 +115,10 @@ cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn 
 		a->decoy = !usable;
 		/* yescrypt takes about 13 ms: on the verifier thread, so that a
 		 * burst of sudo calls does not queue on the loop. */
-		int r = verifier_check_start(lg->helper->verifiers, usable ? rec.verifier : NULL, password,
-					     lg->peer.uid, on_checked, a, &a->check);
+		int r = verifier_check_start(h->verifiers, usable ? rec.verifier : NULL, password,
+					     login_caller(lg), on_checked, a, &a->check);
 		if (r != 0) {
-			log_debug("cached re-authentication of %s not tried: %s", lg->user, fr_strerror(r));
+			log_debug("cached re-authentication of %s not tried: %s", login_user(lg), fr_strerror(r));
 			free(a);
 			a = NULL;
 		}
@@ -139,7 +139,7 @@ cached_auth_cancel(struct login *lg, struct cached_attempt **attempt)
 		return;
 	verifier_job_cancel(&a->check);
 	if (a->waiter != NULL)
-		refresh_cancel(lg->helper, a->waiter);
+		refresh_cancel(login_helper(lg), a->waiter);
 	*attempt = NULL;
 	free(a);
 }

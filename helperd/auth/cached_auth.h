@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "auth/login.h"
+struct login;
 
 struct cached_attempt;
 

@@ -4,26 +4,92 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
-#include "auth/access.h"
-#include "core/caller_quota.h"
+#include "api/health.h"
+#include "auth/cached_auth.h"
+#include "auth/login.h"
+#include "auth/logout.h"
+#include "auth/offline.h"
+#include "auth/totp_step.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/secret.h"
+#include "crypto/verifier_worker.h"
 #include "fr_error.h"
 #include "fr_text.h"
-#include "auth/flows.h"
-#include "core/log.h"
-#include "auth/login.h"
-#include "transport/refusal_log.h"
-#include "requests/requests.h"
-#include "core/secret.h"
-#include "hostlib/user_name.h"
+#include "store/token_cache.h"
 
-#define CONTEXT_MAX 256
+enum login_state {
+	ASK_PASSWORD,		/* "Password: " is out */
+	CACHED_AUTH,		/* cached_auth.c is checking the password */
+	SENDING,		/* a request of the profile's is in flight */
+	ASK_PROFILE,		/* the profile's prompt is out (a code) */
+	ASK_TOTP,		/* the local TOTP prompt is out, tokens held */
+	ASK_OFFLINE,		/* auth/offline.c's TOTP prompt is out */
+	ASK_NO_ACCOUNT,		/* a decoy password prompt (no local account) */
+	OVER,
+};
+
+struct login {
+	struct helper *h;
+	const struct login_io *io;
+	void *io_ctx;
+	const struct profile *profile;
+	void *pstate;			/* the profile's, profile->state_size bytes */
+	enum login_state state;
+	char *user, *service, *rhost, *tty, *ruser;
+	uid_t caller;
+	pid_t caller_pid;
+	struct access_claim claim;
+	enum fr_authtok_mode authtok_mode;
+	char *authtok;			/* secret: PAM_AUTHTOK from an earlier module */
+	char *password;			/* secret: until the API has seen it */
+	bool password_from_stack;
+	bool cached_tried;		/* cached re-authentication: at most once */
+	bool login_in_flight;		/* the request in flight carries the password */
+	struct cached_attempt *cached;
+	struct verifier_job *verifier_job;	/* yescrypt of the password the API accepted */
+	struct http_xfer *xfer;
+	unsigned wrong_codes;
+	struct totp_entry totp;		/* secret: the local second factor */
+	bool totp_missing;		/* refused once the password is known good */
+	bool no_account;		/* a decoy: a root caller named no local account */
+	struct api_tokens held;		/* tokens waiting for the local TOTP code */
+	int64_t started_ms;
+	struct loop_deferred release;
+};
+
+static void send_login(struct login *lg);
+static void run_step(struct login *lg, struct profile_step *step);
+
+/* A login that ended (even from inside a call to the person, when the
+ * client went away) stays ended. */
+static void
+set_state(struct login *lg, enum login_state state)
+{
+	if (lg->state != OVER)
+		lg->state = state;
+}
+
+/* ---- accessors for the engine's parts ----------------------------------- */
+
+const char *login_user(const struct login *lg) { return lg->user; }
+const char *login_service(const struct login *lg) { return lg->service; }
+const char *login_rhost(const struct login *lg) { return lg->rhost; }
+uid_t login_caller(const struct login *lg) { return lg->caller; }
+struct helper *login_helper(const struct login *lg) { return lg->h; }
+
+const char *
+login_profile_name(const struct login *lg)
+{
+	return lg->no_account || lg->profile == NULL ? "no-account" : lg->profile->name;
+}
 
 char *
-login_remote_name(const struct login *lg)
+login_remote_name(const char *user, const char *tpl)
 {
-	const char *tpl = lg->helper->cfg->user_template;
-	size_t ulen = strlen(lg->user), cap = 1;
+	size_t ulen = strlen(user), cap = 1;
 
 	for (const char *p = tpl; *p != '\0'; p++)
 		cap += (p[0] == '%' && p[1] == 'u') ? ulen : 1;
@@ -32,7 +98,7 @@ login_remote_name(const struct login *lg)
 		return NULL;
 	for (const char *p = tpl; *p != '\0'; p++) {
 		if (p[0] == '%' && p[1] == 'u') {
-			memcpy(o, lg->user, ulen);
+			memcpy(o, user, ulen);
 			o += ulen;
 			p++;
 		} else if (p[0] == '%' && p[1] == '%') {
@@ -46,70 +112,77 @@ login_remote_name(const struct login *lg)
 	return out;
 }
 
-/* Context strings come from the PAM application and end up in logs. */
-static char *
-clean_copy(const char *s)
-{
-	char buf[CONTEXT_MAX];
+/* ---- what the person sees --------------------------------------------- */
 
-	if (s == NULL)
-		return NULL;
-	fr_text_sanitize(buf, sizeof(buf), s, strlen(s), 0);
-	return strdup(buf);
+void
+login_prompt(struct login *lg, enum fr_prompt_style style, unsigned flags, const char *text)
+{
+	if (lg->state != OVER)
+		lg->io->prompt(lg->io_ctx, style, flags, text);
 }
 
+void
+login_info(struct login *lg, const char *text)
+{
+	if (lg->state != OVER)
+		lg->io->info(lg->io_ctx, text);
+}
+
+void
+login_error(struct login *lg, const char *text)
+{
+	if (lg->state != OVER)
+		lg->io->error(lg->io_ctx, text);
+}
+
+/* ---- the end of a login --------------------------------------------------- */
+
 static void
-login_release(void *arg)
+release(void *arg)
 {
 	struct login *lg = arg;
 
-	if (lg->flow != NULL && lg->flow->destroy != NULL)
-		lg->flow->destroy(lg);
 	secret_free(lg->authtok);
+	secret_free(lg->password);
+	totp_entry_wipe(&lg->totp);
 	free(lg->user);
 	free(lg->service);
 	free(lg->rhost);
 	free(lg->tty);
 	free(lg->ruser);
-	lg->helper->logins_active--;
-	caller_quota_give(lg->helper->quota, lg->peer.uid, QUOTA_LOGINS);
+	if (lg->pstate != NULL) {
+		if (lg->profile->wipe != NULL)
+			lg->profile->wipe(lg->pstate);
+		free(lg->pstate);
+	}
+	lg->h->logins_active--;
+	explicit_bzero(lg, sizeof(*lg));
 	free(lg);
 }
 
+/* Nothing of this login may run again: its request, checks and jobs are
+ * cancelled now, its memory freed after the current loop pass. */
 static void
-login_end(struct login *lg)
+end(struct login *lg)
 {
-	lg->over = true;
+	lg->state = OVER;
 	if (lg->xfer != NULL) {
-		http_cancel(lg->xfer);
+		lg->h->api.cancel(lg->h->api.impl, lg->xfer);
 		lg->xfer = NULL;
 	}
-	loop_defer(lg->helper->loop, &lg->release, login_release, lg);
+	cached_auth_cancel(lg, &lg->cached);
+	verifier_job_cancel(&lg->verifier_job);
+	secret_free(lg->password);
+	lg->password = NULL;
+	/* Tokens held for a local TOTP code that never passed: the API session
+	 * must not outlive the refused login. */
+	if (lg->held.access_token != NULL && lg->profile->logout != NULL) {
+		logout_discard(lg->h, lg->user, lg->held.access_token);
+		lg->held.access_token = NULL;
+	}
+	api_tokens_wipe(&lg->held);
+	loop_defer(lg->h->loop, &lg->release, release, lg);
 }
-
-static void
-on_answer(void *obj, const char *text)
-{
-	struct login *lg = obj;
-
-	if (!lg->over)
-		lg->flow->answer(lg, text);
-}
-
-static void
-on_abort(void *obj)
-{
-	struct login *lg = obj;
-
-	if (lg->over)
-		return;
-	log_auth(LOG_INFO, "%s: login for %s (service %s) abandoned by the client", lg->flow->name,
-		 lg->user, lg->service);
-	access_claim_abandon(lg->helper, &lg->claim);
-	login_end(lg);
-}
-
-static const struct conn_handler login_handler = { on_answer, on_abort };
 
 static void
 log_outcome(const struct login *lg, enum fr_result result, const char *text)
@@ -120,241 +193,540 @@ log_outcome(const struct login *lg, enum fr_result result, const char *text)
 		fr_text_sanitize(why, sizeof(why), text, strlen(text), 0);
 	log_auth(result == FR_RESULT_SUCCESS ? LOG_INFO : LOG_NOTICE,
 		 "%s: %s for user=%s service=%s rhost=%s tty=%s caller_uid=%u (%lld ms)%s%s",
-		 lg->flow->name, fr_result_name(result), lg->user, lg->service,
-		 lg->rhost ? lg->rhost : "-", lg->tty ? lg->tty : "-", (unsigned)lg->peer.uid,
+		 login_profile_name(lg), fr_result_name(result), lg->user, lg->service,
+		 lg->rhost ? lg->rhost : "-", lg->tty ? lg->tty : "-", (unsigned)lg->caller,
 		 (long long)(loop_now_ms() - lg->started_ms), why[0] ? ": " : "", why);
-}
-
-/* A root caller named no local account.  The person still sees the
- * password prompt, so that a remote stranger cannot tell accounts from
- * non-accounts by whether one is asked; the answer is dropped unread and
- * nothing reaches the API. */
-static void
-no_account_start(struct login *lg)
-{
-	login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
-}
-
-static void
-no_account_answer(struct login *lg, const char *text)
-{
-	(void)text;
-	login_finish(lg, FR_RESULT_AUTH_ERR, "Invalid user name or password");
-}
-
-static const struct flow_ops no_account_flow = {
-	.name = "no-account",
-	.start = no_account_start,
-	.answer = no_account_answer,
-};
-
-void
-login_begin(struct helper *h, struct conn *c, const struct fr_msg *msg)
-{
-	const char *user = fr_msg_str(msg, FR_TAG_USER);
-	const struct flow_ops *flow = flows_select(h->cfg);
-
-	if (!user_name_valid(user)) {
-		log_auth(LOG_NOTICE, "refusing a login for an invalid user name");
-		requests_reply_done(c, FR_RESULT_USER_UNKNOWN, NULL);
-		return;
-	}
-	if (flow == NULL) {
-		log_err("api = %s is not available in this build", config_api_name(h->cfg->api));
-		requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
-		return;
-	}
-	/* A screen locker has a login or two in progress; a uid holding more
-	 * prompts open is keeping them from others. */
-	uid_t caller = conn_peer(c)->uid;
-	if (caller != 0 && caller_quota_held(h->quota, caller, QUOTA_LOGINS) >= h->cfg->max_logins_per_uid) {
-		server_note_refusal(h->server, REFUSED_UID_LOGINS, caller);
-		requests_reply_done(c, FR_RESULT_BUSY, "Too many logins in progress for your account");
-		return;
-	}
-	struct login *lg = calloc(1, sizeof(*lg));
-	if (lg == NULL || caller_quota_take(h->quota, caller, QUOTA_LOGINS) != 0) {
-		free(lg);
-		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
-		return;
-	}
-	lg->service = clean_copy(fr_msg_str(msg, FR_TAG_SERVICE));
-	lg->rhost = clean_copy(fr_msg_str(msg, FR_TAG_RHOST));
-	lg->tty = clean_copy(fr_msg_str(msg, FR_TAG_TTY));
-	lg->ruser = clean_copy(fr_msg_str(msg, FR_TAG_RUSER));
-	/* The account, the caller rule, allowed_groups and the rate limits:
-	 * before any network call. */
-	struct access_request rq = {
-		.user = user, .caller_uid = conn_peer(c)->uid,
-		.rhost = lg->rhost, .ruser = lg->ruser, .tty = lg->tty,
-	};
-	struct access_verdict verdict;
-	access_gate(h, &rq, &verdict);
-	if (verdict.outcome == ACCESS_REFUSED) {
-		requests_reply_done(c, verdict.result, verdict.text[0] != '\0' ? verdict.text : NULL);
-		caller_quota_give(h->quota, caller, QUOTA_LOGINS);
-		free(lg->service);
-		free(lg->rhost);
-		free(lg->tty);
-		free(lg->ruser);
-		free(lg);
-		return;
-	}
-	if (verdict.outcome == ACCESS_NO_ACCOUNT)
-		flow = &no_account_flow;
-	lg->helper = h;
-	lg->conn = c;
-	lg->flow = flow;
-	lg->peer = *conn_peer(c);
-	lg->claim = verdict.claim;
-	lg->started_ms = loop_now_ms();
-	lg->authtok_mode = (enum fr_authtok_mode)fr_msg_num(msg, FR_TAG_AUTHTOK_MODE);
-	h->logins_active++;
-	h->logins_total++;
-	/* From here on the login speaks of the account's canonical name. */
-	lg->user = strdup(verdict.outcome == ACCESS_GO ? verdict.account.name : user);
-	const char *authtok = fr_msg_str(msg, FR_TAG_AUTHTOK);
-	if (lg->user == NULL || lg->service == NULL ||
-	    (fr_msg_has(msg, FR_TAG_RHOST) && lg->rhost == NULL) ||
-	    (fr_msg_has(msg, FR_TAG_TTY) && lg->tty == NULL) ||
-	    (fr_msg_has(msg, FR_TAG_RUSER) && lg->ruser == NULL) ||
-	    (authtok != NULL && lg->authtok_mode != FR_AUTHTOK_NONE &&
-	     (lg->authtok = secret_strdup(authtok)) == NULL)) {
-		lg->flow = NULL;	/* nothing of the flow's to destroy */
-		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
-		login_end(lg);
-		return;
-	}
-	conn_set_handler(c, &login_handler, lg);
-	log_debug("%s: login for %s service %s from uid %u pid %d", flow->name, lg->user, lg->service,
-		  (unsigned)lg->peer.uid, (int)lg->peer.pid);
-	flow->start(lg);
-}
-
-static void
-send_text(struct login *lg, enum fr_msg_type type, const char *text)
-{
-	struct fr_frame frame;
-
-	if (lg->over)
-		return;
-	fr_frame_init(&frame, type);
-	fr_frame_put_str(&frame, FR_TAG_TEXT, text);
-	(void)conn_send(lg->conn, &frame);	/* a failure closes the conn and aborts us */
-}
-
-void
-login_prompt(struct login *lg, enum fr_prompt_style style, unsigned flags, const char *text)
-{
-	struct fr_frame frame;
-
-	if (lg->over)
-		return;
-	fr_frame_init(&frame, FR_MSG_PROMPT);
-	fr_frame_put_str(&frame, FR_TAG_TEXT, text);
-	fr_frame_put_u32(&frame, FR_TAG_STYLE, (uint32_t)style);
-	if (flags != 0)
-		fr_frame_put_u32(&frame, FR_TAG_PROMPT_FLAGS, flags);
-	if (conn_send(lg->conn, &frame) == 0)
-		conn_expect_answer(lg->conn, lg->helper->cfg->prompt_timeout);
-}
-
-void
-login_info(struct login *lg, const char *text)
-{
-	send_text(lg, FR_MSG_INFO, text);
-}
-
-void
-login_error(struct login *lg, const char *text)
-{
-	send_text(lg, FR_MSG_ERROR, text);
 }
 
 void
 login_finish(struct login *lg, enum fr_result result, const char *text)
 {
-	struct fr_frame frame;
-
-	if (lg->over)
+	if (lg->state == OVER)
 		return;
 	log_outcome(lg, result, text);
-	access_claim_finish(lg->helper, &lg->claim, result);
-	fr_frame_init(&frame, FR_MSG_DONE);
-	fr_frame_put_u32(&frame, FR_TAG_RESULT, (uint32_t)result);
-	if (text != NULL)
-		fr_frame_put_str(&frame, FR_TAG_TEXT, text);
-	if (conn_send(lg->conn, &frame) == 0)
-		conn_finish(lg->conn);
-	if (!lg->over)
-		login_end(lg);
+	access_claim_finish(lg->h, &lg->claim, result);
+	const struct login_io *io = lg->io;
+	void *ctx = lg->io_ctx;
+	end(lg);
+	io->finish(ctx, result, text);
+}
+
+void
+login_abandon(struct login *lg)
+{
+	if (lg->state == OVER)
+		return;
+	log_auth(LOG_INFO, "%s: login for %s (service %s) abandoned by the client", login_profile_name(lg),
+		 lg->user, lg->service);
+	access_claim_abandon(lg->h, &lg->claim);
+	end(lg);
 }
 
 void
 login_unavailable(struct login *lg, const char *why)
 {
-	if (lg->helper->cfg->fail_mode == FAIL_SAFE) {
+	if (lg->h->cfg->fail_mode == FAIL_SAFE) {
 		log_auth(LOG_WARNING, "%s: API unavailable (%s); fail_mode=safe lets the PAM stack "
-			 "decide without Freddy for user=%s service=%s", lg->flow->name, why, lg->user,
+			 "decide without Freddy for user=%s service=%s", login_profile_name(lg), why, lg->user,
 			 lg->service);
 		login_finish(lg, FR_RESULT_IGNORE, "Authentication service unavailable");
 		return;
 	}
-	log_err("%s: API unavailable: %s", lg->flow->name, why);
+	log_err("%s: API unavailable: %s", login_profile_name(lg), why);
 	login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
 }
 
 bool
-login_password_attempt(struct login *lg)
+login_code_failed(struct login *lg)
 {
-	unsigned wait = access_claim_reserve(lg->helper, &lg->claim);
+	unsigned max = lg->h->cfg->max_code_attempts;
+	char text[64];
+
+	if (++lg->wrong_codes >= max) {
+		login_finish(lg, FR_RESULT_MAXTRIES, "Invalid code, no attempts left");
+		return false;
+	}
+	snprintf(text, sizeof(text), "Invalid code, %u attempt%s left", max - lg->wrong_codes,
+		 max - lg->wrong_codes == 1 ? "" : "s");
+	login_error(lg, text);
+	return true;
+}
+
+/* The API's 429: "Too many login attempts, try again in 5 minutes". */
+static void
+finish_rate_limited(struct login *lg, long retry_after)
+{
+	char text[96];
+
+	if (retry_after >= 60)
+		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld minute%s",
+			 (retry_after + 59) / 60, (retry_after + 59) / 60 == 1 ? "" : "s");
+	else if (retry_after > 0)
+		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld second%s",
+			 retry_after, retry_after == 1 ? "" : "s");
+	else
+		snprintf(text, sizeof(text), "Too many login attempts, try again later");
+	login_finish(lg, FR_RESULT_MAXTRIES, text);
+}
+
+/* ---- the password step ------------------------------------------------------ */
+
+static void
+ask_password(struct login *lg)
+{
+	set_state(lg, ASK_PASSWORD);
+	login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
+}
+
+/* The password to send: from the PAM stack, or asked. */
+static void
+begin_password(struct login *lg)
+{
+	if (lg->authtok != NULL) {
+		if ((lg->password = secret_strdup(lg->authtok)) == NULL) {
+			login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+			return;
+		}
+		lg->password_from_stack = true;
+		send_login(lg);
+		return;
+	}
+	if (lg->authtok_mode == FR_AUTHTOK_USE) {
+		login_finish(lg, FR_RESULT_AUTH_ERR, NULL);
+		return;
+	}
+	ask_password(lg);
+}
+
+/* The API refused the password.  try_first_pass with a stacked one: ask
+ * once (true).  Otherwise false: the caller ends the login. */
+static bool
+retry_password(struct login *lg)
+{
+	if (!lg->password_from_stack || lg->authtok_mode != FR_AUTHTOK_TRY)
+		return false;
+	lg->password_from_stack = false;
+	ask_password(lg);
+	return true;
+}
+
+/* The API accepted the password: its verifier is made on a verifier
+ * thread while the person types the code, when cached re-authentication
+ * or offline login will need it. */
+static void
+password_accepted(struct login *lg)
+{
+	const struct config *cfg = lg->h->cfg;
+
+	if (lg->password == NULL || (cfg->cached_auth_timeout == 0 && !cfg->offline_login))
+		return;
+	verifier_job_cancel(&lg->verifier_job);
+	int r = verifier_job_start(lg->h->verifiers, lg->password, lg->caller, &lg->verifier_job);
+	if (r != 0)
+		log_err("%s: no password verifier for %s: %s", login_profile_name(lg), lg->user, fr_strerror(r));
+}
+
+/* Cached re-authentication declined (or does not apply): the full login. */
+static void
+resume_login(struct login *lg)
+{
+	set_state(lg, SENDING);
+	send_login(lg);
+}
+
+/* The password is about to be sent to the API: one attempt of the
+ * failure budget is reserved (access.c).  False when the budget is spent:
+ * the login was finished, nothing is sent. */
+static bool
+password_attempt(struct login *lg)
+{
+	unsigned wait = access_claim_reserve(lg->h, &lg->claim);
 	char text[96];
 
 	if (wait == 0)
 		return true;
 	log_auth(LOG_NOTICE, "%s: password of %s (%s) not sent: out of attempts for %u s "
-		 "(attempts in flight count)", lg->flow->name, lg->user, lg->claim.caller_key, wait);
+		 "(attempts in flight count)", login_profile_name(lg), lg->user, lg->claim.caller_key, wait);
 	snprintf(text, sizeof(text), "Too many failed attempts; try again in %u s", wait);
 	login_finish(lg, FR_RESULT_AUTH_ERR, text);
 	return false;
 }
 
 static void
-on_http_done(void *ctx, const struct http_response *resp)
+send_login(struct login *lg)
 {
-	struct login *lg = ctx;
+	struct profile_step step;
 
-	lg->xfer = NULL;
-	if (!lg->over)
-		lg->http_done(lg, resp);
-}
-
-void
-login_post(struct login *lg, const char *path, json_t *body, const char *bearer, bool api_key,
-	   login_http_fn done)
-{
-	size_t len = 0;
-	char *text = body != NULL ? secret_json_dump(body, &len) : NULL;
-	struct http_request req = {
-		.method = "POST", .path = path, .body = text != NULL ? text : "{}",
-		.body_len = text != NULL ? len : 2, .bearer = bearer, .api_key = api_key,
-	};
-	int r;
-
-	json_decref(body);
-	if (lg->over) {
-		secret_free(text);
-		return;
+	if (!lg->cached_tried && lg->password != NULL) {
+		lg->cached_tried = true;
+		if (cached_auth_try(lg, lg->password, resume_login, &lg->cached)) {
+			set_state(lg, CACHED_AUTH);
+			return;
+		}
 	}
-	if (body != NULL && text == NULL) {
+	if (!password_attempt(lg))
+		return;
+	char *name = login_remote_name(lg->user, lg->h->cfg->user_template);
+	if (name == NULL) {
 		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
 		return;
 	}
-	lg->http_done = done;
-	r = http_start(lg->helper->http, &req, on_http_done, lg, &lg->xfer);
-	secret_free(text);
+	step_init(&step);
+	lg->profile->login(lg->pstate, lg->h->cfg, name, lg->password, &step);
+	free(name);
+	lg->login_in_flight = step.verdict == STEP_REQUEST;
+	run_step(lg, &step);
+	step_wipe(&step);
+}
+
+/* ---- storing a success ---------------------------------------------------- */
+
+/* Cache the tokens (logged, never fatal), with the password verifier
+ * when there is one: at once if it is ready, otherwise the verifier
+ * thread adds it to the record when it is. */
+static void
+store_tokens(struct login *lg, const struct api_tokens *tokens)
+{
+	time_t now = time(NULL);
+	char *verifier = verifier_job_take(&lg->verifier_job);
+	struct cache_record rec = {
+		.refresh_token = tokens->refresh_token,
+		.access_token = tokens->access_token,
+		.access_expires = now + (tokens->expires_in > 0 ? tokens->expires_in : lg->profile->default_ttl),
+		.last_login = now,
+		.verifier = verifier,
+		.last_online = now,
+	};
+
+	if (tokens->refresh_token == NULL) {
+		/* The cache keeps refresh tokens; without one there is nothing
+		 * it could renew, so nothing is stored. */
+		if (tokens->access_token != NULL)
+			log_info("%s: login of %s returned no refresh token; nothing cached",
+				 login_profile_name(lg), lg->user);
+		free(verifier);
+		return;
+	}
+	int r = token_cache_store(lg->h->cache, lg->user, &rec);
+	free(verifier);
 	if (r != 0) {
-		log_err("cannot start a request to %s: %s", path, fr_strerror(r));
+		log_err("%s: login of %s succeeded but its tokens were not cached: %s", login_profile_name(lg),
+			lg->user, fr_strerror(r));
+		return;
+	}
+	/* Still being made: it joins this record when ready. */
+	if (lg->verifier_job != NULL)
+		verifier_job_hand_off(&lg->verifier_job, lg->user, (long long)now);
+}
+
+static void
+succeed(struct login *lg, struct api_tokens *tokens)
+{
+	store_tokens(lg, tokens);
+	api_tokens_wipe(tokens);
+	login_finish(lg, FR_RESULT_SUCCESS, NULL);
+}
+
+/* The API said yes; a local TOTP code may still be owed. */
+static void
+api_success(struct login *lg, struct profile_step *step)
+{
+	if (!lg->profile->local_totp) {
+		succeed(lg, &step->tokens);
+		return;
+	}
+	lg->held = step->tokens;
+	memset(&step->tokens, 0, sizeof(step->tokens));
+	/* Only someone who knows the password learns whether the account
+	 * has an authenticator enrolled. */
+	if (lg->totp_missing) {
+		totp_step_refuse_missing(lg);
+		return;
+	}
+	set_state(lg, ASK_TOTP);
+	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code: ");
+}
+
+/* ---- the profile's steps ---------------------------------------------------- */
+
+static void on_http_done(void *ctx, const struct http_response *resp);
+
+static void
+send_request(struct login *lg, const struct profile_request *pr)
+{
+	struct http_request req = {
+		.method = pr->method, .path = pr->path, .body = pr->body, .body_len = pr->body_len,
+		.bearer = pr->bearer, .api_key = pr->api_key,
+	};
+
+	set_state(lg, SENDING);
+	int r = lg->h->api.start(lg->h->api.impl, &req, on_http_done, lg, &lg->xfer);
+	if (r != 0) {
+		log_err("cannot start a request to %s: %s", pr->path, fr_strerror(r));
 		login_unavailable(lg, "request not started");
 	}
+}
+
+static void
+run_step(struct login *lg, struct profile_step *step)
+{
+	if (lg->state == OVER)
+		return;
+	if (step->note[0] != '\0')
+		log_auth(LOG_NOTICE, "%s: %s %s", login_profile_name(lg), lg->user, step->note);
+	switch (step->verdict) {
+	case STEP_PROMPT:
+		if (step->info[0] != '\0')
+			login_info(lg, step->info);
+		set_state(lg, ASK_PROFILE);
+		login_prompt(lg, FR_PROMPT_ECHO_OFF, step->prompt_is_password ? FR_PROMPT_IS_PASSWORD : 0,
+			     step->prompt);
+		return;
+	case STEP_REQUEST:
+		send_request(lg, &step->request);
+		return;
+	case STEP_SUCCESS:
+		api_success(lg, step);
+		return;
+	case STEP_WRONG_ANSWER:
+		if (step->text[0] != '\0')
+			login_error(lg, step->text);
+		if (login_code_failed(lg)) {
+			set_state(lg, ASK_PROFILE);
+			login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, lg->profile->again_prompt(lg->pstate));
+		}
+		return;
+	case STEP_REFUSED:
+		login_finish(lg, FR_RESULT_AUTH_ERR, step->text);
+		return;
+	case STEP_UNAVAILABLE:
+		login_unavailable(lg, step->text);
+		return;
+	case STEP_RATE_LIMITED:
+		finish_rate_limited(lg, step->retry_after);
+		return;
+	}
+	login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+}
+
+/* The password request did not reach the API.  Offline login, when there
+ * is an outage that has lasted offline_after (api_health.h).  DOCS
+ * SILENT: only a transport failure (refused, DNS, timeout) opens the
+ * offline path; a TLS failure may be an impostor, a 5xx is a server that
+ * answers, and a failure of this host's own resources is not the API's:
+ * all of them stay "unavailable".  True when the offline path took over. */
+static bool
+try_offline(struct login *lg, const struct http_response *resp)
+{
+	const struct config *cfg = lg->h->cfg;
+
+	if (resp->outcome != HTTP_UNREACHABLE || lg->password == NULL || !cfg->offline_login)
+		return false;
+	if (!api_health_outage_for(lg->h->health, cfg->offline_after)) {
+		log_auth(LOG_NOTICE, "%s: the API is unreachable, but not yet for offline_after = %u s; "
+			 "no offline login for %s", login_profile_name(lg), cfg->offline_after, lg->user);
+		return false;
+	}
+	switch (offline_login_try(lg, lg->password, &lg->totp)) {
+	case OFFLINE_FINISHED:
+		return true;
+	case OFFLINE_ASK_CODE:
+		secret_free(lg->password);
+		lg->password = NULL;
+		set_state(lg, ASK_OFFLINE);
+		return true;
+	case OFFLINE_NOT_APPLICABLE:
+		break;
+	}
+	return false;
+}
+
+/* A reply that is no answer of the API's (transport failure, 1xx, 3xx,
+ * 5xx): the login is unavailable.  True when it was. */
+static bool
+service_failed(struct login *lg, const struct http_response *resp, const char *step)
+{
+	char why[192];
+
+	if (resp->outcome != HTTP_ANSWERED)
+		snprintf(why, sizeof(why), "%s: %s (%s)", step, http_outcome_name(resp->outcome), resp->error);
+	else if (resp->status >= 500 || resp->status < 200 || (resp->status >= 300 && resp->status < 400))
+		snprintf(why, sizeof(why), "%s: HTTP status %ld", step, resp->status);
+	else
+		return false;
+	login_unavailable(lg, why);
+	return true;
+}
+
+static void
+on_http_done(void *ctx, const struct http_response *resp)
+{
+	struct login *lg = ctx;
+	bool was_login = lg->login_in_flight;
+	struct profile_step step;
+	struct api_error err;
+
+	lg->xfer = NULL;
+	lg->login_in_flight = false;
+	if (was_login && try_offline(lg, resp))
+		return;
+	if (service_failed(lg, resp, was_login ? "login" : "request"))
+		return;
+	if (resp->status == 429) {
+		api_parse_error(resp->body, resp->body_len, &err);
+		finish_rate_limited(lg, err.retry_after);
+		return;
+	}
+	step_init(&step);
+	lg->profile->on_reply(lg->pstate, lg->h->cfg, resp, &step);
+	if (was_login) {
+		if (step.verdict == STEP_PROMPT || step.verdict == STEP_SUCCESS)
+			password_accepted(lg);
+		secret_free(lg->password);
+		lg->password = NULL;
+		if (step.verdict == STEP_REFUSED) {
+			log_debug("%s: login of %s refused (HTTP %ld)", login_profile_name(lg), lg->user, resp->status);
+			/* try_first_pass: the stacked password was not ours; ask once. */
+			if (retry_password(lg)) {
+				step_wipe(&step);
+				return;
+			}
+		}
+	}
+	run_step(lg, &step);
+	step_wipe(&step);
+}
+
+/* ---- answers ------------------------------------------------------------------ */
+
+void
+login_answer(struct login *lg, const char *text)
+{
+	struct profile_step step;
+
+	switch (lg->state) {
+	case ASK_PASSWORD:
+		if (secret_set(&lg->password, text) != 0) {
+			login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+			return;
+		}
+		set_state(lg, SENDING);
+		send_login(lg);
+		return;
+	case ASK_PROFILE:
+		if (lg->profile->on_answer == NULL)
+			break;
+		step_init(&step);
+		lg->profile->on_answer(lg->pstate, lg->h->cfg, text, &step);
+		run_step(lg, &step);
+		step_wipe(&step);
+		return;
+	case ASK_TOTP:
+		switch (totp_step_check(lg, &lg->totp, text)) {
+		case TOTP_ACCEPTED:
+			succeed(lg, &lg->held);
+			return;
+		case TOTP_WRONG:
+		case TOTP_REPLAYED:
+			if (login_code_failed(lg))
+				login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code: ");
+			return;
+		case TOTP_ERROR:
+			return;
+		}
+		return;
+	case ASK_OFFLINE:
+		offline_login_code(lg, &lg->totp, text);
+		return;
+	case ASK_NO_ACCOUNT:
+		login_finish(lg, FR_RESULT_AUTH_ERR, "Invalid user name or password");
+		return;
+	case CACHED_AUTH:
+	case SENDING:
+	case OVER:
+		break;
+	}
+	/* The connection state table makes this unreachable. */
+	login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+}
+
+/* ---- the start ------------------------------------------------------------------ */
+
+static char *
+copy_or_null(const char *s, bool *failed)
+{
+	char *c = s != NULL ? strdup(s) : NULL;
+
+	if (s != NULL && c == NULL)
+		*failed = true;
+	return c;
+}
+
+struct login *
+login_new(struct helper *h, const struct login_request *rq, const struct login_io *io, void *io_ctx)
+{
+	const struct profile *profile = profile_for(h->cfg);
+	struct login *lg = calloc(1, sizeof(*lg));
+	bool failed = false;
+
+	if (lg == NULL)
+		return NULL;
+	lg->h = h;
+	lg->io = io;
+	lg->io_ctx = io_ctx;
+	lg->profile = profile;
+	lg->caller = rq->caller_uid;
+	lg->caller_pid = rq->caller_pid;
+	lg->claim = rq->claim;
+	lg->authtok_mode = rq->authtok_mode;
+	lg->started_ms = loop_now_ms();
+	lg->held.expires_in = -1;
+	lg->user = copy_or_null(rq->user, &failed);
+	lg->service = copy_or_null(rq->service, &failed);
+	lg->rhost = copy_or_null(rq->rhost, &failed);
+	lg->tty = copy_or_null(rq->tty, &failed);
+	lg->ruser = copy_or_null(rq->ruser, &failed);
+	if (rq->authtok != NULL && rq->authtok_mode != FR_AUTHTOK_NONE &&
+	    (lg->authtok = secret_strdup(rq->authtok)) == NULL)
+		failed = true;
+	if (profile != NULL && profile->state_size > 0 && (lg->pstate = calloc(1, profile->state_size)) == NULL)
+		failed = true;
+	h->logins_active++;
+	h->logins_total++;
+	if (failed || lg->user == NULL || lg->service == NULL || profile == NULL) {
+		if (profile == NULL)
+			log_err("api = %s is not available in this build", config_api_name(h->cfg->api));
+		lg->state = OVER;
+		loop_defer(h->loop, &lg->release, release, lg);
+		return NULL;
+	}
+	lg->no_account = rq->no_account;
+	return lg;
+}
+
+void
+login_begin(struct login *lg)
+{
+	const struct profile *profile = lg->profile;
+
+	log_debug("%s: login for %s service %s from uid %u pid %d", profile->name, lg->user, lg->service,
+		  (unsigned)lg->caller, (int)lg->caller_pid);
+	if (lg->no_account) {
+		/* The person still sees the password prompt, so that a remote
+		 * stranger cannot tell accounts from non-accounts by whether one
+		 * is asked; the answer is dropped unread, nothing reaches the API. */
+		set_state(lg, ASK_NO_ACCOUNT);
+		login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
+		return;
+	}
+	/* A broken users file ends the login before the password is sent. */
+	if (profile->local_totp) {
+		int r = totp_step_load(lg, &lg->totp);
+		if (r != 0 && r != FR_ERR_NOT_FOUND) {
+			login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
+			return;
+		}
+		lg->totp_missing = r == FR_ERR_NOT_FOUND;
+	}
+	begin_password(lg);
 }

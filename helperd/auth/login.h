@@ -1,79 +1,85 @@
 /*
- * One authentication in progress, and the small vocabulary every API flow
- * uses to drive it: prompt, inform, call the API, finish.  A flow never
- * touches the socket or PAM; adding a flow needs no change in the module.
+ * The login engine: one authentication in progress, whatever the API.
+ * It runs what every profile shares (api/profile.h): the password
+ * (prompted, or taken from the PAM stack with try_first_pass and
+ * use_first_pass), cached re-authentication, the failure budget, offline
+ * login, the local TOTP step, storing tokens, counting wrong codes, the
+ * API's 429, and wiping every secret.  The profile says only what is
+ * particular to its API.
+ *
+ * It never touches a socket: it speaks to the person through a login_io
+ * (requests/auth_begin.c over the helper's socket, or a unit test), and to
+ * the API through the helper's api_transport.
  */
 #ifndef LOGIN_H
 #define LOGIN_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
-#include <jansson.h>
-
+#include "api/profile.h"
 #include "auth/access.h"
 #include "fr_wire.h"
 #include "helper.h"
-#include "api/http.h"
-#include "transport/server.h"
 
 struct login;
 
-struct flow_ops {
-	const char *name;
-	/* Allocate lg->flow_data and ask the first question. */
-	void (*start)(struct login *lg);
-	/* The answer to the last prompt; `text` is wiped after the call. */
-	void (*answer)(struct login *lg, const char *text);
-	/* Free lg->flow_data (wiping secrets); the login is over. */
-	void (*destroy)(struct login *lg);
-	/* Optional: the user's last PAM session closed; end the API session
-	 * if the API has a logout.  Runs before forget_on_logout drops the
-	 * cached tokens, so it may read them (and must copy what it keeps). */
-	void (*logout)(struct helper *h, const char *user);
+/* How a login reaches the person.  `text` is valid during the call only.
+ * finish is called once; the login is freed after the current loop pass. */
+struct login_io {
+	void (*prompt)(void *ctx, enum fr_prompt_style style, unsigned flags, const char *text);
+	void (*info)(void *ctx, const char *text);
+	void (*error)(void *ctx, const char *text);
+	void (*finish)(void *ctx, enum fr_result result, const char *text);
 };
 
-typedef void (*login_http_fn)(struct login *lg, const struct http_response *resp);
-
-struct login {
-	struct helper *helper;
-	struct conn *conn;
-	const struct flow_ops *flow;
-	void *flow_data;
-	char *user, *service, *rhost, *tty, *ruser;
-	struct conn_peer peer;
+struct login_request {
+	const char *user;		/* the account's canonical name */
+	bool no_account;		/* a root caller named no local account */
+	const char *service, *rhost, *tty, *ruser;	/* cleaned; may be NULL but service */
+	uid_t caller_uid;
+	pid_t caller_pid;
+	const char *authtok;		/* secret: PAM_AUTHTOK from an earlier module, or NULL */
 	enum fr_authtok_mode authtok_mode;
-	char *authtok;			/* secret: PAM_AUTHTOK from an earlier module */
-	struct access_claim claim;	/* the failure budget this login spends */
-	struct http_xfer *xfer;
-	login_http_fn http_done;
-	int64_t started_ms;
-	bool over;			/* finished or aborted: ignore further calls */
-	struct loop_deferred release;
+	struct access_claim claim;	/* the failure budget (access_gate) */
 };
 
-/* AUTH_BEGIN arrived on a fresh connection. */
-void login_begin(struct helper *h, struct conn *c, const struct fr_msg *msg);
+/* A login for `rq` (copied), or NULL when memory is short (or the
+ * configuration names no profile this build has). */
+struct login *login_new(struct helper *h, const struct login_request *rq, const struct login_io *io,
+			void *io_ctx);
+/* Ask the first question, or give the verdict, from inside the call; the
+ * io may finish or abandon the login meanwhile. */
+void login_begin(struct login *lg);
+/* The person's answer to the last prompt; wiped by the caller after. */
+void login_answer(struct login *lg, const char *text);
+/* The person is gone (the client closed, a deadline passed): the login
+ * ends without a verdict; finish is not called. */
+void login_abandon(struct login *lg);
+
+/* ---- for the engine's own parts (the files in auth/) --------------------------- */
+
+const char *login_user(const struct login *lg);
+const char *login_service(const struct login *lg);
+const char *login_rhost(const struct login *lg);
+uid_t login_caller(const struct login *lg);
+struct helper *login_helper(const struct login *lg);
+const char *login_profile_name(const struct login *lg);
 
 void login_prompt(struct login *lg, enum fr_prompt_style style, unsigned flags, const char *text);
 void login_info(struct login *lg, const char *text);
 void login_error(struct login *lg, const char *text);
-/* Ends the login: DONE is sent, the result logged under LOG_AUTHPRIV, and
- * the login freed after the current event.  `text` is shown to the user. */
+/* Ends the login: the result logged under LOG_AUTHPRIV, the budget
+ * settled, `text` shown to the person. */
 void login_finish(struct login *lg, enum fr_result result, const char *text);
 /* The API could not be asked: AUTHINFO_UNAVAIL, or IGNORE in fail_mode=safe. */
 void login_unavailable(struct login *lg, const char *why);
-
-/* The password is about to be sent to the API: reserve one attempt of the
- * failure budget (access.c).  false when the budget is spent: the login
- * was finished ("Too many failed attempts"), nothing may be sent. */
-bool login_password_attempt(struct login *lg);
-
-/* POST `body` (consumed) to api_url + path; `done` runs with the reply. */
-void login_post(struct login *lg, const char *path, json_t *body, const char *bearer, bool api_key,
-		login_http_fn done);
+/* One more wrong code: "Invalid code, N attempts left" and true (ask
+ * again), or the login ends with MAXTRIES and false. */
+bool login_code_failed(struct login *lg);
 
 /* The local user name turned into the API's login name by user_template. */
-char *login_remote_name(const struct login *lg);
+char *login_remote_name(const char *user, const char *tpl);
 
 #endif

@@ -16,7 +16,6 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "transport/refusal_log.h"
-#include "requests/requests.h"
 #include "transport/server.h"
 
 #define CONN_OUT_LIMIT		(64 * 1024)
@@ -58,7 +57,11 @@ struct idle_list {
 };
 
 struct server {
-	struct helper *h;
+	struct loop *loop;
+	const struct config *cfg;	/* the live one: a reload changes it in place */
+	struct caller_quota *quota;
+	server_request_fn on_request;
+	void *request_ctx;
 	struct loop_source listener;
 	struct loop_timer accept_resume;	/* after a pause for EMFILE and the like */
 	struct loop_timer summary;	/* the refusal line of the interval */
@@ -117,7 +120,7 @@ idle_remove(struct conn *c)
 static void
 set_deadline(struct conn *c, unsigned seconds)
 {
-	struct loop *loop = c->srv->h->loop;
+	struct loop *loop = c->srv->loop;
 
 	if (seconds == 0) {
 		loop_timer_cancel(loop, &c->deadline);
@@ -161,9 +164,9 @@ conn_close(struct conn *c, const char *why)
 	if (handler != NULL)
 		handler->abort(c->handler_obj);
 	idle_remove(c);
-	loop_timer_cancel(srv->h->loop, &c->deadline);
-	caller_quota_give(srv->h->quota, c->peer.uid, QUOTA_CONNECTIONS);
-	loop_remove(srv->h->loop, &c->src);
+	loop_timer_cancel(srv->loop, &c->deadline);
+	caller_quota_give(srv->quota, c->peer.uid, QUOTA_CONNECTIONS);
+	loop_remove(srv->loop, &c->src);
 	close(c->src.fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -172,7 +175,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	srv->nconns--;
-	loop_defer(srv->h->loop, &c->release, conn_release, c);
+	loop_defer(srv->loop, &c->release, conn_release, c);
 }
 
 static void
@@ -181,7 +184,7 @@ conn_update_events(struct conn *c)
 	uint32_t want = EPOLLIN | (c->out.len > 0 ? EPOLLOUT : 0);
 
 	if (want != c->events) {
-		if (loop_modify(c->srv->h->loop, &c->src, want) != 0) {
+		if (loop_modify(c->srv->loop, &c->src, want) != 0) {
 			conn_close(c, "epoll_ctl failed");
 			return;
 		}
@@ -268,17 +271,15 @@ conn_dispatch(struct conn *c, const struct fr_msg *msg)
 {
 	switch (c->state) {
 	case CONN_WAIT_REQUEST:
-		if (!requests_is_request(msg->type)) {
-			conn_close(c, "unexpected message");
-			return;
-		}
 		c->state = CONN_BUSY;
 		idle_remove(c);
 		set_deadline(c, 0);
-		requests_dispatch(c->srv->h, c, msg);
+		/* Only the request table knows which messages are requests. */
+		if (!c->srv->on_request(c->srv->request_ctx, c, msg))
+			conn_close(c, "not a request");
 		return;
 	case CONN_WAIT_ANSWER:
-		if (msg->type != FR_MSG_ANSWER || c->handler == NULL) {
+		if (msg->type != FR_MSG_ANSWER || c->handler == NULL || c->handler->answer == NULL) {
 			conn_close(c, "expected an answer");
 			return;
 		}
@@ -423,8 +424,8 @@ evict(struct server *srv, struct conn *victim, enum refusal_kind kind)
 static const char *
 admit(struct server *srv, uid_t uid)
 {
-	const struct config *cfg = srv->h->cfg;
-	struct caller_quota *q = srv->h->quota;
+	const struct config *cfg = srv->cfg;
+	struct caller_quota *q = srv->quota;
 
 	if (uid != 0) {
 		if (caller_quota_held(q, uid, QUOTA_CONNECTIONS) >= cfg->max_clients_per_uid) {
@@ -461,8 +462,6 @@ static void
 server_on_accept(struct loop_source *src, uint32_t events)
 {
 	struct server *srv = (struct server *)((char *)src - offsetof(struct server, listener));
-	struct helper *h = srv->h;
-
 	(void)events;
 	srv->accept_round++;
 	for (int taken = 0; taken < ACCEPT_BATCH; taken++) {
@@ -473,8 +472,8 @@ server_on_accept(struct loop_source *src, uint32_t events)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* Level-triggered: pause rather than spin. */
 				log_warn("accept: %s; pausing for %d ms", strerror(errno), ACCEPT_PAUSE_MS);
-				loop_remove(h->loop, &srv->listener);
-				if (loop_timer_set(h->loop, &srv->accept_resume, loop_now_ms() + ACCEPT_PAUSE_MS) != 0)
+				loop_remove(srv->loop, &srv->listener);
+				if (loop_timer_set(srv->loop, &srv->accept_resume, loop_now_ms() + ACCEPT_PAUSE_MS) != 0)
 					log_err("cannot schedule accepting again");
 			}
 			return;
@@ -493,7 +492,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 			continue;
 		}
 		struct conn *c = calloc(1, sizeof(*c));
-		if (c == NULL || caller_quota_take(h->quota, cred.uid, QUOTA_CONNECTIONS) != 0) {
+		if (c == NULL || caller_quota_take(srv->quota, cred.uid, QUOTA_CONNECTIONS) != 0) {
 			free(c);
 			close(fd);
 			continue;
@@ -508,8 +507,8 @@ server_on_accept(struct loop_source *src, uint32_t events)
 		c->events = EPOLLIN;
 		c->accept_round = srv->accept_round;
 		c->deadline.on_expire = conn_on_deadline;
-		if (loop_add(h->loop, &c->src, EPOLLIN) != 0) {
-			caller_quota_give(h->quota, cred.uid, QUOTA_CONNECTIONS);
+		if (loop_add(srv->loop, &c->src, EPOLLIN) != 0) {
+			caller_quota_give(srv->quota, cred.uid, QUOTA_CONNECTIONS);
 			close(fd);
 			free(c);
 			continue;
@@ -529,7 +528,7 @@ server_on_accept_resume(struct loop_timer *t)
 {
 	struct server *srv = (struct server *)((char *)t - offsetof(struct server, accept_resume));
 
-	if (srv->listening && loop_add(srv->h->loop, &srv->listener, EPOLLIN) != 0)
+	if (srv->listening && loop_add(srv->loop, &srv->listener, EPOLLIN) != 0)
 		log_err("cannot resume accepting connections");
 }
 
@@ -541,7 +540,7 @@ server_on_summary(struct loop_timer *t)
 
 	refusal_log_tick(&srv->refusals, loop_now_ms());
 	if (refusal_log_pending(&srv->refusals) &&
-	    loop_timer_set(srv->h->loop, &srv->summary, srv->refusals.logged_ms + REFUSAL_LOG_INTERVAL_MS) != 0)
+	    loop_timer_set(srv->loop, &srv->summary, srv->refusals.logged_ms + REFUSAL_LOG_INTERVAL_MS) != 0)
 		log_err("cannot schedule the refusal summary");
 }
 
@@ -550,7 +549,7 @@ note_refusal(struct server *srv, enum refusal_kind kind, uid_t uid)
 {
 	refusal_log_note(&srv->refusals, kind, uid, loop_now_ms());
 	if (refusal_log_pending(&srv->refusals) && !loop_timer_armed(&srv->summary) &&
-	    loop_timer_set(srv->h->loop, &srv->summary, srv->refusals.logged_ms + REFUSAL_LOG_INTERVAL_MS) != 0)
+	    loop_timer_set(srv->loop, &srv->summary, srv->refusals.logged_ms + REFUSAL_LOG_INTERVAL_MS) != 0)
 		log_err("cannot schedule the refusal summary");
 }
 
@@ -612,23 +611,28 @@ create_socket(const struct config *cfg, char **created)
 }
 
 int
-server_open(struct helper *h, int listen_fd, struct server **out)
+server_open(struct loop *loop, const struct config *cfg, struct caller_quota *quota, int listen_fd,
+	    server_request_fn on_request, void *request_ctx, struct server **out)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 
 	*out = NULL;
 	if (srv == NULL)
 		return FR_ERR_NOMEM;
-	srv->h = h;
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->quota = quota;
+	srv->on_request = on_request;
+	srv->request_ctx = request_ctx;
 	srv->accept_resume.on_expire = server_on_accept_resume;
 	srv->summary.on_expire = server_on_summary;
-	srv->listener.fd = listen_fd >= 0 ? listen_fd : create_socket(h->cfg, &srv->created_path);
+	srv->listener.fd = listen_fd >= 0 ? listen_fd : create_socket(cfg, &srv->created_path);
 	if (srv->listener.fd < 0) {
 		free(srv);
 		return FR_ERR_IO;
 	}
 	srv->listener.on_event = server_on_accept;
-	if (loop_add(h->loop, &srv->listener, EPOLLIN) != 0) {
+	if (loop_add(loop, &srv->listener, EPOLLIN) != 0) {
 		log_err("cannot watch the helper socket: %s", strerror(errno));
 		server_free(srv);
 		return FR_ERR_IO;
@@ -643,7 +647,7 @@ server_stop_listening(struct server *srv)
 {
 	if (!srv->listening)
 		return;
-	loop_remove(srv->h->loop, &srv->listener);
+	loop_remove(srv->loop, &srv->listener);
 	srv->listening = 0;
 	/* Closing (not just unwatching) the listener makes new clients fail
 	 * at once instead of waiting in the backlog for a helper that will
@@ -681,8 +685,8 @@ server_free(struct server *srv)
 	server_stop_listening(srv);
 	if (srv->listener.fd >= 0)
 		close(srv->listener.fd);
-	loop_timer_cancel(srv->h->loop, &srv->accept_resume);
-	loop_timer_cancel(srv->h->loop, &srv->summary);
+	loop_timer_cancel(srv->loop, &srv->accept_resume);
+	loop_timer_cancel(srv->loop, &srv->summary);
 	if (srv->created_path != NULL) {
 		if (unlink(srv->created_path) != 0)
 			log_warn("cannot remove %s: %s", srv->created_path, strerror(errno));

@@ -1,8 +1,10 @@
 /*
- * The listening socket and its connections: accept, SO_PEERCRED, bounded
- * buffers, framing, deadlines, and the table of which message each
- * connection state accepts.  What a request means is decided elsewhere
- * (requests.c); a malformed message closes that one connection only.
+ * The listening socket and its connections: accept, SO_PEERCRED, who may
+ * hold how many connections, bounded buffers, framing, deadlines, and
+ * which message each connection state accepts.  Nothing here knows what a
+ * request means: a fresh connection's message goes to the on_request
+ * callback (the request table, requests/table.c); a malformed message
+ * closes that one connection only.
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -10,8 +12,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "core/caller_quota.h"
+#include "core/helper_config.h"
+#include "core/loop.h"
 #include "fr_wire.h"
-#include "helper.h"
 
 struct server;
 struct conn;
@@ -25,14 +29,20 @@ struct conn_peer {
 /* Whoever owns a connection's current request. */
 struct conn_handler {
 	/* The person's answer to the last prompt; text is "" for none and is
-	 * wiped after the call. */
+	 * wiped after the call.  NULL for requests that ask nothing. */
 	void (*answer)(void *obj, const char *text);
 	/* The connection is going away (peer left, timeout, shutdown). */
 	void (*abort)(void *obj);
 };
 
-/* listen_fd >= 0: an inherited listening socket (systemd). */
-int server_open(struct helper *h, int listen_fd, struct server **out);
+/* A fresh connection's first message.  False: no such request, and the
+ * connection is closed (as OpenSSH's monitor does with an unknown type). */
+typedef bool (*server_request_fn)(void *ctx, struct conn *c, const struct fr_msg *msg);
+
+/* listen_fd >= 0: an inherited listening socket (systemd).  `cfg` is read
+ * at each use (a reload changes it in place). */
+int server_open(struct loop *loop, const struct config *cfg, struct caller_quota *quota, int listen_fd,
+		server_request_fn on_request, void *request_ctx, struct server **out);
 void server_free(struct server *srv);
 unsigned server_clients(const struct server *srv);
 /* Stop accepting new connections (shutdown): close the listener and

@@ -115,7 +115,7 @@ class AiusRequire2fa(FlowTestCase):
 
 
 class AiusFirstPass(FlowTestCase):
-    """The password step the new flows share (flow_util.c) honours
+    """The password step every profile shares (the engine, auth/login.c) honours
     use_first_pass / try_first_pass like the Freddy flow."""
     env_kwargs = {"api": "aius", "config": AIUS_CONFIG}
 

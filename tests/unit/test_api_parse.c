@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "api/api_parse.h"
+#include "api/parse.h"
 #include "check.h"
 #include "fr_error.h"
 

@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/profile.h"
 #include "auth/cached_auth.h"
 #include "check.h"
 #include "fr_error.h"
 #include "core/log.h"
-#include "auth/offline_login.h"
+#include "auth/offline.h"
 #include "store/token_cache.h"
-#include "auth/token_refresh.h"
+#include "auth/refresh.h"
 #include "crypto/verifier.h"
 
 static void
@@ -81,18 +82,19 @@ test_window(void)
 	CHECK(!cached_auth_in_window(2000, 1000, 60));
 }
 
-/* One table decides each API's refresh request (the jwt flow relies on it). */
+/* Each profile says its refresh request once (the logout relies on it). */
 static void
 test_refresh_table(void)
 {
-	const struct refresh_api *f = refresh_api_for(API_FREDDY);
-	const struct refresh_api *j = refresh_api_for(API_JWT);
+	const struct profile_refresh *f = profile_freddy_email.refresh;
+	const struct profile_refresh *j = profile_jwt.refresh;
 
 	CHECK(f != NULL && strcmp(f->path, "/auth/refresh") == 0 && strcmp(f->request_key, "refresh_token") == 0);
 	CHECK(f != NULL && f->reply_refresh_key == NULL && f->default_ttl == 86400);
 	CHECK(j != NULL && strcmp(j->path, "/auth/refresh") == 0 && strcmp(j->request_key, "refreshToken") == 0);
 	CHECK(j != NULL && j->default_ttl == 3600);
-	CHECK(refresh_api_for(API_AIUS) == NULL);
+	CHECK(profile_freddy_totp.refresh == f && profile_jwt_totp.refresh == j);
+	CHECK(profile_aius.refresh == NULL);
 }
 
 static void

@@ -11,6 +11,9 @@
 #include "helper.h"
 #include "store/token_cache.h"
 
+/* The request and reply of a refresh are the profile's (api/profile.h:
+ * struct profile_refresh); this file is the coalescing and the cache. */
+
 struct refresh_table;
 struct refresh_waiter;
 
@@ -39,14 +42,5 @@ int refresh_start(struct helper *h, const char *user, refresh_done_fn done, void
 		  struct refresh_waiter **out);
 /* Forget a waiter whose owner is going away; NULL is fine. */
 void refresh_cancel(struct helper *h, struct refresh_waiter *w);
-
-/* The API's refresh request, by profile: NULL when it has none. */
-struct refresh_api {
-	const char *path;		/* appended to api_url */
-	const char *request_key;	/* JSON member carrying the refresh token */
-	const char *reply_refresh_key;	/* a rotated refresh token, or NULL */
-	long default_ttl;		/* seconds, when the reply has no expires_in */
-};
-const struct refresh_api *refresh_api_for(enum api_profile api);
 
 #endif

@@ -1,16 +1,19 @@
 /*
- * Offline login (offline_login = yes): when the API cannot be reached, a
- * user who logged in online within offline_days may log in with the
- * password (checked against the cached yescrypt verifier) plus a local
- * TOTP code if one is enrolled.  Failures are counted per user in memory;
- * after offline_max_failures every attempt waits out a delay.
+ * Offline login (offline_login = yes): during an outage of the API, a user
+ * who logged in online within offline_days may log in with the password
+ * (checked against the cached yescrypt verifier) and a local TOTP code;
+ * the password alone only with offline_password_only.  Failures are
+ * counted per user in memory; after offline_max_failures every attempt
+ * waits out a delay.
  */
-#ifndef OFFLINE_LOGIN_H
-#define OFFLINE_LOGIN_H
+#ifndef OFFLINE_H
+#define OFFLINE_H
 
 #include <stdint.h>
 
-#include "auth/login.h"
+#include "crypto/totp.h"
+
+struct login;
 
 /* Delay after offline_max_failures consecutive failures, doubling with
  * each further failure up to the cap. */
@@ -32,9 +35,11 @@ enum offline_step {
 	OFFLINE_ASK_CODE,	/* a code prompt is out: pass the answer to offline_login_code */
 };
 
-/* Call when the API was unreachable while checking `password`. */
-enum offline_step offline_login_try(struct login *lg, const char *password);
+/* Call when the API is down (an outage, api_health.h) while checking
+ * `password`.  For OFFLINE_ASK_CODE, `entry` holds the user's TOTP entry
+ * for offline_login_code (the caller wipes it). */
+enum offline_step offline_login_try(struct login *lg, const char *password, struct totp_entry *entry);
 /* The answer to the offline code prompt; always finishes the login. */
-void offline_login_code(struct login *lg, const char *code);
+void offline_login_code(struct login *lg, const struct totp_entry *entry, const char *code);
 
 #endif

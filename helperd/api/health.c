@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_health.h"
+#include "api/health.h"
 #include "fr_error.h"
 #include "core/log.h"
 

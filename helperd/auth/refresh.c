@@ -7,12 +7,13 @@
 
 #include <jansson.h>
 
-#include "api/api_parse.h"
+#include "api/parse.h"
 #include "fr_error.h"
 #include "api/http.h"
 #include "core/log.h"
 #include "core/secret.h"
-#include "auth/token_refresh.h"
+#include "api/profile.h"
+#include "auth/refresh.h"
 
 struct refresh_waiter {
 	struct refresh_waiter *next;
@@ -36,27 +37,12 @@ struct refresh_table {
 	unsigned count;
 };
 
-/* Freddy (freddy-authentication-guide, step 4): {"refresh_token"} ->
- * {"token", "device_id"}.  DOCS SILENT: the reply has no expires_in; the
- * guide's table says access tokens last 24 hours, so we assume that.
- * JWT (jwt-authentication-reference): {"refreshToken"} -> {"token",
- * "expires_in"}; a refreshToken in the reply, if any, replaces ours.
- * AIUS documents no refresh. */
-static const struct refresh_api freddy_refresh = { "/auth/refresh", "refresh_token", NULL, 86400 };
-static const struct refresh_api jwt_refresh = { "/auth/refresh", "refreshToken", "refreshToken", 3600 };
-
-const struct refresh_api *
-refresh_api_for(enum api_profile api)
+static const struct profile_refresh *
+refresh_spec(const struct helper *h)
 {
-	switch (api) {
-	case API_FREDDY:
-		return &freddy_refresh;
-	case API_JWT:
-		return &jwt_refresh;
-	case API_AIUS:
-		return NULL;
-	}
-	return NULL;
+	const struct profile *p = profile_for(h->cfg);
+
+	return p != NULL ? p->refresh : NULL;
 }
 
 int
@@ -101,7 +87,7 @@ refresh_table_free(struct refresh_table *t)
 		struct refresh_entry *e = t->entries;
 		t->entries = e->next;
 		if (e->xfer != NULL)
-			http_cancel(e->xfer);
+			e->h->api.cancel(e->h->api.impl, e->xfer);
 		entry_free(e);
 	}
 	free(t);
@@ -158,7 +144,7 @@ static void
 on_refresh_done(void *ctx, const struct http_response *resp)
 {
 	struct refresh_entry *e = ctx;
-	const struct refresh_api *api = refresh_api_for(e->h->cfg->api);
+	const struct profile_refresh *api = refresh_spec(e->h);
 	struct cache_record rec = { 0 };
 	struct api_tokens tokens;
 	int result = FR_ERR_IO;
@@ -170,7 +156,7 @@ on_refresh_done(void *ctx, const struct http_response *resp)
 	} else if (resp->outcome != HTTP_ANSWERED) {
 		log_warn("refresh for %s: %s (%s)", e->user, http_outcome_name(resp->outcome), resp->error);
 	} else if (resp->status == 200) {
-		if (api_parse_tokens(resp->body, resp->body_len, "token", api->reply_refresh_key, 0,
+		if (api_parse_tokens(resp->body, resp->body_len, api->reply_access_key, api->reply_refresh_key, 0,
 				     &tokens) != 0) {
 			log_warn("refresh for %s: reply without a valid token", e->user);
 		} else {
@@ -206,7 +192,7 @@ on_refresh_done(void *ctx, const struct http_response *resp)
 static int
 entry_start(struct helper *h, const char *user, struct refresh_entry **out)
 {
-	const struct refresh_api *api = refresh_api_for(h->cfg->api);
+	const struct profile_refresh *api = refresh_spec(h);
 	struct cache_record rec;
 	struct refresh_entry *e;
 	size_t len = 0;
@@ -235,7 +221,7 @@ entry_start(struct helper *h, const char *user, struct refresh_entry **out)
 	struct http_request req = { .method = "POST", .path = api->path, .body = text, .body_len = len };
 	e->h = h;
 	e->table = h->refreshes;
-	r = http_start(h->http, &req, on_refresh_done, e, &e->xfer);
+	r = h->api.start(h->api.impl, &req, on_refresh_done, e, &e->xfer);
 	secret_free(text);
 	if (r != 0) {
 		log_err("cannot start a refresh for %s: %s", user, fr_strerror(r));

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "api/api_parse.h"
+#include "api/parse.h"
 #include "fr_error.h"
 #include "fr_text.h"
 #include "core/secret.h"

@@ -1,0 +1,122 @@
+/*
+ * An API profile: what is particular to one remote API, and nothing else.
+ * Its paths, request bodies, reply parsing, token lifetimes, refresh and
+ * logout, and the steps of its login as functions that answer with a
+ * verdict ("ask this", "send this", "success with these tokens", "wrong
+ * answer", "refused", "unavailable", "rate limited").  The login engine
+ * (auth/login.c) runs what every profile shares: the password step,
+ * cached re-authentication, offline login, rate limits, the local TOTP
+ * step, storing tokens, wiping, counting wrong codes, the API's 429.
+ * Adding an API is one file like api/jwt.c plus its tests.
+ *
+ * Profiles never see the person's socket, the cache or the clock; they
+ * get replies the engine has already sorted: a transport failure, a 5xx,
+ * 1xx or 3xx and a 429 never reach them.
+ */
+#ifndef PROFILE_H
+#define PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "api/parse.h"
+#include "api/http.h"
+#include "core/helper_config.h"
+
+#define PROFILE_TEXT_MAX	320
+#define PROFILE_PATH_MAX	160
+
+enum step_verdict {
+	STEP_PROMPT,		/* ask the person `prompt` (after `info`, if any) */
+	STEP_REQUEST,		/* send `request`; its reply goes to on_reply */
+	STEP_SUCCESS,		/* logged in; `tokens` (may be empty) are the engine's now */
+	STEP_WRONG_ANSWER,	/* one wrong code: the engine counts it and asks again */
+	STEP_REFUSED,		/* the login ends: AUTH_ERR, `text` for the person */
+	STEP_UNAVAILABLE,	/* the API cannot decide: `text` says why, for the log */
+	STEP_RATE_LIMITED,	/* the API's own limit: try again in `retry_after` s */
+};
+
+/* A request a profile wants sent.  The body holds secrets (a password, a
+ * code): it is wiped with step_wipe. */
+struct profile_request {
+	const char *method;		/* "POST" or "GET" */
+	char path[PROFILE_PATH_MAX];
+	char *body;			/* JSON, secret; NULL for none */
+	size_t body_len;
+	bool api_key;			/* send X-API-Key */
+	char *bearer;			/* Authorization: Bearer, secret; NULL for none */
+};
+
+struct profile_step {
+	enum step_verdict verdict;
+	char info[PROFILE_TEXT_MAX];	/* PROMPT: shown above the prompt ("" for none) */
+	char prompt[PROFILE_TEXT_MAX];	/* PROMPT */
+	bool prompt_is_password;	/* PROMPT: the answer is the password (PAM_AUTHTOK) */
+	char text[PROFILE_TEXT_MAX];	/* REFUSED: for the person; UNAVAILABLE: for the log;
+					 * WRONG_ANSWER: shown before the count ("" for none) */
+	char note[PROFILE_TEXT_MAX];	/* logged as "PROFILE: USER NOTE" at notice level, "" for none */
+	long retry_after;		/* RATE_LIMITED: seconds, -1 unknown */
+	struct profile_request request;	/* REQUEST */
+	struct api_tokens tokens;	/* SUCCESS */
+};
+
+void step_init(struct profile_step *s);
+void step_wipe(struct profile_step *s);
+
+/* Helpers for profiles: a REQUEST of `body` (consumed, even on failure)
+ * to `path`; UNAVAILABLE when it cannot be built. */
+void step_post(struct profile_step *s, const char *path, json_t *body, bool api_key, const char *bearer);
+void step_prompt(struct profile_step *s, const char *info, const char *prompt);
+void step_refused(struct profile_step *s, const char *text);
+void step_unavailable(struct profile_step *s, const char *why);
+void step_wrong_answer(struct profile_step *s, const char *text);
+
+/* How a profile refreshes a cached access token (NULL: it cannot). */
+struct profile_refresh {
+	const char *path;		/* appended to api_url */
+	const char *request_key;	/* the JSON member carrying the refresh token */
+	const char *reply_access_key;	/* the new access token's member */
+	const char *reply_refresh_key;	/* a rotated refresh token, or NULL */
+	long default_ttl;		/* seconds, when the reply has no expires_in */
+};
+
+struct profile {
+	const char *name;		/* in log lines: "freddy", "jwt-totp", ... */
+	size_t state_size;		/* the profile's own state per login, zeroed */
+	/* Local second factor after the API's success (second_factor = totp). */
+	bool local_totp;
+	long default_ttl;		/* access token lifetime when a reply names none */
+	const struct profile_refresh *refresh;
+
+	/* The login request for the API's name of the user and the password. */
+	void (*login)(void *state, const struct config *cfg, const char *name, const char *password,
+		      struct profile_step *out);
+	/* The reply (2xx or 4xx) to the last request the profile asked for. */
+	void (*on_reply)(void *state, const struct config *cfg, const struct http_response *resp,
+			 struct profile_step *out);
+	/* The person's answer to the profile's last prompt; `answer` is wiped
+	 * after the call.  NULL for profiles that ask nothing. */
+	void (*on_answer)(void *state, const struct config *cfg, const char *answer, struct profile_step *out);
+	/* The prompt to show again after a wrong answer. */
+	const char *(*again_prompt)(void *state);
+	/* Optional: a logout request for `access_token` (a session ends, or a
+	 * login refused after the API gave tokens); false: none. */
+	bool (*logout)(const char *access_token, struct profile_step *out);
+	/* Wipes what the state holds (free nothing: the engine owns it). */
+	void (*wipe)(void *state);
+};
+
+/* The profile for a configuration; NULL when the build has none. */
+const struct profile *profile_for(const struct config *cfg);
+
+/* The profiles, for tests. */
+extern const struct profile profile_freddy_email;
+extern const struct profile profile_freddy_totp;
+extern const struct profile profile_aius;
+extern const struct profile profile_jwt;
+extern const struct profile profile_jwt_totp;
+
+#endif
