@@ -30,6 +30,12 @@ struct api_health {
 
 static void start_probe(struct api_health *ah);
 
+static void
+on_outcome(void *ctx, enum http_outcome outcome)
+{
+	api_health_observe(ctx, outcome);
+}
+
 /* In `ms` milliseconds; 0 disarms. */
 static void
 arm_timer(struct api_health *ah, int64_t ms)
@@ -40,10 +46,9 @@ arm_timer(struct api_health *ah, int64_t ms)
 		log_err("cannot arm the API probe timer");
 }
 
-static void
-on_outcome(void *ctx, enum http_outcome outcome)
+void
+api_health_observe(struct api_health *ah, enum http_outcome outcome)
 {
-	struct api_health *ah = ctx;
 	int64_t now = loop_now_ms();
 
 	switch (outcome) {
@@ -106,7 +111,7 @@ start_probe(struct api_health *ah)
 	if (ah->probe != NULL || ah->start_failed)
 		return;
 	ah->probes++;
-	if (http_start(ah->http, &req, on_probe_done, ah, &ah->probe) != 0) {
+	if (ah->http == NULL || http_start(ah->http, &req, on_probe_done, ah, &ah->probe) != 0) {
 		/* Reported from the timer, never from inside the caller's call. */
 		ah->start_failed = true;
 		arm_timer(ah, 1);
@@ -138,7 +143,8 @@ api_health_new(struct loop *loop, struct http_client *http, struct api_health **
 	ah->loop = loop;
 	ah->http = http;
 	ah->timer.on_expire = on_timer;
-	http_client_set_observer(http, on_outcome, ah);
+	if (http != NULL)
+		http_client_set_observer(http, on_outcome, ah);
 	*out = ah;
 	return FR_OK;
 }
@@ -148,7 +154,8 @@ api_health_free(struct api_health *ah)
 {
 	if (ah == NULL)
 		return;
-	http_client_set_observer(ah->http, NULL, NULL);
+	if (ah->http != NULL)
+		http_client_set_observer(ah->http, NULL, NULL);
 	if (ah->probe != NULL)
 		http_cancel(ah->probe);
 	while (ah->waiters != NULL) {

@@ -37,6 +37,8 @@ struct api_health_result {
 
 typedef void (*api_health_fn)(void *ctx, const struct api_health_result *r);
 
+/* `http` NULL: no probes (they fail at once) and outcomes only from
+ * api_health_observe, as in the engine's unit tests. */
 int api_health_new(struct loop *loop, struct http_client *http, struct api_health **out);
 /* Waiters are dropped without a call. */
 void api_health_free(struct api_health *ah);
@@ -47,6 +49,9 @@ void api_health_free(struct api_health *ah);
 int api_health_get(struct api_health *ah, int64_t max_age_ms, api_health_fn fn, void *ctx,
 		   struct api_health_waiter **out);
 void api_health_cancel(struct api_health *ah, struct api_health_waiter *w);
+
+/* The outcome of a finished request (the HTTP client reports each one). */
+void api_health_observe(struct api_health *ah, enum http_outcome outcome);
 
 /* Whether an outage has lasted at least `seconds`, with a transport
  * failure within the last two probe intervals. */

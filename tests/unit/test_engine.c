@@ -1,0 +1,780 @@
+/*
+ * The login engine (auth/login.c) driven with a scripted HTTP transport:
+ * no socket, no Python, no emulator.  For each API profile: the good
+ * login, a wrong code, the API's 429, an unreachable API with and without
+ * offline login, cached re-authentication, and an abandoned login.
+ *
+ * Everything else is the real thing: the loop, the token cache in a
+ * temporary folder, the verifier threads, the rate limits, the TOTP
+ * replay state.  The fake transport records each request; the test reads
+ * it and answers as the API would.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <liboath/oath.h>
+
+#include "api/health.h"
+#include "api/profile.h"
+#include "auth/access.h"
+#include "auth/login.h"
+#include "auth/offline.h"
+#include "auth/refresh.h"
+#include "auth/sessions.h"
+#include "check.h"
+#include "core/caller_quota.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "crypto/verifier_worker.h"
+#include "fr_error.h"
+#include "store/ratelimit.h"
+#include "store/token_cache.h"
+#include "store/totp_replay.h"
+
+#define TOTP_HEX "3132333435363738393031323334353637383930"
+#define TOTP_RAW "12345678901234567890"
+
+/* ---- the scripted API ------------------------------------------------- */
+
+struct fake_xfer {
+	struct fake_xfer *next;
+	char method[8];
+	char path[PROFILE_PATH_MAX];
+	char *body;
+	char bearer[256];
+	bool api_key;
+	http_done_fn done;
+	void *ctx;
+};
+
+struct fake {
+	struct fake_xfer *pending;	/* FIFO */
+	unsigned started, cancelled;
+	struct api_health *health;
+};
+
+static int
+fake_start(void *impl, const struct http_request *req, http_done_fn done, void *ctx, struct http_xfer **out)
+{
+	struct fake *f = impl;
+	struct fake_xfer *x = calloc(1, sizeof(*x)), **tail = &f->pending;
+
+	if (x == NULL)
+		return FR_ERR_NOMEM;
+	snprintf(x->method, sizeof(x->method), "%s", req->method);
+	snprintf(x->path, sizeof(x->path), "%s", req->path);
+	x->body = req->body != NULL ? strndup(req->body, req->body_len) : NULL;
+	snprintf(x->bearer, sizeof(x->bearer), "%s", req->bearer != NULL ? req->bearer : "");
+	x->api_key = req->api_key;
+	x->done = done;
+	x->ctx = ctx;
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = x;
+	f->started++;
+	*out = (struct http_xfer *)x;
+	return FR_OK;
+}
+
+static void
+xfer_free(struct fake_xfer *x)
+{
+	free(x->body);
+	free(x);
+}
+
+static void
+fake_cancel(void *impl, struct http_xfer *xfer)
+{
+	struct fake *f = impl;
+
+	for (struct fake_xfer **p = &f->pending; *p != NULL; p = &(*p)->next) {
+		if (*p == (struct fake_xfer *)xfer) {
+			struct fake_xfer *x = *p;
+			*p = x->next;
+			xfer_free(x);
+			f->cancelled++;
+			return;
+		}
+	}
+}
+
+/* The oldest request waiting for an answer, or NULL. */
+static struct fake_xfer *
+next_request(struct fake *f)
+{
+	struct fake_xfer *x = f->pending;
+
+	if (x != NULL)
+		f->pending = x->next;
+	return x;
+}
+
+/* A member of a request's JSON body, as text ("" when absent). */
+static const char *
+body_member(const struct fake_xfer *x, const char *key)
+{
+	static char value[256];
+	json_t *root = x->body != NULL ? json_loads(x->body, 0, NULL) : NULL;
+	json_t *v = root != NULL ? json_object_get(root, key) : NULL;
+
+	value[0] = '\0';
+	if (json_is_string(v))
+		snprintf(value, sizeof(value), "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(value, sizeof(value), "%lld", (long long)json_integer_value(v));
+	json_decref(root);
+	return value;
+}
+
+static void
+deliver(struct fake *f, struct fake_xfer *x, enum http_outcome outcome, long status, const char *body)
+{
+	struct http_response resp = {
+		.outcome = outcome, .status = outcome == HTTP_ANSWERED ? status : 0,
+		.body = body != NULL ? body : "", .body_len = body != NULL ? strlen(body) : 0,
+		.error = outcome == HTTP_ANSWERED ? "" : "scripted failure",
+	};
+
+	api_health_observe(f->health, outcome);	/* as the HTTP client does */
+	x->done(x->ctx, &resp);
+	xfer_free(x);
+}
+
+/* Answer the next request, which must be `method path`. */
+static void
+answer(struct fake *f, const char *method, const char *path, long status, const char *body)
+{
+	struct fake_xfer *x = next_request(f);
+
+	CHECK(x != NULL);
+	if (x == NULL)
+		return;
+	if (strcmp(x->method, method) != 0 || strcmp(x->path, path) != 0)
+		fprintf(stderr, "expected %s %s, got %s %s\n", method, path, x->method, x->path);
+	CHECK(strcmp(x->method, method) == 0 && strcmp(x->path, path) == 0);
+	deliver(f, x, HTTP_ANSWERED, status, body);
+}
+
+static void
+fail_next(struct fake *f, enum http_outcome outcome)
+{
+	struct fake_xfer *x = next_request(f);
+
+	CHECK(x != NULL);
+	if (x != NULL)
+		deliver(f, x, outcome, 0, NULL);
+}
+
+/* ---- the person --------------------------------------------------------- */
+
+struct person {
+	char last_prompt[512];
+	unsigned prompts, password_prompts;
+	char said[4096];		/* every info and error, one per line */
+	bool finished;
+	enum fr_result result;
+	char text[512];
+};
+
+static void
+io_prompt(void *ctx, enum fr_prompt_style style, unsigned flags, const char *text)
+{
+	struct person *p = ctx;
+
+	(void)style;
+	snprintf(p->last_prompt, sizeof(p->last_prompt), "%s", text);
+	p->prompts++;
+	if (flags & FR_PROMPT_IS_PASSWORD)
+		p->password_prompts++;
+}
+
+static void
+say(struct person *p, const char *text)
+{
+	size_t n = strlen(p->said);
+
+	snprintf(p->said + n, sizeof(p->said) - n, "%s\n", text);
+}
+
+static void io_info(void *ctx, const char *text) { say(ctx, text); }
+static void io_error(void *ctx, const char *text) { say(ctx, text); }
+
+static void
+io_finish(void *ctx, enum fr_result result, const char *text)
+{
+	struct person *p = ctx;
+
+	CHECK(!p->finished);
+	p->finished = true;
+	p->result = result;
+	snprintf(p->text, sizeof(p->text), "%s", text != NULL ? text : "");
+}
+
+static const struct login_io person_io = { io_prompt, io_info, io_error, io_finish };
+
+/* ---- a helper with everything but the socket ------------------------------ */
+
+struct env {
+	struct helper h;
+	struct config cfg;
+	struct fake fake;
+	char dir[64];
+	char users_file[128];
+	int dirfd;
+};
+
+static void
+env_open(struct env *e, const char *conf)
+{
+	char text[2048], err[256];
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/test_engine.XXXXXX");
+	CHECK(mkdtemp(e->dir) != NULL);
+	snprintf(e->users_file, sizeof(e->users_file), "%s/totp_users", e->dir);
+	int fd = open(e->users_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0 && dprintf(fd, "HOTP/T30 bob - %s\n", TOTP_HEX) > 0);
+	close(fd);
+	snprintf(text, sizeof(text), "api_url = https://api.test/v1\ncache_dir = %s/cache\n"
+		 "totp_users_file = %s\napi_key_file = /nonexistent\nrate_limit_failures = 3\n%s",
+		 e->dir, e->users_file, conf);
+	config_init(&e->cfg);
+	CHECK(config_parse(text, strlen(text), "test.conf", &e->cfg, err, sizeof(err)) == 0);
+	struct helper *h = &e->h;
+	h->cfg = &e->cfg;
+	CHECK(loop_new(&h->loop) == 0);
+	CHECK(token_cache_open(e->cfg.cache_dir, &h->cache) == 0);
+	e->dirfd = open(e->cfg.cache_dir, O_RDONLY | O_DIRECTORY);
+	CHECK(verifier_worker_new(h->loop, h->cache, &h->verifiers) == 0);
+	CHECK(ratelimit_open(NULL, -1, NULL, 3, 2, &h->ratelimit) == 0);
+	CHECK(refresh_table_new(&h->refreshes) == 0);
+	CHECK(offline_guard_new(&h->offline) == 0);
+	CHECK(sessions_new(&h->sessions) == 0);
+	CHECK(caller_quota_new(&h->quota) == 0);
+	CHECK(api_health_new(h->loop, NULL, &h->health) == 0);
+	CHECK(totp_replay_new(e->dirfd, NULL, &h->totp_replay) == 0);
+	e->fake.health = h->health;
+	h->api.impl = &e->fake;
+	h->api.start = fake_start;
+	h->api.cancel = fake_cancel;
+}
+
+static void
+env_close(struct env *e)
+{
+	struct helper *h = &e->h;
+	char cmd[160];
+
+	CHECK(e->fake.pending == NULL);
+	for (int i = 0; i < 5; i++)
+		CHECK(loop_run_once(h->loop, 0) == 0);
+	refresh_table_free(h->refreshes);
+	verifier_worker_free(h->verifiers);
+	token_cache_close(h->cache);
+	ratelimit_free(h->ratelimit);
+	offline_guard_free(h->offline);
+	sessions_free(h->sessions);
+	caller_quota_free(h->quota);
+	api_health_free(h->health);
+	totp_replay_free(h->totp_replay);
+	close(e->dirfd);
+	CHECK(h->logins_active == 0);
+	loop_free(h->loop);
+	config_free(&e->cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+	CHECK(system(cmd) == 0);
+}
+
+/* Run the loop until `done` or 10 s. */
+static void
+pump_until(struct env *e, bool (*done)(struct env *e, void *arg), void *arg)
+{
+	for (int i = 0; i < 1000 && !done(e, arg); i++)
+		CHECK(loop_run_once(e->h.loop, 10) == 0);
+}
+
+static bool
+request_waiting(struct env *e, void *arg)
+{
+	(void)arg;
+	return e->fake.pending != NULL;
+}
+
+static bool
+has_verifier(struct env *e, void *arg)
+{
+	struct cache_record rec;
+	bool yes = false;
+
+	if (token_cache_load(e->h.cache, arg, &rec) == 0) {
+		yes = rec.verifier != NULL;
+		cache_record_wipe(&rec);
+	}
+	return yes;
+}
+
+static struct login *
+begin(struct env *e, struct person *p, const char *user, uid_t uid, const char *authtok,
+      enum fr_authtok_mode mode)
+{
+	struct local_account acct = { .uid = uid };
+	struct access_request arq = { .user = user, .account = &acct, .caller_uid = 0, .rhost = "192.0.2.1" };
+	struct access_verdict v;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(acct.name, sizeof(acct.name), "%s", user);
+	access_gate(&e->h, &arq, &v);
+	CHECK(v.outcome == ACCESS_GO);
+	struct login_request rq = {
+		.user = user, .service = "test", .rhost = "192.0.2.1", .caller_uid = 0, .caller_pid = 1,
+		.authtok = authtok, .authtok_mode = mode, .claim = v.claim,
+	};
+	struct login *lg = login_new(&e->h, &rq, &person_io, p);
+	CHECK(lg != NULL);
+	login_begin(lg);
+	return lg;
+}
+
+static bool
+cached_refresh_token(struct env *e, const char *user, const char *want)
+{
+	struct cache_record rec;
+	bool same = false;
+
+	token_cache_flush(e->h.cache);
+	if (token_cache_load(e->h.cache, user, &rec) == 0) {
+		same = strcmp(rec.refresh_token, want) == 0;
+		cache_record_wipe(&rec);
+	}
+	return same;
+}
+
+/* The code of the time step `steps` after now (totp_window = 1 takes the
+ * next one too: a second login in the same step needs a fresh code). */
+static void
+totp_code(char *code, int steps)
+{
+	CHECK(oath_init() == OATH_OK);
+	CHECK(oath_totp_generate(TOTP_RAW, 20, time(NULL) + 30 * steps, 30, 0, 6, code) == OATH_OK);
+	oath_done();
+}
+
+static void
+totp_now(char *code)
+{
+	totp_code(code, 0);
+}
+
+/* ---- freddy, email code ----------------------------------------------------- */
+
+#define FREDDY_LOGIN_OK "{\"success\": true, \"email_key\": \"ek-1\", \"email\": \"alice@example.com\"}"
+#define FREDDY_TOKENS "{\"token\": \"acc-1\", \"refreshToken\": \"ref-1\"}"
+#define FREDDY_WRONG "{\"success\": false, \"error\": {\"code\": \"INVALID_CODE\", \"message\": \"Invalid code\"}}"
+#define FREDDY_429 "{\"success\": false, \"error\": {\"code\": \"TOO_MANY_LOGIN_ATTEMPTS\", " \
+	"\"message\": \"Too many\", \"details\": {\"retry_after\": 300}}}"
+
+static void
+freddy_to_code(struct env *e, struct person *p, struct login *lg, const char *password)
+{
+	CHECK(strcmp(p->last_prompt, "Password: ") == 0 && p->password_prompts == 1);
+	login_answer(lg, password);
+	pump_until(e, request_waiting, NULL);	/* with cached_auth_timeout, a hash first */
+	struct fake_xfer *x = e->fake.pending;
+	CHECK(x != NULL && strcmp(body_member(x, "email_or_username"), "alice") == 0);
+	CHECK(x != NULL && strcmp(body_member(x, "password"), password) == 0);
+	answer(&e->fake, "POST", "/auth/login", 200, FREDDY_LOGIN_OK);
+	CHECK(strstr(p->said, "A verification code was emailed to a***@example.com.") != NULL);
+	CHECK(strcmp(p->last_prompt, "4-digit code (Enter for a new one): ") == 0);
+}
+
+static void
+test_freddy(void)
+{
+	struct env e;
+	struct person p;
+	struct login *lg;
+
+	env_open(&e, "cached_auth_timeout = 600\nrate_limit_failures = 100\n");
+	/* The good login: password, code, tokens cached with a verifier. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	freddy_to_code(&e, &p, lg, "Correct-Horse-1");
+	login_answer(lg, "12 34");
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "verification_code"), "1234") == 0);
+	CHECK(strcmp(body_member(e.fake.pending, "email_key"), "ek-1") == 0);
+	answer(&e.fake, "POST", "/auth/verify", 200, FREDDY_TOKENS);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	CHECK(cached_refresh_token(&e, "alice", "ref-1"));
+	pump_until(&e, has_verifier, "alice");
+	CHECK(has_verifier(&e, "alice"));
+
+	/* Cached re-authentication: the password matches the verifier, the
+	 * refresh works, no code. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	pump_until(&e, request_waiting, NULL);
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "refresh_token"), "ref-1") == 0);
+	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"acc-2\", \"device_id\": \"d\"}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && p.prompts == 1);
+
+	/* A wrong password there: no match, so the full login runs. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Wrong-Horse");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/auth/login", 401,
+	       "{\"success\": false, \"error\": {\"code\": \"INVALID_CREDENTIALS\", \"message\": \"Invalid email or password\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR && strcmp(p.text, "Invalid email or password") == 0);
+
+	/* Three wrong codes end the login; an empty answer mails a new one. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	pump_until(&e, request_waiting, NULL);
+	/* (the cached path took the password first: it asks the API again) */
+	answer(&e.fake, "POST", "/auth/refresh", 500, "");
+	CHECK(!p.finished);
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/auth/login", 200, FREDDY_LOGIN_OK);
+	login_answer(lg, "");
+	answer(&e.fake, "POST", "/auth/resend-email", 200, "{\"success\": true}");
+	CHECK(strstr(p.said, "A new code was emailed to a***@example.com.") != NULL);
+	for (int i = 0; i < 3; i++) {
+		login_answer(lg, "0000");
+		answer(&e.fake, "POST", "/auth/verify", 401, FREDDY_WRONG);
+	}
+	CHECK(strstr(p.said, "Invalid code, 2 attempts left\n") != NULL);
+	CHECK(strstr(p.said, "Invalid code, 1 attempt left\n") != NULL);
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES && strcmp(p.text, "Invalid code, no attempts left") == 0);
+	/* A malformed code costs an attempt but no request. */
+	unsigned before = e.fake.started;
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/auth/login", 200, FREDDY_LOGIN_OK);
+	login_answer(lg, "12a4");
+	CHECK(e.fake.started == before + 1 && strstr(p.said, "Invalid code, 2 attempts left") != NULL);
+	login_abandon(lg);
+	env_close(&e);
+
+	/* The API's 429, unreachable without offline login, and try_first_pass. */
+	env_open(&e, "");
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	answer(&e.fake, "POST", "/auth/login", 429, FREDDY_429);
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES &&
+	      strcmp(p.text, "Too many login attempts, try again in 5 minutes") == 0);
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL);
+	/* A stacked password the API refuses: try_first_pass asks once. */
+	lg = begin(&e, &p, "alice", 2001, "Unix-Pass", FR_AUTHTOK_TRY);
+	CHECK(p.prompts == 0);
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "password"), "Unix-Pass") == 0);
+	answer(&e.fake, "POST", "/auth/login", 401, "{\"success\": false}");
+	CHECK(!p.finished && strcmp(p.last_prompt, "Password: ") == 0);
+	login_answer(lg, "Correct-Horse-1");
+	answer(&e.fake, "POST", "/auth/login", 200, FREDDY_LOGIN_OK);
+	login_abandon(lg);
+	/* use_first_pass without a stacked password: refused, nothing asked. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_USE);
+	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR && p.prompts == 0);
+	env_close(&e);
+}
+
+/* An abandoned login: its request is cancelled, nothing is said, and its
+ * reserved attempt is given back. */
+static void
+test_abandoned(const char *conf, const char *user, const char *password)
+{
+	struct env e;
+	struct person p;
+
+	env_open(&e, conf);
+	struct login *lg = begin(&e, &p, user, 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, password);
+	CHECK(e.fake.pending != NULL);
+	login_abandon(lg);
+	CHECK(e.fake.pending == NULL && e.fake.cancelled == 1 && !p.finished);
+	/* Three more attempts fit: the abandoned one was not counted. */
+	for (int i = 0; i < 3; i++) {
+		lg = begin(&e, &p, user, 2001, NULL, FR_AUTHTOK_NONE);
+		login_answer(lg, password);
+		CHECK(e.fake.pending != NULL);
+		login_abandon(lg);
+	}
+	env_close(&e);
+}
+
+/* Offline login: a fresh outage is no outage; one that has lasted
+ * offline_after opens the offline path, with the local TOTP code. */
+static void
+test_offline(const char *conf, const char *login_path, const char *login_ok, bool code_step)
+{
+	struct env e;
+	struct person p;
+	char code[16], text[512];
+
+	snprintf(text, sizeof(text), "offline_login = yes\noffline_after = 1\n%s", conf);
+	env_open(&e, text);
+	struct login *lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	if (code_step) {		/* the API's own code step (the email) */
+		answer(&e.fake, "POST", login_path, 200, login_ok);
+		login_answer(lg, "1234");
+	}
+	CHECK(e.fake.pending != NULL);
+	answer(&e.fake, "POST", code_step ? "/auth/verify" : login_path, 200, FREDDY_TOKENS);
+	if (!p.finished) {		/* a local TOTP profile asks for the code now */
+		totp_now(code);
+		login_answer(lg, code);
+	}
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	pump_until(&e, has_verifier, "bob");
+
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL);
+	sleep(1);
+	usleep(200000);
+	/* Local resource exhaustion neither ends nor proves the outage ... */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	fail_next(&e.fake, HTTP_LOCAL_FAILURE);
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL);
+	/* ... a transport failure after offline_after does. */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(!p.finished && strcmp(p.last_prompt, "Authenticator code (offline login): ") == 0);
+	CHECK(strstr(p.said, "Freddy is unreachable: offline login.") != NULL);
+	login_answer(lg, "000000");
+	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR && strcmp(p.text, "Offline login failed") == 0);
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	totp_code(code, 1);		/* the online login may have used this step's */
+	login_answer(lg, code);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	CHECK(strcmp(p.text, "Offline login: Freddy could not be reached") == 0);
+	env_close(&e);
+}
+
+/* ---- freddy with dev-login and a local TOTP code ---------------------------- */
+
+#define DEV_TOKENS "{\"access_token\": \"acc-1\", \"refresh_token\": \"ref-1\", \"expires_in\": 1}"
+
+static void
+test_freddy_totp(void)
+{
+	struct env e;
+	struct person p;
+	char code[16];
+
+	env_open(&e, "second_factor = totp\nrate_limit_failures = 100\n");
+	struct login *lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	CHECK(e.fake.pending != NULL && e.fake.pending->api_key);
+	answer(&e.fake, "POST", "/auth/dev-login", 200, DEV_TOKENS);
+	CHECK(!p.finished && strcmp(p.last_prompt, "Authenticator code: ") == 0);
+	/* Not cached before the code. */
+	CHECK(!cached_refresh_token(&e, "bob", "ref-1"));
+	totp_now(code);
+	login_answer(lg, code);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	CHECK(cached_refresh_token(&e, "bob", "ref-1"));
+	/* The same code again: a replay, then wrong codes to the end. */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	answer(&e.fake, "POST", "/auth/dev-login", 200, DEV_TOKENS);
+	login_answer(lg, code);
+	CHECK(strstr(p.said, "This code was already used; wait for the next one") != NULL);
+	login_answer(lg, "000000");
+	login_answer(lg, "111111");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
+	/* alice has no line: refused once the password is right. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	answer(&e.fake, "POST", "/auth/dev-login", 200, DEV_TOKENS);
+	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR &&
+	      strcmp(p.text, "No authenticator app is enrolled for this account") == 0);
+	/* A refused API key is the helper's problem, not a wrong password. */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	answer(&e.fake, "POST", "/auth/dev-login", 403,
+	       "{\"success\": false, \"error\": {\"code\": \"INSUFFICIENT_PERMISSIONS\", \"message\": \"no\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL);
+	/* 429 */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	answer(&e.fake, "POST", "/auth/dev-login", 429, FREDDY_429);
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
+	env_close(&e);
+}
+
+/* ---- AIUS: the server's own 2FA ---------------------------------------------- */
+
+#define AIUS_CHALLENGE "{\"requires_2fa\": true, \"challenge_token\": \"ch-1\"}"
+#define AIUS_SESSION "{\"user\": {}, \"message\": \"ok\", \"session_token\": \"st-1\"}"
+
+static void
+test_aius(void)
+{
+	struct env e;
+	struct person p;
+
+	env_open(&e, "api = aius\ncached_auth_timeout = 600\noffline_login = yes\noffline_after = 1\n"
+		 "rate_limit_failures = 100\n");
+	/* The good login: password, then the authenticator's code at AIUS. */
+	struct login *lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);	/* the cached path's decoy hash first */
+	CHECK(strcmp(body_member(e.fake.pending, "email"), "bob") == 0);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	CHECK(strcmp(p.last_prompt, "Authenticator or recovery code: ") == 0);
+	login_answer(lg, " 123 456 ");
+	CHECK(strcmp(body_member(e.fake.pending, "code"), "123456") == 0);
+	CHECK(strcmp(body_member(e.fake.pending, "challenge_token"), "ch-1") == 0);
+	answer(&e.fake, "POST", "/v1/2fa/login", 200, AIUS_SESSION);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	/* Nothing cached: the next login is a full one (no cached path). */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	for (int i = 0; i < 3; i++) {
+		login_answer(lg, "000000");
+		answer(&e.fake, "POST", "/v1/2fa/login", 401,
+		       "{\"detail\": {\"code\": \"INVALID_CODE\", \"message\": \"Invalid code\"}}");
+	}
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
+	/* An expired challenge ends the login at once. */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	login_answer(lg, "123456");
+	answer(&e.fake, "POST", "/v1/2fa/login", 401, "{\"detail\": {\"code\": \"INVALID_CHALLENGE\", \"message\": \"x\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR &&
+	      strcmp(p.text, "The login has expired, please start again") == 0);
+	/* 429 */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 429, "{\"detail\": {\"code\": \"RATE_LIMITED\", \"message\": \"slow\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
+	/* Unreachable, even in an outage: without a cached login there is no
+	 * offline one. */
+	for (int i = 0; i < 2; i++) {
+		lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+		login_answer(lg, "Bob-Pass-2");
+		pump_until(&e, request_waiting, NULL);
+		fail_next(&e.fake, HTTP_UNREACHABLE);
+		CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL);
+		sleep(1);
+		usleep(200000);
+	}
+	env_close(&e);
+	test_abandoned("api = aius\n", "carol", "Carol-Pass-3");
+}
+
+/* ---- JWT, with and without a local TOTP code -------------------------------- */
+
+#define JWT_TOKENS "{\"token\": \"jt-1\", \"refreshToken\": \"jr-1\", \"expires_in\": 3600}"
+
+static void
+test_jwt(void)
+{
+	struct env e;
+	struct person p;
+	char code[16];
+
+	env_open(&e, "api = jwt\ncached_auth_timeout = 600\nrate_limit_failures = 100\n");
+	struct login *lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	pump_until(&e, request_waiting, NULL);
+	CHECK(strcmp(body_member(e.fake.pending, "username"), "alice") == 0);
+	answer(&e.fake, "POST", "/auth/login", 200, JWT_TOKENS);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && p.prompts == 1);
+	pump_until(&e, has_verifier, "alice");
+	/* Cached: the refresh goes with refreshToken, a rotated one is kept. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	pump_until(&e, request_waiting, NULL);
+	CHECK(strcmp(body_member(e.fake.pending, "refreshToken"), "jr-1") == 0);
+	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"jt-2\", \"refreshToken\": \"jr-2\", \"expires_in\": 60}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	CHECK(cached_refresh_token(&e, "alice", "jr-2"));
+	/* A revoked refresh token: refused at once, the cache entry dropped. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/auth/refresh", 401, "{\"error\": \"Invalid or expired refresh token\"}");
+	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR);
+	CHECK(!cached_refresh_token(&e, "alice", "jr-2"));
+	/* 429 and unreachable */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/auth/login", 429, "{\"error\": \"Too many requests\"}");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Correct-Horse-1");
+	pump_until(&e, request_waiting, NULL);
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL);
+	env_close(&e);
+
+	/* With a local TOTP code: three wrong codes end the login, and the
+	 * API session of its tokens is ended. */
+	env_open(&e, "api = jwt\nsecond_factor = totp\n");
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	answer(&e.fake, "POST", "/auth/login", 200, JWT_TOKENS);
+	CHECK(strcmp(p.last_prompt, "Authenticator code: ") == 0);
+	for (int i = 0; i < 3; i++)
+		login_answer(lg, "000000");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "jt-1") == 0);
+	answer(&e.fake, "POST", "/auth/logout", 200, "{\"message\": \"Successfully logged out\"}");
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	answer(&e.fake, "POST", "/auth/login", 200, JWT_TOKENS);
+	totp_now(code);
+	login_answer(lg, code);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && e.fake.pending == NULL);
+	env_close(&e);
+	test_abandoned("api = jwt\n", "alice", "Correct-Horse-1");
+	test_offline("api = jwt\nsecond_factor = totp\n", "/auth/login", NULL, false);
+}
+
+static void
+test_no_profile_state_leaks(void)
+{
+	/* Each profile's state is wiped by its own function. */
+	CHECK(profile_freddy_email.wipe != NULL && profile_aius.wipe != NULL);
+	CHECK(profile_freddy_email.state_size > 0 && profile_aius.state_size > 0);
+}
+
+int
+main(void)
+{
+	log_init("test_engine", getenv("TEST_ENGINE_LOG") != NULL, false);
+	test_freddy();
+	test_abandoned("", "alice", "Correct-Horse-1");
+	test_offline("", "/auth/login", FREDDY_LOGIN_OK, true);
+	test_freddy_totp();
+	test_aius();
+	test_jwt();
+	test_no_profile_state_leaks();
+	return check_finish("test_engine");
+}
