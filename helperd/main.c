@@ -31,6 +31,7 @@
 #include "api/http.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "auth/login.h"
 #include "auth/offline.h"
 #include "store/ratelimit.h"
 #include "core/secret.h"
@@ -244,7 +245,7 @@ run(struct daemon_state *d, int foreground)
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
-	if ((r = verifier_worker_new(h->loop, h->cache, &h->verifiers)) != 0) {
+	if ((r = verifier_worker_new(h->loop, login_verifier_ready, h, &h->verifiers)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}

@@ -1,23 +1,28 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 
 #include "auth/cached_auth.h"
-#include "fr_error.h"
-#include "core/log.h"
-#include "store/token_cache.h"
-#include "auth/login.h"
 #include "auth/refresh.h"
+#include "core/log.h"
 #include "crypto/verifier_worker.h"
+#include "fr_error.h"
+#include "hostlib/user_name.h"
+#include "store/token_cache.h"
 
 struct cached_attempt {
-	struct login *lg;
+	struct helper *h;
+	char user[USER_NAME_MAX + 1];
+	char service[128];
 	struct cached_attempt **owner;
 	struct verifier_job *check;	/* the password against the verifier, first */
 	struct refresh_waiter *waiter;	/* then the refresh at the API */
-	cached_auth_fallback_fn fallback;
+	cached_auth_done_fn done;
+	void *ctx;
 	bool decoy;			/* no usable record: the check only takes the time */
 };
 
@@ -30,38 +35,46 @@ cached_auth_in_window(long long last_login, long long now, unsigned timeout)
 
 /* The API confirmed the user just now: offline logins count from here. */
 static void
-note_online(struct login *lg, const struct cache_record *rec)
+note_online(struct cached_attempt *a, const struct cache_record *rec)
 {
 	struct cache_record copy = *rec;
 
 	copy.last_online = (int64_t)time(NULL);
-	int r = token_cache_store(login_helper(lg)->cache, login_user(lg), &copy);
+	int r = token_cache_store(a->h->cache, a->user, &copy);
 	if (r != 0)
-		log_warn("cannot update the cache record of %s: %s", login_user(lg), fr_strerror(r));
+		log_warn("cannot update the cache record of %s: %s", a->user, fr_strerror(r));
+}
+
+/* Ends the attempt: *owner cleared and `done` told, the attempt freed. */
+static void
+conclude(struct cached_attempt *a, enum cached_verdict verdict)
+{
+	cached_auth_done_fn done = a->done;
+	void *ctx = a->ctx;
+
+	*a->owner = NULL;
+	free(a);
+	done(ctx, verdict);
 }
 
 static void
 on_refreshed(void *ctx, int result, const struct cache_record *rec)
 {
 	struct cached_attempt *a = ctx;
-	struct login *lg = a->lg;
-	cached_auth_fallback_fn fallback = a->fallback;
 
-	*a->owner = NULL;
-	free(a);
+	a->waiter = NULL;
 	if (result == 0) {
-		note_online(lg, rec);
+		note_online(a, rec);
 		log_auth(LOG_INFO, "cached re-authentication of %s for service %s: password matched the "
-			 "verifier and the API accepted the refresh; second factor skipped",
-			 login_user(lg), login_service(lg));
-		login_finish(lg, FR_RESULT_SUCCESS, NULL);
+			 "verifier and the API accepted the refresh; second factor skipped", a->user, a->service);
+		conclude(a, CACHED_SUCCESS);
 	} else if (result == FR_ERR_PERMISSION) {
 		log_auth(LOG_NOTICE, "cached re-authentication of %s refused: the API no longer accepts "
-			 "its login", login_user(lg));
-		login_finish(lg, FR_RESULT_AUTH_ERR, "Your Freddy login is no longer valid");
+			 "its login", a->user);
+		conclude(a, CACHED_REFUSED);
 	} else {
-		log_debug("cached re-authentication of %s: API not usable, full login instead", login_user(lg));
-		fallback(lg);
+		log_debug("cached re-authentication of %s: API not usable, full login instead", a->user);
+		conclude(a, CACHED_DECLINED);
 	}
 }
 
@@ -71,43 +84,40 @@ static void
 on_checked(void *ctx, bool match)
 {
 	struct cached_attempt *a = ctx;
-	struct login *lg = a->lg;
 
 	a->check = NULL;
-	if (match && !a->decoy && refresh_start(login_helper(lg), login_user(lg), on_refreshed, a, &a->waiter) == 0)
+	if (match && !a->decoy && refresh_start(a->h, a->user, on_refreshed, a, &a->waiter) == 0)
 		return;
-	cached_auth_fallback_fn fallback = a->fallback;
-	bool decoy = a->decoy;
-	*a->owner = NULL;
-	free(a);
-	log_debug("cached re-authentication of %s: %s, full login instead", login_user(lg),
-		  decoy ? "no cached login in the window" :
+	log_debug("cached re-authentication of %s: %s, full login instead", a->user,
+		  a->decoy ? "no cached login in the window" :
 		  match ? "no refresh could start" : "the password does not match the verifier");
-	fallback(lg);
+	conclude(a, CACHED_DECLINED);
 }
 
 bool
-cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn fallback,
-		struct cached_attempt **attempt)
+cached_auth_try(struct helper *h, const char *user, const char *service, uid_t caller, const char *password,
+		cached_auth_done_fn done, void *ctx, struct cached_attempt **attempt)
 {
-	struct helper *h = login_helper(lg);
 	const struct config *cfg = h->cfg;
 	struct cache_record rec;
 
 	*attempt = NULL;
-	if (cfg->cached_auth_timeout == 0 || password == NULL)
+	if (cfg->cached_auth_timeout == 0 || password == NULL || strlen(user) > USER_NAME_MAX)
 		return false;
-	if (config_list_contains(cfg->cached_auth_services, login_service(lg))) {
-		log_debug("cached re-authentication disabled for service %s", login_service(lg));
+	if (config_list_contains(cfg->cached_auth_services, service)) {
+		log_debug("cached re-authentication disabled for service %s", service);
 		return false;
 	}
-	bool usable = token_cache_load(h->cache, login_user(lg), &rec) == 0 && rec.verifier != NULL &&
+	bool usable = token_cache_load(h->cache, user, &rec) == 0 && rec.verifier != NULL &&
 		      cached_auth_in_window(rec.last_login, (long long)time(NULL), cfg->cached_auth_timeout);
 	struct cached_attempt *a = calloc(1, sizeof(*a));
 	if (a != NULL) {
-		a->lg = lg;
+		a->h = h;
+		memcpy(a->user, user, strlen(user) + 1);
+		snprintf(a->service, sizeof(a->service), "%s", service);
 		a->owner = attempt;
-		a->fallback = fallback;
+		a->done = done;
+		a->ctx = ctx;
 		/* Outside the window the password is hashed all the same, with a
 		 * setting that matches nothing: a wrong password then takes as
 		 * long for a user inside the window as for one outside it, and
@@ -115,10 +125,10 @@ cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn 
 		a->decoy = !usable;
 		/* yescrypt takes about 13 ms: on the verifier thread, so that a
 		 * burst of sudo calls does not queue on the loop. */
-		int r = verifier_check_start(h->verifiers, usable ? rec.verifier : NULL, password,
-					     login_caller(lg), on_checked, a, &a->check);
+		int r = verifier_check_start(h->verifiers, usable ? rec.verifier : NULL, password, caller,
+					     on_checked, a, &a->check);
 		if (r != 0) {
-			log_debug("cached re-authentication of %s not tried: %s", login_user(lg), fr_strerror(r));
+			log_debug("cached re-authentication of %s not tried: %s", user, fr_strerror(r));
 			free(a);
 			a = NULL;
 		}
@@ -131,7 +141,7 @@ cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn 
 }
 
 void
-cached_auth_cancel(struct login *lg, struct cached_attempt **attempt)
+cached_auth_cancel(struct helper *h, struct cached_attempt **attempt)
 {
 	struct cached_attempt *a = *attempt;
 
@@ -139,7 +149,7 @@ cached_auth_cancel(struct login *lg, struct cached_attempt **attempt)
 		return;
 	verifier_job_cancel(&a->check);
 	if (a->waiter != NULL)
-		refresh_cancel(login_helper(lg), a->waiter);
+		refresh_cancel(h, a->waiter);
 	*attempt = NULL;
 	free(a);
 }

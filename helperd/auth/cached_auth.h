@@ -10,31 +10,32 @@
 #define CACHED_AUTH_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
-struct login;
+#include "helper.h"
 
 struct cached_attempt;
 
-/* The cached path does not apply after all (API unreachable or failing):
- * carry on with the normal flow. */
-typedef void (*cached_auth_fallback_fn)(struct login *lg);
+enum cached_verdict {
+	CACHED_SUCCESS,		/* matched, and the API accepted the refresh */
+	CACHED_REFUSED,		/* the API refused the refresh: the cached login was dropped */
+	CACHED_DECLINED,	/* no match, no record, or the API not usable: do the full login */
+};
+typedef void (*cached_auth_done_fn)(void *ctx, enum cached_verdict verdict);
 
 /*
  * false: not applicable (off, opted-out service, or the verifier threads
- * declined: the caller has its share of them); the flow goes on normally.
+ * declined: the caller has its share of them); the login goes on normally.
  * true: the password is being checked against the verifier (on the
- * verifier thread), then a refresh made, and *attempt is set.  A user
+ * verifier thread), then a refresh made, and *attempt is set; `done` runs
+ * once, later, from the loop, and *attempt is NULL again by then.  A user
  * with no verifier or outside the window gets a check that costs the same
- * and always ends in `fallback`, so timing does not tell them apart.  Then
- * exactly one of these happens, always later from the loop: the login
- * finishes with SUCCESS (match, refresh accepted), or with AUTH_ERR
- * (refresh refused: the cached login is dropped), or `fallback` runs (no
- * match, or the API is not usable); *attempt is NULL again in each case.
+ * and always ends DECLINED, so timing does not tell them apart.
  */
-bool cached_auth_try(struct login *lg, const char *password, cached_auth_fallback_fn fallback,
-		     struct cached_attempt **attempt);
-/* The login is going away; NULL is fine. */
-void cached_auth_cancel(struct login *lg, struct cached_attempt **attempt);
+bool cached_auth_try(struct helper *h, const char *user, const char *service, uid_t caller,
+		     const char *password, cached_auth_done_fn done, void *ctx, struct cached_attempt **attempt);
+/* The login is going away; NULL is fine; `done` will not run. */
+void cached_auth_cancel(struct helper *h, struct cached_attempt **attempt);
 
 /* Pure: is a login made at `last_login` still inside the window at `now`? */
 bool cached_auth_in_window(long long last_login, long long now, unsigned timeout);

@@ -72,21 +72,14 @@ set_state(struct login *lg, enum login_state state)
 		lg->state = state;
 }
 
-/* ---- accessors for the engine's parts ----------------------------------- */
-
-const char *login_user(const struct login *lg) { return lg->user; }
-const char *login_service(const struct login *lg) { return lg->service; }
-const char *login_rhost(const struct login *lg) { return lg->rhost; }
-uid_t login_caller(const struct login *lg) { return lg->caller; }
-struct helper *login_helper(const struct login *lg) { return lg->h; }
-
-const char *
+static const char *
 login_profile_name(const struct login *lg)
 {
 	return lg->no_account || lg->profile == NULL ? "no-account" : lg->profile->name;
 }
 
-char *
+/* The local user name turned into the API's login name by user_template. */
+static char *
 login_remote_name(const char *user, const char *tpl)
 {
 	size_t ulen = strlen(user), cap = 1;
@@ -114,21 +107,21 @@ login_remote_name(const char *user, const char *tpl)
 
 /* ---- what the person sees --------------------------------------------- */
 
-void
+static void
 login_prompt(struct login *lg, enum fr_prompt_style style, unsigned flags, const char *text)
 {
 	if (lg->state != OVER)
 		lg->io->prompt(lg->io_ctx, style, flags, text);
 }
 
-void
+static void
 login_info(struct login *lg, const char *text)
 {
 	if (lg->state != OVER)
 		lg->io->info(lg->io_ctx, text);
 }
 
-void
+static void
 login_error(struct login *lg, const char *text)
 {
 	if (lg->state != OVER)
@@ -170,7 +163,7 @@ end(struct login *lg)
 		lg->h->api.cancel(lg->h->api.impl, lg->xfer);
 		lg->xfer = NULL;
 	}
-	cached_auth_cancel(lg, &lg->cached);
+	cached_auth_cancel(lg->h, &lg->cached);
 	verifier_job_cancel(&lg->verifier_job);
 	secret_free(lg->password);
 	lg->password = NULL;
@@ -198,7 +191,7 @@ log_outcome(const struct login *lg, enum fr_result result, const char *text)
 		 (long long)(loop_now_ms() - lg->started_ms), why[0] ? ": " : "", why);
 }
 
-void
+static void
 login_finish(struct login *lg, enum fr_result result, const char *text)
 {
 	if (lg->state == OVER)
@@ -222,7 +215,7 @@ login_abandon(struct login *lg)
 	end(lg);
 }
 
-void
+static void
 login_unavailable(struct login *lg, const char *why)
 {
 	if (lg->h->cfg->fail_mode == FAIL_SAFE) {
@@ -236,7 +229,7 @@ login_unavailable(struct login *lg, const char *why)
 	login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
 }
 
-bool
+static bool
 login_code_failed(struct login *lg)
 {
 	unsigned max = lg->h->cfg->max_code_attempts;
@@ -326,12 +319,24 @@ password_accepted(struct login *lg)
 		log_err("%s: no password verifier for %s: %s", login_profile_name(lg), lg->user, fr_strerror(r));
 }
 
-/* Cached re-authentication declined (or does not apply): the full login. */
+/* The verdict of cached re-authentication (auth/cached_auth.h). */
 static void
-resume_login(struct login *lg)
+cached_done(void *ctx, enum cached_verdict verdict)
 {
-	set_state(lg, SENDING);
-	send_login(lg);
+	struct login *lg = ctx;
+
+	switch (verdict) {
+	case CACHED_SUCCESS:
+		login_finish(lg, FR_RESULT_SUCCESS, NULL);
+		return;
+	case CACHED_REFUSED:
+		login_finish(lg, FR_RESULT_AUTH_ERR, "Your Freddy login is no longer valid");
+		return;
+	case CACHED_DECLINED:
+		set_state(lg, SENDING);
+		send_login(lg);
+		return;
+	}
 }
 
 /* The password is about to be sent to the API: one attempt of the
@@ -359,7 +364,8 @@ send_login(struct login *lg)
 
 	if (!lg->cached_tried && lg->password != NULL) {
 		lg->cached_tried = true;
-		if (cached_auth_try(lg, lg->password, resume_login, &lg->cached)) {
+		if (cached_auth_try(lg->h, lg->user, lg->service, lg->caller, lg->password, cached_done, lg,
+				    &lg->cached)) {
 			set_state(lg, CACHED_AUTH);
 			return;
 		}
@@ -419,6 +425,16 @@ store_tokens(struct login *lg, const struct api_tokens *tokens)
 		verifier_job_hand_off(&lg->verifier_job, lg->user, (long long)now);
 }
 
+void
+login_verifier_ready(void *ctx, const char *user, long long last_login, char **verifier)
+{
+	struct helper *h = ctx;
+	int r = token_cache_add_verifier(h->cache, user, last_login, verifier);
+
+	if (r != 0 && r != FR_ERR_NOT_FOUND)
+		log_err("cannot store the password verifier of %s: %s", user, fr_strerror(r));
+}
+
 static void
 succeed(struct login *lg, struct api_tokens *tokens)
 {
@@ -440,7 +456,10 @@ api_success(struct login *lg, struct profile_step *step)
 	/* Only someone who knows the password learns whether the account
 	 * has an authenticator enrolled. */
 	if (lg->totp_missing) {
-		totp_step_refuse_missing(lg);
+		/* No line for the user, or no file yet (nobody enrolled). */
+		log_auth(LOG_NOTICE, "%s: %s has no TOTP secret in %s", login_profile_name(lg), lg->user,
+			 lg->h->cfg->totp_users_file);
+		login_finish(lg, FR_RESULT_AUTH_ERR, "No authenticator app is enrolled for this account");
 		return;
 	}
 	set_state(lg, ASK_TOTP);
@@ -509,6 +528,38 @@ run_step(struct login *lg, struct profile_step *step)
 	login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
 }
 
+/* What auth/offline.c decided, shown and done. */
+static void
+offline_act(struct login *lg, const struct offline_verdict *v)
+{
+	if (v->info[0] != '\0')
+		login_info(lg, v->info);
+	switch (v->kind) {
+	case OFFLINE_ASK_CODE:
+		set_state(lg, ASK_OFFLINE);
+		login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, v->prompt);
+		return;
+	case OFFLINE_SUCCEEDED:
+		login_finish(lg, FR_RESULT_SUCCESS, v->text);
+		return;
+	case OFFLINE_REFUSED:
+		login_finish(lg, FR_RESULT_AUTH_ERR, v->text);
+		return;
+	case OFFLINE_DELAYED:
+		login_finish(lg, FR_RESULT_MAXTRIES, v->text);
+		return;
+	case OFFLINE_UNAVAILABLE:
+		login_unavailable(lg, v->text);
+		return;
+	case OFFLINE_ERROR:
+		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+		return;
+	case OFFLINE_NOT_APPLICABLE:
+		break;
+	}
+	login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+}
+
 /* The password request did not reach the API.  Offline login, when there
  * is an outage that has lasted offline_after (api_health.h).  DOCS
  * SILENT: only a transport failure (refused, DNS, timeout) opens the
@@ -527,18 +578,17 @@ try_offline(struct login *lg, const struct http_response *resp)
 			 "no offline login for %s", login_profile_name(lg), cfg->offline_after, lg->user);
 		return false;
 	}
-	switch (offline_login_try(lg, lg->password, &lg->totp)) {
-	case OFFLINE_FINISHED:
-		return true;
-	case OFFLINE_ASK_CODE:
+	struct offline_verdict verdict;
+	offline_login_try(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost }, lg->password,
+			  &lg->totp, &verdict);
+	if (verdict.kind == OFFLINE_NOT_APPLICABLE)
+		return false;
+	if (verdict.kind == OFFLINE_ASK_CODE) {
 		secret_free(lg->password);
 		lg->password = NULL;
-		set_state(lg, ASK_OFFLINE);
-		return true;
-	case OFFLINE_NOT_APPLICABLE:
-		break;
 	}
-	return false;
+	offline_act(lg, &verdict);
+	return true;
 }
 
 /* A reply that is no answer of the API's (transport failure, 1xx, 3xx,
@@ -599,6 +649,31 @@ on_http_done(void *ctx, const struct http_response *resp)
 
 /* ---- answers ------------------------------------------------------------------ */
 
+/* The local TOTP code, with the API's tokens held until it passes. */
+static void
+answer_totp(struct login *lg, const char *text)
+{
+	enum totp_verdict verdict = totp_step_check(lg->h, login_profile_name(lg), lg->user, &lg->totp, text);
+
+	switch (verdict) {
+	case TOTP_ACCEPTED:
+		succeed(lg, &lg->held);
+		return;
+	case TOTP_REPLAYED:
+	case TOTP_WRONG:
+		/* A replay costs an attempt like a wrong code. */
+		if (verdict == TOTP_REPLAYED)
+			login_error(lg, "This code was already used; wait for the next one");
+		if (login_code_failed(lg))
+			login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code: ");
+		return;
+	case TOTP_ERROR:
+		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+		return;
+	}
+	login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+}
+
 void
 login_answer(struct login *lg, const char *text)
 {
@@ -622,22 +697,15 @@ login_answer(struct login *lg, const char *text)
 		step_wipe(&step);
 		return;
 	case ASK_TOTP:
-		switch (totp_step_check(lg, &lg->totp, text)) {
-		case TOTP_ACCEPTED:
-			succeed(lg, &lg->held);
-			return;
-		case TOTP_WRONG:
-		case TOTP_REPLAYED:
-			if (login_code_failed(lg))
-				login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code: ");
-			return;
-		case TOTP_ERROR:
-			return;
-		}
+		answer_totp(lg, text);
 		return;
-	case ASK_OFFLINE:
-		offline_login_code(lg, &lg->totp, text);
+	case ASK_OFFLINE: {
+		struct offline_verdict verdict;
+		offline_login_code(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost }, &lg->totp,
+				   text, &verdict);
+		offline_act(lg, &verdict);
 		return;
+	}
 	case ASK_NO_ACCOUNT:
 		login_finish(lg, FR_RESULT_AUTH_ERR, "Invalid user name or password");
 		return;
@@ -721,7 +789,7 @@ login_begin(struct login *lg)
 	}
 	/* A broken users file ends the login before the password is sent. */
 	if (profile->local_totp) {
-		int r = totp_step_load(lg, &lg->totp);
+		int r = totp_step_load(lg->h, profile->name, lg->user, &lg->totp);
 		if (r != 0 && r != FR_ERR_NOT_FOUND) {
 			login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
 			return;

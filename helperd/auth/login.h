@@ -58,28 +58,10 @@ void login_answer(struct login *lg, const char *text);
  * ends without a verdict; finish is not called. */
 void login_abandon(struct login *lg);
 
-/* ---- for the engine's own parts (the files in auth/) --------------------------- */
-
-const char *login_user(const struct login *lg);
-const char *login_service(const struct login *lg);
-const char *login_rhost(const struct login *lg);
-uid_t login_caller(const struct login *lg);
-struct helper *login_helper(const struct login *lg);
-const char *login_profile_name(const struct login *lg);
-
-void login_prompt(struct login *lg, enum fr_prompt_style style, unsigned flags, const char *text);
-void login_info(struct login *lg, const char *text);
-void login_error(struct login *lg, const char *text);
-/* Ends the login: the result logged under LOG_AUTHPRIV, the budget
- * settled, `text` shown to the person. */
-void login_finish(struct login *lg, enum fr_result result, const char *text);
-/* The API could not be asked: AUTHINFO_UNAVAIL, or IGNORE in fail_mode=safe. */
-void login_unavailable(struct login *lg, const char *why);
-/* One more wrong code: "Invalid code, N attempts left" and true (ask
- * again), or the login ends with MAXTRIES and false. */
-bool login_code_failed(struct login *lg);
-
-/* The local user name turned into the API's login name by user_template. */
-char *login_remote_name(const char *user, const char *tpl);
+/* For verifier_worker_new (crypto/verifier_worker.h), `ctx` the struct
+ * helper: a verifier that was still being made when its login stored its
+ * tokens joins the user's cache record, if the record is still that
+ * login's. */
+void login_verifier_ready(void *ctx, const char *user, long long last_login, char **verifier);
 
 #endif

@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/login.h"
 #include "fr_error.h"
 #include "core/log.h"
 #include "auth/offline.h"
@@ -85,118 +84,128 @@ offline_delay_after(unsigned max_failures, unsigned failures)
 }
 
 static void
-offline_fail(struct login *lg, const char *why)
+verdict(struct offline_verdict *out, enum offline_kind kind, const char *info, const char *text)
 {
-	struct helper *h = login_helper(lg);
-	struct offline_user *u = guard_find(h->offline, login_user(lg), true);
+	memset(out, 0, sizeof(*out));
+	out->kind = kind;
+	snprintf(out->info, sizeof(out->info), "%s", info != NULL ? info : "");
+	snprintf(out->text, sizeof(out->text), "%s", text != NULL ? text : "");
+}
+
+static void
+offline_fail(struct helper *h, const struct offline_login *who, const char *why, struct offline_verdict *out)
+{
+	struct offline_user *u = guard_find(h->offline, who->user, true);
 	int64_t now = (int64_t)time(NULL);
 
 	if (u == NULL) {
 		/* Cannot count the failure: refuse offline logins for this
 		 * user rather than let them go unlimited. */
-		log_auth(LOG_WARNING, "offline login for %s refused: failure table full", login_user(lg));
-		login_finish(lg, FR_RESULT_AUTH_ERR, "Offline login failed");
+		log_auth(LOG_WARNING, "offline login for %s refused: failure table full", who->user);
+		verdict(out, OFFLINE_REFUSED, NULL, "Offline login failed");
 		return;
 	}
 	u->failures++;
 	if (u->failures >= h->cfg->offline_max_failures)
 		u->blocked_until = now + offline_delay_after(h->cfg->offline_max_failures, u->failures);
 	log_auth(LOG_NOTICE, "offline login FAILED for user=%s service=%s (%s), %u failure(s)",
-		 login_user(lg), login_service(lg), why, u->failures);
-	login_finish(lg, FR_RESULT_AUTH_ERR, "Offline login failed");
+		 who->user, who->service, why, u->failures);
+	verdict(out, OFFLINE_REFUSED, NULL, "Offline login failed");
 }
 
 static void
-offline_succeed(struct login *lg, const char *how)
+offline_succeed(struct helper *h, const struct offline_login *who, const char *how, const char *info,
+		struct offline_verdict *out)
 {
-	struct offline_user *u = guard_find(login_helper(lg)->offline, login_user(lg), false);
-	const char *rhost = login_rhost(lg);
+	struct offline_user *u = guard_find(h->offline, who->user, false);
 
 	if (u != NULL) {
 		u->failures = 0;
 		u->blocked_until = 0;
 	}
 	log_auth(LOG_WARNING, "OFFLINE login for user=%s service=%s rhost=%s (%s): the API could "
-		 "not be reached", login_user(lg), login_service(lg), rhost ? rhost : "-", how);
-	login_finish(lg, FR_RESULT_SUCCESS, "Offline login: Freddy could not be reached");
+		 "not be reached", who->user, who->service, who->rhost ? who->rhost : "-", how);
+	verdict(out, OFFLINE_SUCCEEDED, info, "Offline login: Freddy could not be reached");
 }
 
-enum offline_step
-offline_login_try(struct login *lg, const char *password, struct totp_entry *entry)
+void
+offline_login_try(struct helper *h, const struct offline_login *who, const char *password,
+		  struct totp_entry *entry, struct offline_verdict *out)
 {
-	struct helper *h = login_helper(lg);
 	const struct config *cfg = h->cfg;
 	struct cache_record rec;
 	int64_t now = (int64_t)time(NULL);
-	char text[128];
+	char text[OFFLINE_TEXT_MAX];
 
+	verdict(out, OFFLINE_NOT_APPLICABLE, NULL, NULL);
 	if (!cfg->offline_login || password == NULL)
-		return OFFLINE_NOT_APPLICABLE;
-	if (token_cache_load(h->cache, login_user(lg), &rec) != 0)
-		return OFFLINE_NOT_APPLICABLE;
+		return;
+	if (token_cache_load(h->cache, who->user, &rec) != 0)
+		return;
 	bool recent = rec.verifier != NULL && rec.last_online > 0 && rec.last_online <= now + 300 &&
 		      now - rec.last_online <= (int64_t)cfg->offline_days * 86400;
 	if (!recent) {
 		log_auth(LOG_NOTICE, "offline login not possible for %s: no online login within %u days",
-			 login_user(lg), cfg->offline_days);
+			 who->user, cfg->offline_days);
 		cache_record_wipe(&rec);
-		return OFFLINE_NOT_APPLICABLE;
+		return;
 	}
-	struct offline_user *u = guard_find(h->offline, login_user(lg), false);
+	struct offline_user *u = guard_find(h->offline, who->user, false);
 	if (u != NULL && u->blocked_until > now) {
 		cache_record_wipe(&rec);
 		log_auth(LOG_NOTICE, "offline login for %s refused: %u failures, delay running",
-			 login_user(lg), u->failures);
+			 who->user, u->failures);
 		snprintf(text, sizeof(text), "Too many failed offline logins, try again in %lld seconds",
 			 (long long)(u->blocked_until - now));
-		login_finish(lg, FR_RESULT_MAXTRIES, text);
-		return OFFLINE_FINISHED;
+		verdict(out, OFFLINE_DELAYED, NULL, text);
+		return;
 	}
 	bool match = verifier_check(rec.verifier, password);
 	cache_record_wipe(&rec);
 	if (!match) {
-		offline_fail(lg, "wrong password");
-		return OFFLINE_FINISHED;
+		offline_fail(h, who, "wrong password", out);
+		return;
 	}
-	int r = totp_step_load(lg, entry);
+	int r = totp_step_load(h, "offline", who->user, entry);
 	if (r != 0 && r != FR_ERR_NOT_FOUND) {
 		/* An unreadable users file must not turn into "no TOTP needed". */
-		login_unavailable(lg, "offline login: the TOTP users file cannot be used");
-		return OFFLINE_FINISHED;
+		verdict(out, OFFLINE_UNAVAILABLE, NULL, "offline login: the TOTP users file cannot be used");
+		return;
 	}
 	if (r == FR_ERR_NOT_FOUND && !cfg->offline_password_only) {
 		/* Offline, the password alone would be one factor: without a
 		 * local TOTP the account waits for Freddy, unless the
 		 * administrator chose single-factor offline logins. */
 		log_auth(LOG_NOTICE, "offline login for %s refused: no TOTP secret in %s, and "
-			 "offline_password_only is off", login_user(lg), cfg->totp_users_file);
-		login_unavailable(lg, "offline login needs a local TOTP secret");
-		return OFFLINE_FINISHED;
+			 "offline_password_only is off", who->user, cfg->totp_users_file);
+		verdict(out, OFFLINE_UNAVAILABLE, NULL, "offline login needs a local TOTP secret");
+		return;
 	}
 	if (r == FR_ERR_NOT_FOUND) {
-		login_info(lg, "Freddy is unreachable: offline login with your password.");
-		offline_succeed(lg, "password verifier only (offline_password_only)");
-		return OFFLINE_FINISHED;
+		offline_succeed(h, who, "password verifier only (offline_password_only)",
+				"Freddy is unreachable: offline login with your password.", out);
+		return;
 	}
-	login_info(lg, "Freddy is unreachable: offline login.");
-	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code (offline login): ");
-	return OFFLINE_ASK_CODE;
+	verdict(out, OFFLINE_ASK_CODE, "Freddy is unreachable: offline login.", NULL);
+	snprintf(out->prompt, sizeof(out->prompt), "Authenticator code (offline login): ");
 }
 
 void
-offline_login_code(struct login *lg, const struct totp_entry *entry, const char *code)
+offline_login_code(struct helper *h, const struct offline_login *who, const struct totp_entry *entry,
+		   const char *code, struct offline_verdict *out)
 {
-	switch (totp_step_check(lg, entry, code)) {
+	switch (totp_step_check(h, "offline", who->user, entry, code)) {
 	case TOTP_ACCEPTED:
-		offline_succeed(lg, "password verifier and local TOTP");
-		return;
-	case TOTP_WRONG:
-		offline_fail(lg, "wrong authenticator code");
+		offline_succeed(h, who, "password verifier and local TOTP", NULL, out);
 		return;
 	case TOTP_REPLAYED:
-		offline_fail(lg, "authenticator code already used");
+		offline_fail(h, who, "authenticator code already used", out);
+		return;
+	case TOTP_WRONG:
+		offline_fail(h, who, "wrong authenticator code", out);
 		return;
 	case TOTP_ERROR:
+		verdict(out, OFFLINE_ERROR, NULL, NULL);
 		return;
 	}
 }

@@ -4,7 +4,8 @@
  * (checked against the cached yescrypt verifier) and a local TOTP code;
  * the password alone only with offline_password_only.  Failures are
  * counted per user in memory; after offline_max_failures every attempt
- * waits out a delay.
+ * waits out a delay.  The engine (auth/login.c) decides when to ask and
+ * acts on the verdict; every offline login and failure is logged here.
  */
 #ifndef OFFLINE_H
 #define OFFLINE_H
@@ -12,13 +13,13 @@
 #include <stdint.h>
 
 #include "crypto/totp.h"
-
-struct login;
+#include "helper.h"
 
 /* Delay after offline_max_failures consecutive failures, doubling with
  * each further failure up to the cap. */
 #define OFFLINE_DELAY_S		60
 #define OFFLINE_DELAY_MAX_S	3600
+#define OFFLINE_TEXT_MAX	128
 
 struct offline_guard;
 
@@ -29,17 +30,35 @@ int64_t offline_delay_after(unsigned max_failures, unsigned failures);
 int offline_guard_new(struct offline_guard **out);
 void offline_guard_free(struct offline_guard *g);
 
-enum offline_step {
-	OFFLINE_NOT_APPLICABLE,	/* off, no record, too old: the flow reports the outage */
-	OFFLINE_FINISHED,	/* the login was decided (login_finish was called) */
-	OFFLINE_ASK_CODE,	/* a code prompt is out: pass the answer to offline_login_code */
+/* The login being decided. */
+struct offline_login {
+	const char *user, *service, *rhost;
 };
 
-/* Call when the API is down (an outage, api_health.h) while checking
- * `password`.  For OFFLINE_ASK_CODE, `entry` holds the user's TOTP entry
- * for offline_login_code (the caller wipes it). */
-enum offline_step offline_login_try(struct login *lg, const char *password, struct totp_entry *entry);
-/* The answer to the offline code prompt; always finishes the login. */
-void offline_login_code(struct login *lg, const struct totp_entry *entry, const char *code);
+enum offline_kind {
+	OFFLINE_NOT_APPLICABLE,	/* off, no record, too old: report the outage */
+	OFFLINE_ASK_CODE,	/* show `info`, ask `prompt`; pass the answer to offline_login_code */
+	OFFLINE_SUCCEEDED,	/* show `info` (may be empty), then SUCCESS with `text` */
+	OFFLINE_REFUSED,	/* AUTH_ERR with `text` */
+	OFFLINE_DELAYED,	/* MAXTRIES with `text`: failures' delay running */
+	OFFLINE_UNAVAILABLE,	/* the local setup cannot decide: `text` for the log */
+	OFFLINE_ERROR,		/* the TOTP state cannot be kept (logged): SYSTEM_ERR */
+};
+
+struct offline_verdict {
+	enum offline_kind kind;
+	char info[OFFLINE_TEXT_MAX];
+	char prompt[OFFLINE_TEXT_MAX];
+	char text[OFFLINE_TEXT_MAX];
+};
+
+/* The API is down (an outage, api/health.h) while checking `password`.
+ * For OFFLINE_ASK_CODE, `entry` holds the user's TOTP entry for
+ * offline_login_code (the caller wipes it). */
+void offline_login_try(struct helper *h, const struct offline_login *who, const char *password,
+		       struct totp_entry *entry, struct offline_verdict *out);
+/* The answer to the offline code prompt: SUCCEEDED or REFUSED. */
+void offline_login_code(struct helper *h, const struct offline_login *who, const struct totp_entry *entry,
+			const char *code, struct offline_verdict *out);
 
 #endif

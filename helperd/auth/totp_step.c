@@ -6,16 +6,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth/login.h"
 #include "auth/totp_step.h"
 #include "core/log.h"
 #include "fr_error.h"
 #include "store/totp_replay.h"
 
 int
-totp_step_load(struct login *lg, struct totp_entry *entry)
+totp_step_load(struct helper *h, const char *who, const char *user, struct totp_entry *entry)
 {
-	const struct config *cfg = login_helper(lg)->cfg;
+	const struct config *cfg = h->cfg;
 	char err[512];
 	char *text = NULL;
 	size_t len = 0;
@@ -23,7 +22,7 @@ totp_step_load(struct login *lg, struct totp_entry *entry)
 	memset(entry, 0, sizeof(*entry));
 	int r = totp_users_read(cfg->totp_users_file, (unsigned)geteuid(), &text, &len, err, sizeof(err));
 	if (r == 0) {
-		r = totp_users_find(text, len, login_user(lg), cfg->totp_step, cfg->totp_digits, entry);
+		r = totp_users_find(text, len, user, cfg->totp_step, cfg->totp_digits, entry);
 		explicit_bzero(text, len);
 		free(text);
 	}
@@ -31,26 +30,18 @@ totp_step_load(struct login *lg, struct totp_entry *entry)
 		return r;
 	if (r == FR_ERR_INVALID)
 		log_err("%s: the line of %s in %s is not a TOTP entry without PIN (HOTP/T30 user - hexsecret)",
-			login_profile_name(lg), login_user(lg), cfg->totp_users_file);
+			who, user, cfg->totp_users_file);
 	else
-		log_err("%s: %s", login_profile_name(lg), err);
+		log_err("%s: %s", who, err);
 	return r;
 }
 
-void
-totp_step_refuse_missing(struct login *lg)
-{
-	/* No line for the user, or no file yet (nobody enrolled). */
-	log_auth(LOG_NOTICE, "%s: %s has no TOTP secret in %s", login_profile_name(lg), login_user(lg),
-		 login_helper(lg)->cfg->totp_users_file);
-	login_finish(lg, FR_RESULT_AUTH_ERR, "No authenticator app is enrolled for this account");
-}
-
 enum totp_verdict
-totp_step_check(struct login *lg, const struct totp_entry *entry, const char *answer)
+totp_step_check(struct helper *h, const char *who, const char *user, const struct totp_entry *entry,
+		const char *answer)
 {
-	struct helper *h = login_helper(lg);
 	char code[TOTP_CODE_MAX + 1];
+	uint64_t step = 0;
 	size_t n = 0;
 	int r = FR_ERR_INVALID;
 
@@ -65,22 +56,20 @@ totp_step_check(struct login *lg, const struct totp_entry *entry, const char *an
 		code[n++] = *p;
 	}
 	code[n] = '\0';
-	if (n > 0)
-		r = totp_replay_accept(h->totp_replay, entry, code, time(NULL), h->cfg->totp_window, login_user(lg));
+	if (n > 0 && (r = totp_verify(entry, code, time(NULL), h->cfg->totp_window, &step)) == 0)
+		r = totp_replay_record(h->totp_replay, user, step);
 	explicit_bzero(code, sizeof(code));
-	if (r == 0)
+	switch (r) {
+	case FR_OK:
 		return TOTP_ACCEPTED;
-	if (r == FR_ERR_DUPLICATE) {
-		log_auth(LOG_WARNING, "%s: replayed TOTP code refused for %s", login_profile_name(lg), login_user(lg));
-		login_error(lg, "This code was already used; wait for the next one");
+	case FR_ERR_DUPLICATE:
+		log_auth(LOG_WARNING, "%s: replayed TOTP code refused for %s", who, user);
 		return TOTP_REPLAYED;
-	} else if (r != FR_ERR_INVALID) {
-		log_err("%s: cannot check or record the TOTP code of %s: %s", login_profile_name(lg), login_user(lg),
-			fr_strerror(r));
-		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
+	case FR_ERR_INVALID:
+		log_debug("%s: wrong TOTP code for %s", who, user);
+		return TOTP_WRONG;
+	default:
+		log_err("%s: cannot check or record the TOTP code of %s: %s", who, user, fr_strerror(r));
 		return TOTP_ERROR;
-	} else {
-		log_debug("%s: wrong TOTP code for %s", login_profile_name(lg), login_user(lg));
 	}
-	return TOTP_WRONG;
 }

@@ -16,7 +16,6 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/secret.h"
-#include "store/token_cache.h"
 #include "hostlib/user_name.h"
 #include "crypto/verifier.h"
 #include "crypto/verifier_worker.h"
@@ -61,7 +60,8 @@ struct verifier_job {
 struct verifier_worker {
 	struct loop_source src;		/* eventfd: hand-offs or cancels finished */
 	struct loop *loop;
-	struct token_cache *cache;
+	verifier_ready_fn ready;
+	void *ready_ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t work;
 	/* Waiting for a thread: root callers' jobs, then everyone else's. */
@@ -85,22 +85,13 @@ job_free(struct verifier_job *job)
 	free(job);
 }
 
-/* Loop thread: the record written at job->last_login gets the verifier. */
+/* Loop thread: a handed-off verifier goes where the owner of the worker
+ * said. */
 static void
 job_apply(struct verifier_worker *w, struct verifier_job *job)
 {
-	struct cache_record rec;
-
-	if (job->verifier == NULL || token_cache_load(w->cache, job->user, &rec) != 0)
-		return;
-	if (rec.last_login == job->last_login && rec.verifier == NULL) {
-		rec.verifier = job->verifier;
-		job->verifier = NULL;	/* cache_record_wipe frees it */
-		int r = token_cache_store(w->cache, job->user, &rec);
-		if (r != 0)
-			log_err("cannot store the password verifier of %s: %s", job->user, fr_strerror(r));
-	}
-	cache_record_wipe(&rec);
+	if (job->verifier != NULL)
+		w->ready(w->ready_ctx, job->user, job->last_login, &job->verifier);
 }
 
 static void
@@ -199,7 +190,7 @@ on_finished(struct loop_source *src, uint32_t events)
 }
 
 int
-verifier_worker_new(struct loop *loop, struct token_cache *cache, struct verifier_worker **out)
+verifier_worker_new(struct loop *loop, verifier_ready_fn ready, void *ready_ctx, struct verifier_worker **out)
 {
 	struct verifier_worker *w = calloc(1, sizeof(*w));
 
@@ -207,7 +198,8 @@ verifier_worker_new(struct loop *loop, struct token_cache *cache, struct verifie
 	if (w == NULL)
 		return FR_ERR_NOMEM;
 	w->loop = loop;
-	w->cache = cache;
+	w->ready = ready;
+	w->ready_ctx = ready_ctx;
 	w->src.on_event = on_finished;
 	if ((w->src.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
 		free(w);

@@ -16,13 +16,18 @@
 #include <sys/types.h>
 
 struct loop;
-struct token_cache;
 struct verifier_worker;
 struct verifier_job;
 
-/* The worker thread and the eventfd through which it reports to `loop`.
- * Finished hand-offs are written to `cache`. */
-int verifier_worker_new(struct loop *loop, struct token_cache *cache, struct verifier_worker **out);
+/* A handed-off verifier is ready (verifier_job_hand_off): `ready` runs on
+ * the loop with the user and last_login given there, and takes
+ * *verifier (it frees it, or keeps it and sets *verifier to NULL).  The
+ * worker knows no cache: the composition root says where it goes. */
+typedef void (*verifier_ready_fn)(void *ctx, const char *user, long long last_login, char **verifier);
+
+/* The worker thread and the eventfd through which it reports to `loop`. */
+int verifier_worker_new(struct loop *loop, verifier_ready_fn ready, void *ready_ctx,
+			struct verifier_worker **out);
 /* Stops the thread; jobs not yet handed back are dropped, their passwords
  * wiped. */
 void verifier_worker_free(struct verifier_worker *w);
@@ -38,9 +43,8 @@ int verifier_job_start(struct verifier_worker *w, const char *password, uid_t ca
 /* The verifier if it is ready ("$y$…", the caller frees it, and the job is
  * gone: *job is set to NULL), or NULL while it is still being made. */
 char *verifier_job_take(struct verifier_job **job);
-/* The owner will not wait: once ready, the verifier goes into `user`'s
- * cache record, if that record is still the one stored at `last_login`
- * and has no verifier.  *job is set to NULL. */
+/* The owner will not wait: once ready, the verifier goes to the worker's
+ * `ready` callback with `user` and `last_login`.  *job is set to NULL. */
 void verifier_job_hand_off(struct verifier_job **job, const char *user, long long last_login);
 /* The login is over without a use for it (a made verifier or a check in
  * progress; a check's callback will not run).  *job is set to NULL. */

@@ -391,3 +391,29 @@ token_cache_count(struct token_cache *c)
 	closedir(d);
 	return count;
 }
+
+int
+token_cache_add_verifier(struct token_cache *c, const char *user, long long last_login, char **verifier)
+{
+	struct cache_record rec;
+	int r;
+
+	if (*verifier == NULL)
+		return FR_ERR_INVALID;
+	if ((r = token_cache_load(c, user, &rec)) != 0) {
+		free(*verifier);
+		*verifier = NULL;
+		return r;
+	}
+	if (rec.last_login == last_login && rec.verifier == NULL) {
+		rec.verifier = *verifier;	/* cache_record_wipe frees it */
+		*verifier = NULL;
+		r = token_cache_store(c, user, &rec);
+	} else {
+		r = FR_ERR_NOT_FOUND;
+	}
+	cache_record_wipe(&rec);
+	free(*verifier);
+	*verifier = NULL;
+	return r;
+}

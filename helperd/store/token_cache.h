@@ -24,6 +24,13 @@ int token_cache_store(struct token_cache *cache, const char *user, const struct 
 /* FR_ERR_NOT_FOUND when there is no usable record. */
 int token_cache_load(struct token_cache *cache, const char *user, struct cache_record *out);
 int token_cache_forget(struct token_cache *cache, const char *user);
+/* A password verifier made after its login was stored: it joins `user`'s
+ * record if that is still the one stored at `last_login` and has none (a
+ * newer login may be for another password).  *verifier is taken either
+ * way (freed; NULL after).  0, FR_ERR_NOT_FOUND when the record moved on,
+ * or the store's error. */
+int token_cache_add_verifier(struct token_cache *cache, const char *user, long long last_login,
+			     char **verifier);
 /* Stores are written behind, on a thread of their own; loads see them at
  * once.  Wait until every store so far is on disk. */
 void token_cache_flush(struct token_cache *cache);

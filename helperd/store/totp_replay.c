@@ -141,26 +141,22 @@ entry_of(struct totp_replay *rs, const char *user, struct replay_entry **out)
 }
 
 int
-totp_replay_accept(struct totp_replay *rs, const struct totp_entry *e, const char *code, time_t now,
-		   unsigned window, const char *user)
+totp_replay_record(struct totp_replay *rs, const char *user, uint64_t step)
 {
 	struct replay_entry *entry;
-	uint64_t counter = 0;
 	char name[USER_NAME_MAX + 8], text[32];
 	int r;
 
 	if (!user_name_valid(user))
 		return FR_ERR_INVALID;
-	if ((r = totp_verify(e, code, now, window, &counter)) != 0)
-		return r;
 	if ((r = entry_of(rs, user, &entry)) != 0)
 		return r;
 	/* A step at or before the last used one: the same code again, or an
 	 * older one still inside the window. */
-	if (counter <= entry->last)
+	if (step <= entry->last)
 		return FR_ERR_DUPLICATE;
-	entry->last = counter;
-	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", counter);
+	entry->last = step;
+	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", step);
 	(void)snprintf(name, sizeof(name), ".totp=%s", user);	/* '=' is in no user name */
 	if (rs->writer != NULL && state_writer_put(rs->writer, name, text, (size_t)n) != FR_OK)
 		log_err("cannot queue the TOTP step of %s for writing; it is kept in memory", user);

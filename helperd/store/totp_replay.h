@@ -9,9 +9,8 @@
 #ifndef TOTP_REPLAY_H
 #define TOTP_REPLAY_H
 
-#include <time.h>
-
-#include "crypto/totp.h"
+#include <stddef.h>
+#include <stdint.h>
 
 struct totp_replay;
 struct state_writer;
@@ -20,13 +19,12 @@ struct state_writer;
 int totp_replay_new(int dirfd, struct state_writer *writer, struct totp_replay **out);
 void totp_replay_free(struct totp_replay *rs);
 
-/* Verify `code` at `now` (`window` steps either side), refuse a step at or
- * before the user's last accepted one, and record the new step before
- * saying yes.  FR_OK; FR_ERR_INVALID wrong code; FR_ERR_DUPLICATE replay;
- * FR_ERR_IO the user's step file is corrupt or not ours (refused rather
- * than risk a replay); FR_ERR_NOMEM. */
-int totp_replay_accept(struct totp_replay *rs, const struct totp_entry *e, const char *code, time_t now,
-		       unsigned window, const char *user);
+/* `step` (the time step a code matched, crypto/totp.h) was just used by
+ * `user`: FR_OK, recorded before it counts; FR_ERR_DUPLICATE when it is
+ * at or before the user's last accepted one (a replay); FR_ERR_IO when
+ * the user's step file is corrupt or not ours (refused rather than risk a
+ * replay); FR_ERR_NOMEM. */
+int totp_replay_record(struct totp_replay *rs, const char *user, uint64_t step);
 
 /* The last accepted time step of `user` from ".totp=USER" in `dirfd`: 0
  * when there is none.  FR_ERR_INVALID (corrupt), FR_ERR_UNTRUSTED (not a

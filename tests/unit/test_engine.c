@@ -255,7 +255,7 @@ env_open(struct env *e, const char *conf)
 	CHECK(loop_new(&h->loop) == 0);
 	CHECK(token_cache_open(e->cfg.cache_dir, &h->cache) == 0);
 	e->dirfd = open(e->cfg.cache_dir, O_RDONLY | O_DIRECTORY);
-	CHECK(verifier_worker_new(h->loop, h->cache, &h->verifiers) == 0);
+	CHECK(verifier_worker_new(h->loop, login_verifier_ready, h, &h->verifiers) == 0);
 	CHECK(ratelimit_open(NULL, -1, NULL, 3, 2, &h->ratelimit) == 0);
 	CHECK(refresh_table_new(&h->refreshes) == 0);
 	CHECK(offline_guard_new(&h->offline) == 0);

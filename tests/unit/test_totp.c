@@ -131,6 +131,17 @@ test_verify(void)
 	CHECK(totp_verify(&empty, "287082", 59, 1, &counter) == FR_ERR_INVALID);
 }
 
+
+/* What auth/totp_step.c does with a code: verify it, then record its step. */
+static int
+verify_and_record(struct totp_replay *rs, const struct totp_entry *e, const char *code, time_t now,
+		  unsigned window, const char *user)
+{
+	uint64_t step = 0;
+	int r = totp_verify(e, code, now, window, &step);
+
+	return r != 0 ? r : totp_replay_record(rs, user, step);
+}
 static void
 test_replay(void)
 {
@@ -149,12 +160,12 @@ test_replay(void)
 	CHECK(totp_replay_load(dfd, "bob", &last) == 0 && last == 0);
 
 	/* Accepted once; the same code again, even a step later, is a replay. */
-	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "carol") == 0);
-	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "carol") == FR_ERR_DUPLICATE);
-	CHECK(totp_replay_accept(rs, &e6, "287082", 89, 1, "carol") == FR_ERR_DUPLICATE);
+	CHECK(verify_and_record(rs, &e6, "287082", 59, 1, "carol") == 0);
+	CHECK(verify_and_record(rs, &e6, "287082", 59, 1, "carol") == FR_ERR_DUPLICATE);
+	CHECK(verify_and_record(rs, &e6, "287082", 89, 1, "carol") == FR_ERR_DUPLICATE);
 	/* Another user's state is separate; a wrong code records nothing. */
-	CHECK(totp_replay_accept(rs, &e6, "000000", 59, 1, "dave") == FR_ERR_INVALID);
-	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "dave") == 0);
+	CHECK(verify_and_record(rs, &e6, "000000", 59, 1, "dave") == FR_ERR_INVALID);
+	CHECK(verify_and_record(rs, &e6, "287082", 59, 1, "dave") == 0);
 	/* The step reaches the disk (private) and a new helper still refuses. */
 	CHECK(state_writer_flush(w) == 0);
 	CHECK(totp_replay_load(dfd, "carol", &last) == 0 && last == 1);
@@ -163,7 +174,7 @@ test_replay(void)
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
 	totp_replay_free(rs);
 	CHECK(totp_replay_new(dfd, w, &rs) == 0);
-	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "carol") == FR_ERR_DUPLICATE);
+	CHECK(verify_and_record(rs, &e6, "287082", 59, 1, "carol") == FR_ERR_DUPLICATE);
 
 	/* Corrupt state refuses rather than allows. */
 	snprintf(path, sizeof(path), "%s/.totp=erin", dir);
@@ -175,7 +186,7 @@ test_replay(void)
 	}
 	chmod(path, 0600);
 	CHECK(totp_replay_load(dfd, "erin", &last) == FR_ERR_INVALID);
-	CHECK(totp_replay_accept(rs, &e6, "287082", 59, 1, "erin") == FR_ERR_IO);
+	CHECK(verify_and_record(rs, &e6, "287082", 59, 1, "erin") == FR_ERR_IO);
 	chmod(path, 0644);
 	CHECK(totp_replay_load(dfd, "erin", &last) == FR_ERR_UNTRUSTED);
 	totp_replay_free(rs);
