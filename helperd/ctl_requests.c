@@ -214,6 +214,7 @@ status_on_probe(void *ctx, const struct http_response *resp)
 	fr_frame_put_u32(&frame, FR_TAG_CLIENTS, server_clients(h->server));
 	fr_frame_put_u64(&frame, FR_TAG_API_CONNECTS, http_connections_opened(h->http));
 	fr_frame_put_u32(&frame, FR_TAG_OPEN_SESSIONS, sessions_open_total(h->sessions));
+	fr_frame_put_u64(&frame, FR_TAG_LOOP_STALL_US, loop_take_longest_pass_us(h->loop));
 	if (conn_send(c, &frame) == 0)
 		requests_reply_done(c, FR_RESULT_SUCCESS,
 				    resp->outcome == HTTP_ANSWERED ? NULL : resp->error);

@@ -13,6 +13,11 @@
 struct loop {
 	int epfd;
 	struct loop_deferred *deferred;
+	/* The longest dispatch pass (epoll_wait's return to the next call)
+	 * since loop_take_longest_pass_us: how long an event could wait for
+	 * the loop.  The pass under way counts from pass_start_ns. */
+	int64_t pass_start_ns;
+	int64_t longest_pass_ns;
 };
 
 int64_t
@@ -22,6 +27,15 @@ loop_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int
@@ -104,11 +118,31 @@ loop_run_once(struct loop *loop, int timeout_ms)
 	int n = epoll_wait(loop->epfd, events, LOOP_BATCH, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? FR_OK : FR_ERR_IO;
+	loop->pass_start_ns = now_ns();
 	for (int i = 0; i < n; i++) {
 		struct loop_source *src = events[i].data.ptr;
 		if (!src->dead)
 			src->on_event(src, events[i].events);
 	}
 	run_deferred(loop);
+	int64_t pass = now_ns() - loop->pass_start_ns;
+	if (pass > loop->longest_pass_ns)
+		loop->longest_pass_ns = pass;
 	return FR_OK;
+}
+
+uint64_t
+loop_take_longest_pass_us(struct loop *loop)
+{
+	int64_t now = now_ns();
+	int64_t longest = loop->longest_pass_ns;
+
+	/* Called from a dispatch pass: its part so far belongs to this
+	 * reading, the rest to the next. */
+	if (loop->pass_start_ns != 0 && now - loop->pass_start_ns > longest)
+		longest = now - loop->pass_start_ns;
+	if (loop->pass_start_ns != 0)
+		loop->pass_start_ns = now;
+	loop->longest_pass_ns = 0;
+	return (uint64_t)(longest / 1000);
 }

@@ -133,6 +133,7 @@ class Status(CacheTestCase):
         self.assertEqual(lines["logins in progress"], "0")
         self.assertIn("open sessions", lines)
         self.assertIn("api connections opened", lines)
+        self.assertRegex(lines["longest event-loop pass since the last status"], r"^\d+ us$")
         self.assertEqual(self.env.emu.stats()["requests"].get("GET /v1/"), 1)
 
     def test_logins_in_progress(self):
