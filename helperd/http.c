@@ -38,7 +38,10 @@ enum api_proto {
 
 /* Requests in flight on one HTTP/2 connection at most: curl's default,
  * and the smallest limit RFC 9113 recommends that servers allow.  A
- * server that allows fewer lowers it (on_open_socket). */
+ * server that allows fewer lowers it (on_open_socket).  Until a new
+ * connection has read the server's SETTINGS, curl too assumes 100: a
+ * server with a lower limit refuses the streams beyond it, and curl
+ * sends those again (REFUSED_STREAM is safe to retry). */
 #define H2_MAX_STREAMS 100
 /* HTTP/2 connections to the API at most (and never more than
  * max_api_connections): 16 x 100 requests at once, more than 1000
@@ -343,6 +346,8 @@ on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port, int l
 			conn->h2 = h2 == 1;
 			learn_proto(c, conn->h2);
 		}
+		log_debug("API connection from port %u up (%s)", conn->port,
+			  h2 < 0 ? "protocol not yet known" : h2 ? "h2" : "http/1.1");
 	}
 done:
 	x->role = XFER_PLAIN;
@@ -373,6 +378,8 @@ on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *addr)
 			log_info("the API allows %u requests at once per HTTP/2 connection", fullest);
 		}
 		x->refused = true;
+		log_debug("a connection curl wanted beyond %u streams on each of %u: refused, the request waits",
+			  c->h2_streams, h2_conns(c));
 		return CURL_SOCKET_BAD;
 	}
 	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
@@ -396,6 +403,8 @@ on_close_socket(void *userp, curl_socket_t fd)
 	for (struct api_conn **p = &c->conns; port != 0 && *p != NULL; p = &(*p)->next) {
 		if ((*p)->port == port) {
 			struct api_conn *gone = *p;
+			log_debug("API connection from port %u closed (%u of our requests on it)", port,
+				  gone->streams);
 			*p = gone->next;
 			free(gone);
 			break;
