@@ -57,6 +57,9 @@ ctl_cmd_status(const struct ctl_context *ctx, int argc, char **argv)
 	if (fr_msg_has(&reply, FR_TAG_LOOP_STALL_US))
 		printf("longest event-loop pass since the last status: %" PRIu64 " us\n",
 		       fr_msg_num(&reply, FR_TAG_LOOP_STALL_US));
+	if (fr_msg_has(&reply, FR_TAG_LOOP_EVENT_US))
+		printf("longest single event since the last status: %" PRIu64 " us\n",
+		       fr_msg_num(&reply, FR_TAG_LOOP_EVENT_US));
 	if (fflush(stdout) != 0)
 		return CTL_EXIT_FAILURE;
 	r = ctl_done_status(&done);

@@ -197,6 +197,10 @@ status_on_probe(void *ctx, const struct http_response *resp)
 	struct helper *h = sr->h;
 	struct conn *c = sr->conn;
 	struct fr_frame frame;
+	/* Read first: the cache count below may wait for the cache writer,
+	 * and that pass is this request's own doing. */
+	uint64_t loop_stall_us, loop_event_us;
+	loop_take_stalls(h->loop, &loop_stall_us, &loop_event_us);
 	int cached = token_cache_count(h->cache);
 
 	sr->xfer = NULL;
@@ -214,7 +218,8 @@ status_on_probe(void *ctx, const struct http_response *resp)
 	fr_frame_put_u32(&frame, FR_TAG_CLIENTS, server_clients(h->server));
 	fr_frame_put_u64(&frame, FR_TAG_API_CONNECTS, http_connections_opened(h->http));
 	fr_frame_put_u32(&frame, FR_TAG_OPEN_SESSIONS, sessions_open_total(h->sessions));
-	fr_frame_put_u64(&frame, FR_TAG_LOOP_STALL_US, loop_take_longest_pass_us(h->loop));
+	fr_frame_put_u64(&frame, FR_TAG_LOOP_STALL_US, loop_stall_us);
+	fr_frame_put_u64(&frame, FR_TAG_LOOP_EVENT_US, loop_event_us);
 	if (conn_send(c, &frame) == 0)
 		requests_reply_done(c, FR_RESULT_SUCCESS,
 				    resp->outcome == HTTP_ANSWERED ? NULL : resp->error);

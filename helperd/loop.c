@@ -13,11 +13,14 @@
 struct loop {
 	int epfd;
 	struct loop_deferred *deferred;
-	/* The longest dispatch pass (epoll_wait's return to the next call)
-	 * since loop_take_longest_pass_us: how long an event could wait for
-	 * the loop.  The pass under way counts from pass_start_ns. */
+	/* Since loop_take_stalls: the longest dispatch pass (epoll_wait's
+	 * return to the next call), how long an event could wait for the
+	 * loop; and the longest single callback in it, which tells one slow
+	 * handler from many quick ones.  The pass under way counts from
+	 * pass_start_ns. */
 	int64_t pass_start_ns;
 	int64_t longest_pass_ns;
+	int64_t longest_event_ns;
 };
 
 int64_t
@@ -118,11 +121,17 @@ loop_run_once(struct loop *loop, int timeout_ms)
 	int n = epoll_wait(loop->epfd, events, LOOP_BATCH, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? FR_OK : FR_ERR_IO;
-	loop->pass_start_ns = now_ns();
+	int64_t t = now_ns();
+	loop->pass_start_ns = t;
 	for (int i = 0; i < n; i++) {
 		struct loop_source *src = events[i].data.ptr;
-		if (!src->dead)
-			src->on_event(src, events[i].events);
+		if (src->dead)
+			continue;
+		src->on_event(src, events[i].events);
+		int64_t done = now_ns();
+		if (done - t > loop->longest_event_ns)
+			loop->longest_event_ns = done - t;
+		t = done;
 	}
 	run_deferred(loop);
 	int64_t pass = now_ns() - loop->pass_start_ns;
@@ -131,8 +140,8 @@ loop_run_once(struct loop *loop, int timeout_ms)
 	return FR_OK;
 }
 
-uint64_t
-loop_take_longest_pass_us(struct loop *loop)
+void
+loop_take_stalls(struct loop *loop, uint64_t *longest_pass_us, uint64_t *longest_event_us)
 {
 	int64_t now = now_ns();
 	int64_t longest = loop->longest_pass_ns;
@@ -143,6 +152,8 @@ loop_take_longest_pass_us(struct loop *loop)
 		longest = now - loop->pass_start_ns;
 	if (loop->pass_start_ns != 0)
 		loop->pass_start_ns = now;
+	*longest_pass_us = (uint64_t)(longest / 1000);
+	*longest_event_us = (uint64_t)(loop->longest_event_ns / 1000);
 	loop->longest_pass_ns = 0;
-	return (uint64_t)(longest / 1000);
+	loop->longest_event_ns = 0;
 }

@@ -38,9 +38,10 @@ void loop_defer(struct loop *loop, struct loop_deferred *node, void (*fn)(void *
 /* One epoll_wait and its dispatch; timeout_ms -1 waits for ever. */
 int loop_run_once(struct loop *loop, int timeout_ms);
 
-/* The longest dispatch pass since the last call, in microseconds (a
- * measure of how long the loop was busy and an event had to wait). */
-uint64_t loop_take_longest_pass_us(struct loop *loop);
+/* Since the last call, in microseconds: the longest dispatch pass (how
+ * long an event could wait for the loop) and the longest single event
+ * callback (one slow handler rather than many quick ones). */
+void loop_take_stalls(struct loop *loop, uint64_t *longest_pass_us, uint64_t *longest_event_us);
 
 /* A monotonic clock in milliseconds, for deadlines. */
 int64_t loop_now_ms(void);

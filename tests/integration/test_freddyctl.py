@@ -134,6 +134,7 @@ class Status(CacheTestCase):
         self.assertIn("open sessions", lines)
         self.assertIn("api connections opened", lines)
         self.assertRegex(lines["longest event-loop pass since the last status"], r"^\d+ us$")
+        self.assertRegex(lines["longest single event since the last status"], r"^\d+ us$")
         self.assertEqual(self.env.emu.stats()["requests"].get("GET /v1/"), 1)
 
     def test_logins_in_progress(self):

@@ -1,6 +1,7 @@
-/* The event loop's stall measurement (loop_take_longest_pass_us): the
- * longest dispatch pass since the last reading, which the benchmark reads
- * through STATUS during each storm.  Real loop, real fds (an eventfd). */
+/* The event loop's stall measurement (loop_take_stalls): the longest
+ * dispatch pass and the longest single event since the last reading,
+ * which the benchmark reads through STATUS during each storm.  Real
+ * loop, real fds (eventfds). */
 #include "config.h"
 
 #include <stdint.h>
@@ -16,7 +17,7 @@ struct slow_source {
 	unsigned busy_ms;	/* how long its callback keeps the loop */
 	unsigned calls;
 	struct loop *loop;
-	uint64_t read_inside;	/* a reading taken from inside the callback */
+	uint64_t read_inside;	/* a pass reading taken from inside the callback */
 	int read_after_ms;	/* >= 0: take it after that much of the pass */
 };
 
@@ -40,9 +41,19 @@ on_slow_event(struct loop_source *src, uint32_t events)
 	s->calls++;
 	if (s->read_after_ms >= 0) {
 		busy_for_ms((unsigned)s->read_after_ms);
-		s->read_inside = loop_take_longest_pass_us(s->loop);
+		uint64_t event_us;
+		loop_take_stalls(s->loop, &s->read_inside, &event_us);
 	}
 	busy_for_ms(s->busy_ms);
+}
+
+static uint64_t
+take_pass(struct loop *loop, uint64_t *event_us)
+{
+	uint64_t pass_us, ignored;
+
+	loop_take_stalls(loop, &pass_us, event_us != NULL ? event_us : &ignored);
+	return pass_us;
 }
 
 static void
@@ -57,7 +68,8 @@ int
 main(void)
 {
 	struct loop *loop = NULL;
-	struct slow_source s = { .read_after_ms = -1 };
+	struct slow_source s = { .read_after_ms = -1 }, t = { .read_after_ms = -1 };
+	uint64_t event_us = 0;
 
 	CHECK(loop_new(&loop) == 0);
 	s.loop = loop;
@@ -68,10 +80,10 @@ main(void)
 
 	/* Nothing ran yet: no stall; time spent waiting in epoll_wait is
 	 * idleness, not a stall. */
-	CHECK(loop_take_longest_pass_us(loop) == 0);
+	CHECK(take_pass(loop, &event_us) == 0 && event_us == 0);
 	CHECK(loop_run_once(loop, 50) == 0);
 	CHECK(s.calls == 0);
-	CHECK(loop_take_longest_pass_us(loop) < 5000);
+	CHECK(take_pass(loop, NULL) < 5000);
 
 	/* A 30 ms callback is a 30 ms pass; the longest of several counts. */
 	s.busy_ms = 30;
@@ -81,10 +93,29 @@ main(void)
 	poke(s.src.fd);
 	CHECK(loop_run_once(loop, 1000) == 0);
 	CHECK(s.calls == 2);
-	uint64_t longest = loop_take_longest_pass_us(loop);
+	uint64_t longest = take_pass(loop, &event_us);
 	CHECK(longest >= 30000 && longest < 1000000);
+	CHECK(event_us >= 30000 && event_us <= longest);
 	/* Reading starts a new period. */
-	CHECK(loop_take_longest_pass_us(loop) == 0);
+	CHECK(take_pass(loop, &event_us) == 0 && event_us == 0);
+
+	/* Two 15 ms events in one pass: a 30 ms pass of 15 ms events (many
+	 * quick handlers, not one slow one). */
+	t.loop = loop;
+	t.src.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	t.src.on_event = on_slow_event;
+	CHECK(t.src.fd >= 0);
+	CHECK(loop_add(loop, &t.src, EPOLLIN) == 0);
+	s.busy_ms = t.busy_ms = 15;
+	poke(s.src.fd);
+	poke(t.src.fd);
+	CHECK(loop_run_once(loop, 1000) == 0);
+	CHECK(s.calls == 3 && t.calls == 1);
+	longest = take_pass(loop, &event_us);
+	CHECK(longest >= 30000 && longest < 1000000);
+	CHECK(event_us >= 15000 && event_us < 30000);
+	loop_remove(loop, &t.src);
+	close(t.src.fd);
 
 	/* Read from inside a pass (as STATUS does): the part before the
 	 * reading is in it, the rest goes to the next one. */
@@ -93,7 +124,7 @@ main(void)
 	poke(s.src.fd);
 	CHECK(loop_run_once(loop, 1000) == 0);
 	CHECK(s.read_inside >= 20000 && s.read_inside < 40000);
-	longest = loop_take_longest_pass_us(loop);
+	longest = take_pass(loop, NULL);
 	CHECK(longest >= 40000 && longest < 60000);
 
 	loop_remove(loop, &s.src);
