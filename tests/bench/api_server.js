@@ -22,6 +22,9 @@
 //     -> 200 {token, refreshToken, token_type, expires_in, user}
 //     -> 401 INVALID_VERIFICATION_CODE (wrong code; the key stays usable)
 //     -> 401 VERIFICATION_EXPIRED (unknown, used or expired email_key)
+//   POST {prefix}/v1/auth/refresh {"refresh_token"}
+//     -> 200 {token, device_id} (the guide's body, as the emulator answers)
+//     -> 401 INVALID_REFRESH_TOKEN (unknown or expired)
 // Users are bench0 .. bench<N-1> (or benchI@example.com), all with
 // --password; every code is --code.  An email_key is single use and
 // valid --key-ttl seconds.
@@ -97,6 +100,8 @@ function usage() {
 const opt = parseArgs(process.argv);
 const loginPath = opt.prefix + "/v1/auth/login";
 const verifyPath = opt.prefix + "/v1/auth/verify";
+const refreshPath = opt.prefix + "/v1/auth/refresh";
+const REFRESH_TTL = 30 * 86400;
 const config = { latency_ms: opt.latencyMs, setup_ms: opt.setupMs };
 
 // ---- counters ------------------------------------------------------------
@@ -139,12 +144,16 @@ function keyLookup(key, consume) {
 	return rec.user;
 }
 
-// Expired keys of logins that were never verified go away once a minute.
+const refreshTokens = new Map();	// token -> { user, expires }
+
+// Expired keys of logins that were never verified, and expired refresh
+// tokens, go away once a minute.
 setInterval(() => {
 	const now = Date.now();
-	for (const [key, rec] of keys)
-		if (now >= rec.expires)
-			keys.delete(key);
+	for (const table of [keys, refreshTokens])
+		for (const [key, rec] of table)
+			if (now >= rec.expires)
+				table.delete(key);
 }, 60000).unref();
 
 // ---- replies ---------------------------------------------------------------
@@ -165,6 +174,8 @@ const ERRORS = {
 				    "Invalid verification code", "authentication_error"],
 	VERIFICATION_EXPIRED: [401, "Verification code expired. Please log in again.",
 			       "Verification session expired or unknown", "authentication_error"],
+	INVALID_REFRESH_TOKEN: [401, "Invalid or expired refresh token.", "Invalid refresh token",
+				"authentication_error"],
 	VALIDATION_ERROR: [422, "Invalid request. Please check your input.",
 			   "Request validation failed", "validation_error"],
 	PAYLOAD_TOO_LARGE: [413, "Request body too large.", "Request entity too large",
@@ -249,13 +260,27 @@ function doVerify(res, body) {
 		return sendError(res, "VERIFICATION_EXPIRED");
 	if (code !== opt.code)
 		return sendError(res, "INVALID_VERIFICATION_CODE");
+	const refresh = makeToken(user, "refresh", REFRESH_TTL);
+	refreshTokens.set(refresh, { user, expires: Date.now() + REFRESH_TTL * 1000 });
 	sendJson(res, 200, {
 		token: makeToken(user, "access", ACCESS_TTL),
-		refreshToken: makeToken(user, "refresh", 30 * 86400),
+		refreshToken: refresh,
 		token_type: "bearer", expires_in: ACCESS_TTL,
 		user: { id: "usr_" + crypto.randomBytes(16).toString("hex"),
 			email: `bench${user}@example.com`, verified: true },
 	});
+}
+
+function doRefresh(res, body) {
+	const root = parseObject(body);
+	const token = root && root.refresh_token;
+	if (typeof token !== "string")
+		return sendError(res, "VALIDATION_ERROR");
+	const rec = refreshTokens.get(token);
+	if (rec === undefined || Date.now() >= rec.expires)
+		return sendError(res, "INVALID_REFRESH_TOKEN");
+	// No rotation: the guide's reply carries no new refresh token.
+	sendJson(res, 200, { token: makeToken(rec.user, "access", ACCESS_TTL), device_id: "device-123" });
 }
 
 function doAdmin(req, res, url, body) {
@@ -285,14 +310,17 @@ function doAdmin(req, res, url, body) {
 	sendJson(res, 404, { error: "unknown admin endpoint" });
 }
 
+const handlers = new Map([[loginPath, doLogin], [verifyPath, doVerify], [refreshPath, doRefresh]]);
+
 function answer(req, res, url, body, tooLarge) {
 	if (tooLarge)
 		return sendError(res, "PAYLOAD_TOO_LARGE");
-	if (url !== loginPath && url !== verifyPath)
+	const handler = handlers.get(url);
+	if (handler === undefined)
 		return sendError(res, "NOT_FOUND");
 	if (req.method !== "POST")
 		return sendError(res, "METHOD_NOT_ALLOWED");
-	return url === loginPath ? doLogin(res, body) : doVerify(res, body);
+	return handler(res, body);
 }
 
 // One handler for both servers (http2's compatibility API has https's shape).
