@@ -48,6 +48,13 @@ enum api_proto {
  * logins in flight need. */
 #define H2_MAX_CONNECTIONS 16
 
+/* Transfers handed to curl between two of its runs at most.  curl sets
+ * up every transfer added since its last run in its next one, in one
+ * call: 256 at once (new connections, TLS handshakes) kept the event loop
+ * in that call for up to 0.8 s in a cold login storm, every other
+ * login waiting.  The rest go in the following runs, a pass each. */
+#define LAUNCH_BATCH 16
+
 /* One established connection to the API, known by its local port (the
  * pre-request callback gets the port, the close-socket callback the fd). */
 struct api_conn {
@@ -80,6 +87,7 @@ struct http_client {
 	uint64_t connections;
 	unsigned active;
 	unsigned running;		/* handed to curl */
+	unsigned launched;		/* handed to curl since its last run */
 	unsigned waiting;		/* in wait_head… */
 	bool closing;			/* http_client_free has begun: no new transfers */
 	enum api_proto proto;
@@ -420,6 +428,8 @@ may_launch(const struct http_client *c, const struct http_xfer *x, enum xfer_rol
 	unsigned max = c->cfg->max_api_connections;
 
 	*role = XFER_PLAIN;
+	if (c->launched >= LAUNCH_BATCH)
+		return false;	/* curl's next run (already due) takes more */
 	switch (c->proto) {
 	case API_PROTO_UNKNOWN:
 		if (c->probe_failed)
@@ -660,6 +670,7 @@ on_socket_event(struct loop_source *src, uint32_t events)
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
 	CURLMcode mc = curl_multi_socket_action(c->multi, src->fd, flags, &running);
+	c->launched = 0;	/* any run starts what was added */
 	if (mc != CURLM_OK)
 		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
 	drain_completed(c);
@@ -734,6 +745,7 @@ on_timer_event(struct loop_source *src, uint32_t events)
 	if (read(src->fd, &expirations, sizeof(expirations)) < 0)
 		return;	/* spurious wake-up; nothing expired */
 	CURLMcode mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	c->launched = 0;
 	if (mc != CURLM_OK)
 		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
 	drain_completed(c);
@@ -900,6 +912,7 @@ xfer_launch(struct http_xfer *x, enum xfer_role role)
 		return FR_ERR_INTERNAL;
 	}
 	c->running++;
+	c->launched++;
 	x->role = role;
 	if (role == XFER_OPENER)
 		c->openers++;

@@ -13,11 +13,11 @@
 struct loop {
 	int epfd;
 	struct loop_deferred *deferred;
-	/* Since loop_take_stalls: the longest dispatch pass (epoll_wait's
-	 * return to the next call), how long an event could wait for the
-	 * loop; and the longest single callback in it, which tells one slow
-	 * handler from many quick ones.  The pass under way counts from
-	 * pass_start_ns. */
+	/* Since loop_take_stalls: the longest pass (epoll_wait's return to
+	 * the next call, with what the caller does between two calls), how
+	 * long an event could wait for the loop; and the longest single
+	 * callback, which tells one slow handler from many quick ones.  The
+	 * pass under way counts from pass_start_ns. */
 	int64_t pass_start_ns;
 	int64_t longest_pass_ns;
 	int64_t longest_event_ns;
@@ -118,11 +118,16 @@ loop_run_once(struct loop *loop, int timeout_ms)
 {
 	struct epoll_event events[LOOP_BATCH];
 
+	if (loop->pass_start_ns != 0) {
+		int64_t pass = now_ns() - loop->pass_start_ns;
+		if (pass > loop->longest_pass_ns)
+			loop->longest_pass_ns = pass;
+	}
 	int n = epoll_wait(loop->epfd, events, LOOP_BATCH, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? FR_OK : FR_ERR_IO;
 	int64_t t = now_ns();
 	loop->pass_start_ns = t;
+	if (n < 0)
+		return errno == EINTR ? FR_OK : FR_ERR_IO;
 	for (int i = 0; i < n; i++) {
 		struct loop_source *src = events[i].data.ptr;
 		if (src->dead)
@@ -134,9 +139,6 @@ loop_run_once(struct loop *loop, int timeout_ms)
 		t = done;
 	}
 	run_deferred(loop);
-	int64_t pass = now_ns() - loop->pass_start_ns;
-	if (pass > loop->longest_pass_ns)
-		loop->longest_pass_ns = pass;
 	return FR_OK;
 }
 
