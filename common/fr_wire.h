@@ -68,7 +68,9 @@ enum fr_tag {
 	FR_TAG_API_CONNECTS = 22, /* u64: TLS connections opened so far */
 	FR_TAG_LOGINS_TOTAL = 23, /* u64 */
 	FR_TAG_OPEN_SESSIONS = 24, /* u32 */
-	FR_TAG_COUNT = 25	/* one past the last tag */
+	FR_TAG_LOOP_STALL_US = 25, /* u64: longest event-loop pass since the last STATUS */
+	FR_TAG_LOOP_EVENT_US = 26, /* u64: longest single event callback, same period */
+	FR_TAG_COUNT = 27	/* one past the last tag */
 };
 
 enum fr_authtok_mode {

@@ -52,6 +52,12 @@ ctl_cmd_status(const struct ctl_context *ctx, int argc, char **argv)
 		printf("open sessions: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_OPEN_SESSIONS));
 		printf("client connections: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_CLIENTS));
 		printf("api connections opened: %" PRIu64 "\n", fr_msg_num(&reply, FR_TAG_API_CONNECTS));
+		if (fr_msg_has(&reply, FR_TAG_LOOP_STALL_US))
+			printf("longest event-loop pass since the last status: %" PRIu64 " us\n",
+			       fr_msg_num(&reply, FR_TAG_LOOP_STALL_US));
+		if (fr_msg_has(&reply, FR_TAG_LOOP_EVENT_US))
+			printf("longest single event since the last status: %" PRIu64 " us\n",
+			       fr_msg_num(&reply, FR_TAG_LOOP_EVENT_US));
 	}
 	if (fflush(stdout) != 0)
 		return CTL_EXIT_FAILURE;

@@ -4,14 +4,71 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "fr_error.h"
 #include "api/http.h"
 #include "core/log.h"
 #include "core/secret.h"
+
+/*
+ * HTTP/1.1 or HTTP/2: decided from what the API negotiated, not from a
+ * setting.  Over HTTP/1.1 a connection carries one request at a time, so
+ * a burst needs many (up to max_api_connections).  Over HTTP/2 one
+ * connection carries many requests at once, but curl opens a connection
+ * per request while the first handshake is still running, and again for
+ * each request that finds every connection full: left to itself, 200
+ * simultaneous logins opened 200 connections.  So the helper hands curl
+ * only what the connections it has can carry, and opens more, one per
+ * h2_streams requests waiting, up to H2_MAX_CONNECTIONS.  A connection
+ * curl wants to open beyond that plan is refused (on_open_socket) and
+ * its request goes back to the head of the queue.
+ */
+enum api_proto {
+	API_PROTO_UNKNOWN,	/* nothing learned yet: one request goes first */
+	API_PROTO_HTTP1,
+	API_PROTO_HTTP2,
+};
+
+/* Requests in flight on one HTTP/2 connection at most: curl's default,
+ * and the smallest limit RFC 9113 recommends that servers allow.  A
+ * server that allows fewer lowers it (on_open_socket).  Until a new
+ * connection has read the server's SETTINGS, curl too assumes 100: a
+ * server with a lower limit refuses the streams beyond it, and curl
+ * sends those again (REFUSED_STREAM is safe to retry). */
+#define H2_MAX_STREAMS 100
+/* HTTP/2 connections to the API at most (and never more than
+ * max_api_connections): 16 x 100 requests at once, more than 1000
+ * logins in flight need. */
+#define H2_MAX_CONNECTIONS 16
+
+/* Transfers handed to curl between two of its runs at most.  curl sets
+ * up every transfer added since its last run in its next one, in one
+ * call: 256 at once (new connections, TLS handshakes) kept the event loop
+ * in that call for up to 0.8 s in a cold login storm, every other
+ * login waiting.  The rest go in the following runs, a pass each. */
+#define LAUNCH_BATCH 16
+
+/* One established connection to the API, known by its local port (the
+ * pre-request callback gets the port, the close-socket callback the fd). */
+struct api_conn {
+	struct api_conn *next;
+	unsigned port;
+	unsigned streams;	/* our transfers on it now */
+	bool h2;
+};
+
+/* The roles of a transfer handed to curl while learning or growing. */
+enum xfer_role {
+	XFER_PLAIN,
+	XFER_PROBE,	/* the first request to an API whose protocol is unknown */
+	XFER_OPENER,	/* HTTP/2: expected to open a new connection */
+};
 
 struct http_client {
 	struct loop *loop;
@@ -29,9 +86,17 @@ struct http_client {
 	uint64_t connections;
 	unsigned active;
 	unsigned running;		/* handed to curl */
+	unsigned launched;		/* handed to curl since its last run */
+	unsigned waiting;		/* in wait_head… */
 	bool closing;			/* http_client_free has begun: no new transfers */
 	http_observer_fn observer;
 	void *observer_ctx;
+	enum api_proto proto;
+	struct http_xfer *probe;	/* API_PROTO_UNKNOWN: the request sent first */
+	bool probe_failed;		/* it ended unanswered: no more holding back */
+	struct api_conn *conns;
+	unsigned openers;		/* XFER_OPENER transfers not yet connected */
+	unsigned h2_streams;		/* per connection: H2_MAX_STREAMS or the server's fewer */
 };
 
 /* One per socket curl asks us to watch (curl_multi_assign). */
@@ -47,6 +112,10 @@ struct http_xfer {
 	struct http_xfer *wait_prev, *wait_next;	/* in wait_head… or failed */
 	bool waiting;
 	bool launch_failed;
+	enum xfer_role role;
+	bool refused;			/* on_open_socket refused it: back to the queue */
+	unsigned refusals;		/* how often: twice, and it goes only as an opener */
+	unsigned conn_port;		/* its connection, once connected; 0 before */
 	CURL *easy;
 	char *url;
 	bool post;
@@ -148,6 +217,22 @@ wait_enqueue(struct http_client *c, struct http_xfer *x)
 		c->wait_head = x;
 	c->wait_tail = x;
 	x->waiting = true;
+	c->waiting++;
+}
+
+/* Back to the head of the queue: its turn is kept. */
+static void
+wait_push_front(struct http_client *c, struct http_xfer *x)
+{
+	x->wait_prev = NULL;
+	x->wait_next = c->wait_head;
+	if (c->wait_head != NULL)
+		c->wait_head->wait_prev = x;
+	else
+		c->wait_tail = x;
+	c->wait_head = x;
+	x->waiting = true;
+	c->waiting++;
 }
 
 /* Take x off the wait queue or the failed list, whichever holds it. */
@@ -165,8 +250,210 @@ unqueue(struct http_xfer *x)
 		x->wait_next->wait_prev = x->wait_prev;
 	else if (x->waiting)
 		c->wait_tail = x->wait_prev;
+	if (x->waiting)
+		c->waiting--;
 	x->wait_prev = x->wait_next = NULL;
 	x->waiting = x->launch_failed = false;
+}
+
+/* ---- connections and what they speak ------------------------------------ */
+
+static const char *
+api_proto_name(enum api_proto proto)
+{
+	switch (proto) {
+	case API_PROTO_UNKNOWN:	return "unknown";
+	case API_PROTO_HTTP1:	return "HTTP/1.1";
+	case API_PROTO_HTTP2:	return "HTTP/2";
+	}
+	return "?";
+}
+
+static void
+learn_proto(struct http_client *c, bool h2)
+{
+	enum api_proto proto = h2 ? API_PROTO_HTTP2 : API_PROTO_HTTP1;
+
+	if (c->proto == proto)
+		return;
+	log_info("the API negotiated %s%s", api_proto_name(proto),
+		 h2 ? ": requests share connections" : ": one request per connection");
+	c->proto = proto;
+	c->probe_failed = false;
+}
+
+static struct api_conn *
+conn_find(const struct http_client *c, unsigned port)
+{
+	for (struct api_conn *n = c->conns; n != NULL; n = n->next)
+		if (n->port == port)
+			return n;
+	return NULL;
+}
+
+static unsigned
+h2_conns(const struct http_client *c)
+{
+	unsigned n = 0;
+
+	for (const struct api_conn *k = c->conns; k != NULL; k = k->next)
+		n += k->h2;
+	return n;
+}
+
+/* 1: the connection negotiated h2 (ALPN), 0: it did not, -1: cannot tell
+ * (not curl's OpenSSL backend); the answer's version tells later then. */
+static int
+negotiated_h2(CURL *easy)
+{
+	struct curl_tlssessioninfo *info = NULL;
+	const unsigned char *alpn = NULL;
+	unsigned len = 0;
+
+	if (curl_easy_getinfo(easy, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == NULL ||
+	    info->backend != CURLSSLBACKEND_OPENSSL || info->internals == NULL)
+		return -1;
+	SSL_get0_alpn_selected(info->internals, &alpn, &len);
+	return len == 2 && memcmp(alpn, "h2", 2) == 0;
+}
+
+/* curl calls this once the transfer's connection is up (TCP and TLS),
+ * just before sending the request: the earliest moment the protocol is
+ * known, and which connection carries the transfer. */
+static int
+on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	struct http_xfer *x = userp;
+	struct http_client *c = x->client;
+	bool is_new = false;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	if (x->role == XFER_OPENER)
+		c->openers--;
+	if (local_port <= 0)
+		goto done;
+	struct api_conn *conn = conn_find(c, (unsigned)local_port);
+	if (conn == NULL) {
+		if ((conn = calloc(1, sizeof(*conn))) == NULL)
+			goto done;	/* untracked: only the bookkeeping suffers */
+		conn->port = (unsigned)local_port;
+		conn->next = c->conns;
+		c->conns = conn;
+		is_new = true;
+	}
+	conn->streams++;
+	x->conn_port = conn->port;
+	/* An opener that found room where the helper counted none: the
+	 * limit learnt from a refusal was too low (a connection that was
+	 * closing looked full). */
+	if (!is_new && x->role == XFER_OPENER && conn->h2 && conn->streams > c->h2_streams)
+		c->h2_streams = conn->streams < H2_MAX_STREAMS ? conn->streams : H2_MAX_STREAMS;
+	if (is_new) {
+		int h2 = negotiated_h2(x->easy);
+		if (h2 >= 0) {
+			conn->h2 = h2 == 1;
+			learn_proto(c, conn->h2);
+		}
+		log_debug("API connection from port %u up (%s)", conn->port,
+			  h2 < 0 ? "protocol not yet known" : h2 ? "h2" : "http/1.1");
+	}
+done:
+	x->role = XFER_PLAIN;
+	if (c->probe == x && c->proto != API_PROTO_UNKNOWN)
+		c->probe = NULL;
+	/* launch_waiting runs after curl returns (drain_completed): adding
+	 * handles from inside curl's callback is not allowed. */
+	return CURL_PREREQFUNC_OK;
+}
+
+/* curl opens a connection.  Over HTTP/2, one the helper did not plan
+ * means curl found every connection full: the server allows fewer
+ * streams than h2_streams.  Refused, the request waits in the queue and
+ * goes again as an opener. */
+static curl_socket_t
+on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct http_xfer *x = userp;
+	struct http_client *c = x->client;
+
+	if (purpose == CURLSOCKTYPE_IPCXN && c->proto == API_PROTO_HTTP2 && x->role == XFER_PLAIN) {
+		unsigned fullest = 0;
+		for (const struct api_conn *k = c->conns; k != NULL; k = k->next)
+			if (k->h2 && k->streams > fullest)
+				fullest = k->streams;
+		if (fullest > 0 && fullest < c->h2_streams) {
+			c->h2_streams = fullest;
+			log_info("the API allows %u requests at once per HTTP/2 connection", fullest);
+		}
+		x->refused = true;
+		log_debug("a connection curl wanted beyond %u streams on each of %u: refused, the request waits",
+			  c->h2_streams, h2_conns(c));
+		return CURL_SOCKET_BAD;
+	}
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+/* curl closes a connection: forget it. */
+static int
+on_close_socket(void *userp, curl_socket_t fd)
+{
+	struct http_client *c = userp;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	unsigned port = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	for (struct api_conn **p = &c->conns; port != 0 && *p != NULL; p = &(*p)->next) {
+		if ((*p)->port == port) {
+			struct api_conn *gone = *p;
+			log_debug("API connection from port %u closed (%u of our requests on it)", port,
+				  gone->streams);
+			*p = gone->next;
+			free(gone);
+			break;
+		}
+	}
+	return close(fd);
+}
+
+/* May x, next in line, go to curl now, and in what role? */
+static bool
+may_launch(const struct http_client *c, const struct http_xfer *x, enum xfer_role *role)
+{
+	unsigned max = c->cfg->max_api_connections;
+
+	*role = XFER_PLAIN;
+	if (c->launched >= LAUNCH_BATCH)
+		return false;	/* curl's next run (already due) takes more */
+	switch (c->proto) {
+	case API_PROTO_UNKNOWN:
+		if (c->probe_failed)
+			return c->running < max;
+		/* One request learns what the API speaks; the others would
+		 * open a connection each meanwhile. */
+		*role = XFER_PROBE;
+		return c->probe == NULL && c->running < max;
+	case API_PROTO_HTTP1:
+		return c->running < max;
+	case API_PROTO_HTTP2:
+		break;
+	}
+	unsigned conns = h2_conns(c);
+	unsigned bound = max < H2_MAX_CONNECTIONS ? max : H2_MAX_CONNECTIONS;
+	/* Refused twice, curl and the helper disagree on what is full (a
+	 * connection closing): only a new connection will do. */
+	if (x->refusals < 2 && c->running - c->openers < conns * c->h2_streams)
+		return true;
+	/* Every connection is full: open one more per h2_streams waiting. */
+	*role = XFER_OPENER;
+	return conns + c->openers < bound && c->openers * c->h2_streams < c->waiting;
 }
 
 static void
@@ -182,6 +469,13 @@ xfer_free(struct http_xfer *x)
 		x->next->prev = x->prev;
 	if (x->waiting || x->launch_failed)
 		unqueue(x);
+	if (x->role == XFER_OPENER)
+		c->openers--;
+	if (c->probe == x)
+		c->probe = NULL;
+	struct api_conn *conn = x->conn_port != 0 ? conn_find(c, x->conn_port) : NULL;
+	if (conn != NULL && conn->streams > 0)
+		conn->streams--;
 	if (x->easy != NULL) {
 		CURLMcode mc = curl_multi_remove_handle(c->multi, x->easy);
 		if (mc != CURLM_OK)
@@ -198,6 +492,25 @@ xfer_free(struct http_xfer *x)
 	slist_free_wiped(x->own_headers);
 	free(x->url);
 	free(x);
+}
+
+/* Takes a refused transfer back from curl: it waits again without a
+ * handle (drain_completed launches what may go). */
+static void
+xfer_requeue(struct http_xfer *x)
+{
+	struct http_client *c = x->client;
+	CURLMcode mc = curl_multi_remove_handle(c->multi, x->easy);
+
+	if (mc != CURLM_OK)
+		log_warn("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
+	curl_easy_cleanup(x->easy);
+	x->easy = NULL;
+	x->errbuf[0] = '\0';
+	x->refused = false;
+	x->refusals++;
+	c->running--;
+	wait_push_front(c, x);
 }
 
 /* Ends x without an answer: its callback gets `outcome`, then x is freed. */
@@ -311,12 +624,30 @@ drain_completed(struct http_client *c)
 		long status = 0, connects = 0, os_errno = 0;
 		if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || x == NULL)
 			continue;
+		if (x->refused) {
+			xfer_requeue(x);
+			continue;
+		}
 		if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
 			status = 0;
 		if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0)
 			c->connections += (uint64_t)connects;
 		if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK)
 			os_errno = 0;
+		/* The answer's version settles what ALPN could not tell. */
+		long version = 0;
+		if (rc == CURLE_OK && curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version) == CURLE_OK &&
+		    version != 0) {
+			bool h2 = version == CURL_HTTP_VERSION_2_0;
+			struct api_conn *conn = x->conn_port != 0 ? conn_find(c, x->conn_port) : NULL;
+			if (conn != NULL)
+				conn->h2 = h2;
+			learn_proto(c, h2);
+		} else if (c->probe == x && c->proto == API_PROTO_UNKNOWN) {
+			/* Unanswered: the others wait no longer for it (nor for
+			 * the next), as before the helper knew of HTTP/2. */
+			c->probe_failed = true;
+		}
 
 		struct http_response resp = {
 			.outcome = classify(rc, x, os_errno),
@@ -362,6 +693,7 @@ on_socket_event(struct loop_source *src, uint32_t events)
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
 	CURLMcode mc = curl_multi_socket_action(c->multi, src->fd, flags, &running);
+	c->launched = 0;	/* any run starts what was added */
 	if (mc != CURLM_OK)
 		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
 	drain_completed(c);
@@ -430,6 +762,7 @@ on_timer_event(struct loop_timer *t)
 	int running = 0;
 
 	CURLMcode mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	c->launched = 0;
 	if (mc != CURLM_OK)
 		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
 	drain_completed(c);
@@ -449,6 +782,7 @@ http_client_new(struct loop *loop, const struct config *cfg, const char *api_key
 	c->loop = loop;
 	c->cfg = cfg;
 	c->timer.on_expire = on_timer_event;
+	c->h2_streams = H2_MAX_STREAMS;
 	if ((c->multi = curl_multi_init()) == NULL)
 		goto fail;
 	if (build_plain_headers(&c->plain_headers) != 0)
@@ -463,7 +797,8 @@ http_client_new(struct loop *loop, const struct config *cfg, const char *api_key
 	    /* Keep enough idle connections to serve a login storm again
 	     * without new handshakes. */
 	    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_api_connections) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_api_connections) != CURLM_OK)
+	    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)cfg->max_api_connections) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)H2_MAX_STREAMS) != CURLM_OK)
 		goto fail;
 	*out = c;
 	return FR_OK;
@@ -483,7 +818,12 @@ http_client_free(struct http_client *c)
 	while (c->xfers != NULL)
 		xfer_fail(c->xfers, HTTP_FAILED, "the helper is shutting down");
 	if (c->multi != NULL)
-		curl_multi_cleanup(c->multi);
+		curl_multi_cleanup(c->multi);	/* closes the connections: on_close_socket */
+	while (c->conns != NULL) {
+		struct api_conn *next = c->conns->next;
+		free(c->conns);
+		c->conns = next;
+	}
 	loop_timer_cancel(c->loop, &c->timer);
 	curl_slist_free_all(c->plain_headers);
 	slist_free_wiped(c->key_headers);
@@ -508,6 +848,12 @@ configure_easy(struct http_xfer *x, const struct config *cfg)
 	SETOPT(e, CURLOPT_PRIVATE, x);
 	SETOPT(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	SETOPT(e, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(e, CURLOPT_PREREQFUNCTION, on_prereq);
+	SETOPT(e, CURLOPT_PREREQDATA, x);
+	SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	SETOPT(e, CURLOPT_OPENSOCKETDATA, x);
+	SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	SETOPT(e, CURLOPT_CLOSESOCKETDATA, x->client);
 	/* The API is https and nothing else, wherever a reply points. */
 	SETOPT(e, CURLOPT_PROTOCOLS_STR, "https");
 	SETOPT(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
@@ -553,7 +899,7 @@ configure_easy(struct http_xfer *x, const struct config *cfg)
 
 /* Give x a curl handle and hand it to curl. */
 static int
-xfer_launch(struct http_xfer *x)
+xfer_launch(struct http_xfer *x, enum xfer_role role)
 {
 	struct http_client *c = x->client;
 
@@ -574,6 +920,12 @@ xfer_launch(struct http_xfer *x)
 		return FR_ERR_INTERNAL;
 	}
 	c->running++;
+	c->launched++;
+	x->role = role;
+	if (role == XFER_OPENER)
+		c->openers++;
+	else if (role == XFER_PROBE)
+		c->probe = x;
 	return FR_OK;
 }
 
@@ -584,10 +936,12 @@ xfer_launch(struct http_xfer *x)
 static void
 launch_waiting(struct http_client *c)
 {
-	while (!c->closing && c->wait_head != NULL && c->running < c->cfg->max_api_connections) {
+	enum xfer_role role;
+
+	while (!c->closing && c->wait_head != NULL && may_launch(c, c->wait_head, &role)) {
 		struct http_xfer *x = c->wait_head;
 		unqueue(x);
-		if (xfer_launch(x) == FR_OK)
+		if (xfer_launch(x, role) == FR_OK)
 			continue;
 		/* Reported in any order: the failed list has no tail. */
 		x->wait_next = c->failed;
@@ -652,8 +1006,9 @@ http_start(struct http_client *c, const struct http_request *req, http_done_fn d
 	} else {
 		x->headers = c->plain_headers;
 	}
-	if (c->wait_head == NULL && c->running < c->cfg->max_api_connections) {
-		if ((r = xfer_launch(x)) != FR_OK)
+	enum xfer_role role;
+	if (c->wait_head == NULL && may_launch(c, x, &role)) {
+		if ((r = xfer_launch(x, role)) != FR_OK)
 			goto fail;
 	} else {
 		wait_enqueue(c, x);

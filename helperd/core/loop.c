@@ -16,6 +16,14 @@ struct loop {
 	struct loop_timer **heap;	/* a binary min-heap on deadline_ms */
 	size_t timers, heap_cap;
 	uint64_t pass;
+	/* Since loop_take_stalls: the longest pass (epoll_wait's return to
+	 * the next call, with what the caller does between two calls), how
+	 * long an event could wait for the loop; and the longest single
+	 * callback (an fd's event or a timer), which tells one slow handler
+	 * from many quick ones.  The pass under way counts from pass_start_ns. */
+	int64_t pass_start_ns;
+	int64_t longest_pass_ns;
+	int64_t longest_event_ns;
 };
 
 int64_t
@@ -25,6 +33,26 @@ loop_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One callback ended at `done`, having started at *t; the next starts now. */
+static void
+note_event(struct loop *loop, int64_t *t)
+{
+	int64_t done = now_ns();
+
+	if (done - *t > loop->longest_event_ns)
+		loop->longest_event_ns = done - *t;
+	*t = done;
 }
 
 int
@@ -180,6 +208,7 @@ run_timers(struct loop *loop)
 {
 	int64_t now = loop_now_ms();
 	uint64_t pass = loop->pass++;
+	int64_t started = now_ns();
 
 	while (loop->timers > 0) {
 		struct loop_timer *t = loop->heap[0];
@@ -187,6 +216,7 @@ run_timers(struct loop *loop)
 			break;
 		loop_timer_cancel(loop, t);
 		t->on_expire(t);
+		note_event(loop, &started);
 	}
 }
 
@@ -230,16 +260,43 @@ loop_run_once(struct loop *loop, int timeout_ms)
 {
 	struct epoll_event events[LOOP_BATCH];
 
+	if (loop->pass_start_ns != 0) {
+		int64_t pass = now_ns() - loop->pass_start_ns;
+		if (pass > loop->longest_pass_ns)
+			loop->longest_pass_ns = pass;
+	}
 	int n = epoll_wait(loop->epfd, events, LOOP_BATCH, wait_ms(loop, timeout_ms));
+	int64_t t = now_ns();
+	loop->pass_start_ns = t;
 	if (n < 0 && errno != EINTR)
 		return FR_ERR_IO;
 	for (int i = 0; i < n; i++) {
 		struct loop_source *src = events[i].data.ptr;
-		if (!src->dead)
-			src->on_event(src, events[i].events);
+		if (src->dead)
+			continue;
+		src->on_event(src, events[i].events);
+		note_event(loop, &t);
 	}
 	run_deferred(loop);
 	run_timers(loop);
 	run_deferred(loop);
 	return FR_OK;
+}
+
+void
+loop_take_stalls(struct loop *loop, uint64_t *longest_pass_us, uint64_t *longest_event_us)
+{
+	int64_t now = now_ns();
+	int64_t longest = loop->longest_pass_ns;
+
+	/* Called from a dispatch pass: its part so far belongs to this
+	 * reading, the rest to the next. */
+	if (loop->pass_start_ns != 0 && now - loop->pass_start_ns > longest)
+		longest = now - loop->pass_start_ns;
+	if (loop->pass_start_ns != 0)
+		loop->pass_start_ns = now;
+	*longest_pass_us = (uint64_t)(longest / 1000);
+	*longest_event_us = (uint64_t)(loop->longest_event_ns / 1000);
+	loop->longest_pass_ns = 0;
+	loop->longest_event_ns = 0;
 }

@@ -61,6 +61,11 @@ bool loop_timer_armed(const struct loop_timer *t);
  * but the timers'). */
 int loop_run_once(struct loop *loop, int timeout_ms);
 
+/* Since the last call, in microseconds: the longest dispatch pass (how
+ * long an event could wait for the loop) and the longest single event
+ * callback (one slow handler rather than many quick ones). */
+void loop_take_stalls(struct loop *loop, uint64_t *longest_pass_us, uint64_t *longest_event_us);
+
 /* A monotonic clock in milliseconds, for deadlines. */
 int64_t loop_now_ms(void);
 

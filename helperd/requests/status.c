@@ -7,6 +7,7 @@
 #include "api/health.h"
 #include "api/http.h"
 #include "auth/sessions.h"
+#include "core/loop.h"
 #include "requests/table.h"
 #include "store/token_cache.h"
 
@@ -36,6 +37,10 @@ status_on_probe(void *ctx, const struct api_health_result *probe)
 	/* Who is logging in, and how much, is for root: another user could
 	 * otherwise watch logins come and go. */
 	if (conn_peer(c)->uid == 0) {
+		/* Read before the cache count: that reads a directory, and
+		 * the pass is this request's own doing. */
+		uint64_t loop_stall_us, loop_event_us;
+		loop_take_stalls(h->loop, &loop_stall_us, &loop_event_us);
 		int cached = token_cache_count(h->cache);
 		fr_frame_put_u32(&frame, FR_TAG_CACHED_USERS, cached > 0 ? (uint32_t)cached : 0);
 		fr_frame_put_u32(&frame, FR_TAG_LOGINS_ACTIVE, h->logins_active);
@@ -43,6 +48,8 @@ status_on_probe(void *ctx, const struct api_health_result *probe)
 		fr_frame_put_u32(&frame, FR_TAG_CLIENTS, server_clients(h->server));
 		fr_frame_put_u64(&frame, FR_TAG_API_CONNECTS, http_connections_opened(h->http));
 		fr_frame_put_u32(&frame, FR_TAG_OPEN_SESSIONS, sessions_open_total(h->sessions));
+		fr_frame_put_u64(&frame, FR_TAG_LOOP_STALL_US, loop_stall_us);
+		fr_frame_put_u64(&frame, FR_TAG_LOOP_EVENT_US, loop_event_us);
 	}
 	free(sr);
 	if (conn_send(c, &frame) == 0)

@@ -139,9 +139,10 @@ class Status(CacheTestCase):
         self.assertEqual(lines["logins in progress"], "0")
         self.assertIn("open sessions", lines)
         self.assertIn("api connections opened", lines)
+        self.assertRegex(lines["longest event-loop pass since the last status"], r"^\d+ us$")
+        self.assertRegex(lines["longest single event since the last status"], r"^\d+ us$")
         # Both calls shared one probe (or one an earlier test made).
         self.assertLessEqual(self.env.emu.stats()["requests"].get("GET /v1/", 0), 1)
-
 
     def test_logins_in_progress(self):
         import pexpect

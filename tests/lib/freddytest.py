@@ -165,6 +165,59 @@ class Emulator:
         self.log.close()
 
 
+API_SERVER = os.path.join(TOP_SRCDIR, "tests", "bench", "api_server.js")
+NODE = shutil.which("node") or shutil.which("nodejs") or "node"
+
+
+class ApiServer:
+    """tests/bench/api_server.js (Node.js): the Freddy email flow over
+    HTTP/2 (the h2 port also takes HTTP/1.1) and HTTP/1.1 only (the http1
+    port), counting connections by protocol and streams per connection.
+    Users are bench0 .. bench<users-1>, all with `password`, code `code`."""
+
+    def __init__(self, tmp, certs, password, code, users=100, streams=128, setup_ms=0,
+                 latency_ms=0, name="api_server"):
+        port_file = os.path.join(tmp, name + ".ports")
+        self.log = open(os.path.join(tmp, name + ".log"), "w")
+        self.proc = subprocess.Popen(
+            [NODE, API_SERVER, "--cert", os.path.join(certs, "server.pem"),
+             "--key", os.path.join(certs, "server.key"), "--password", password,
+             "--code", str(code), "--users", str(users), "--streams", str(streams),
+             "--setup-ms", str(setup_ms), "--latency-ms", str(latency_ms), "--port-file", port_file],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: read_text(port_file) or self.proc.poll() is not None, timeout=30,
+                 what="api_server ports")
+        if self.proc.poll() is not None:
+            raise AssertionError("api_server exited %s" % self.proc.returncode)
+        self.ports = json.loads(read_text(port_file))
+        # Admin requests go to the HTTP/1.1 port: the h2 port's counters
+        # then show the helper's connections only.
+        self.base = "https://127.0.0.1:%d" % self.ports["http1"]
+        self.ssl = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+
+    def url(self, proto):
+        """api_url for `proto`, "h2" or "http1"."""
+        return "https://127.0.0.1:%d/v1" % self.ports[proto]
+
+    admin = Emulator.admin
+    stats = Emulator.stats
+
+    def peaks(self):
+        """Peaks since the previous call (open connections, streams on one
+        connection, streams in all), then resets them."""
+        return self.admin("peaks", {})
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
 class Helper:
     def __init__(self, tmp, config_text, name="helper", env=None):
         self.tmp = tmp

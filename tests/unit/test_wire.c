@@ -146,6 +146,25 @@ test_largest_frame_fits(void)
 	CHECK(strlen(fr_msg_str(&msg, FR_TAG_VERSION_TEXT)) == FR_WIRE_MAX_STRING);
 }
 
+/* STATUS carries the loop's longest pass and event as optional u64s. */
+static void
+test_status_loop_stall(void)
+{
+	fr_frame_init(&frame, FR_MSG_STATUS);
+	fr_frame_put_str(&frame, FR_TAG_VERSION_TEXT, "1.0");
+	fr_frame_put_u64(&frame, FR_TAG_LOOP_STALL_US, UINT64_C(4200));
+	fr_frame_put_u64(&frame, FR_TAG_LOOP_EVENT_US, UINT64_C(900));
+	CHECK(fr_frame_finish(&frame) == 0);
+	CHECK(decode_frame() == 0);
+	CHECK(fr_msg_has(&msg, FR_TAG_LOOP_STALL_US));
+	CHECK(fr_msg_num(&msg, FR_TAG_LOOP_STALL_US) == 4200);
+	CHECK(fr_msg_num(&msg, FR_TAG_LOOP_EVENT_US) == 900);
+	/* Not a tag of the requests. */
+	fr_frame_init(&frame, FR_MSG_STATUS_GET);
+	fr_frame_put_u64(&frame, FR_TAG_LOOP_STALL_US, 1);
+	CHECK(fr_frame_finish(&frame) != 0);
+}
+
 int
 main(void)
 {
@@ -155,5 +174,6 @@ main(void)
 	test_decoder_rejects();
 	test_length_prefix();
 	test_largest_frame_fits();
+	test_status_loop_stall();
 	return check_finish("test_wire");
 }

@@ -1,0 +1,181 @@
+"""The helper decides from what the API negotiated how many connections a
+burst of logins opens: over HTTP/2 the requests share a connection (more
+only when the server's stream limit is reached), over HTTP/1.1 each
+request in flight has its own, in parallel, as before.
+
+The HTTP/2 server is the benchmark's (tests/bench/api_server.js, Node's
+http2 module), which counts connections by protocol and the streams on
+each; the HTTP/1.1 one is the emulator."""
+
+import os
+import threading
+import time
+
+from freddytest import FIRST_TEST_UID, ApiServer, FreddyEnv, FreddyTestCase, main
+
+PASSWORD = "H2-Pass-1"
+CODE = 4321
+LATENCY_MS = 400
+CODE_PROMPT = "code \\(Enter for a new one\\): "
+
+
+def concurrently(count, fn):
+    results = [None] * count
+
+    def run(i):
+        results[i] = fn(i)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+class Http2Env:
+    """A helper whose api_url is api_server.js's HTTP/2 port."""
+
+    def __init__(self, streams=128, config=""):
+        # api_server.js knows bench0, bench1, …; the helper logs in local
+        # accounts only.
+        accounts = {"bench%d" % i: FIRST_TEST_UID + i for i in range(100)}
+        self.env = FreddyEnv(start_helper=False, config=config, local_accounts=accounts)
+        self.api = ApiServer(self.env.tmp, self.env.certs, PASSWORD, CODE, streams=streams,
+                             latency_ms=LATENCY_MS)
+        with open(self.env.helper.config, "a") as f:
+            f.write("api_url = %s\n" % self.api.url("h2"))
+        self.env.helper.start(wait_socket=self.env.socket)
+
+    def login(self, i):
+        return self.env.pamtester("bench%d" % i, [("Password: ", PASSWORD), (CODE_PROMPT, str(CODE))])
+
+    def close(self):
+        self.api.stop()
+        self.env.close()
+
+
+class Http2SharesOneConnection(FreddyTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.h2 = Http2Env()
+        cls.env = cls.h2.env
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h2.close()
+
+    def test_a_burst_multiplexes(self):
+        results = concurrently(12, self.h2.login)
+        for r in results:
+            self.assertEqual(r.status, 0, r)
+        stats = self.h2.api.stats()
+        peaks = self.h2.api.peaks()
+        # Twelve logins in flight at once (each request waits LATENCY_MS
+        # at the server) over one TCP+TLS connection: the first request
+        # learnt that the API speaks h2, the others waited for it.
+        self.assertEqual(stats["by_protocol"]["h2"], 1, stats)
+        self.assertEqual(stats["by_protocol"]["http/1.1"], 0, stats)
+        self.assertGreaterEqual(peaks["streams_per_connection"], 6, peaks)
+        self.assertEqual(stats["streams"], 24, stats)
+        self.assertIn("the API negotiated HTTP/2", self.env.helper.read_log())
+
+
+class Http2HonoursTheStreamLimit(FreddyTestCase):
+    """A server that allows 2 streams per connection: never more on one,
+    and a new connection per 2 requests waiting, not one per request."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h2 = Http2Env(streams=2)
+        cls.env = cls.h2.env
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h2.close()
+
+    def test_connections_per_stream_limit(self):
+        # One login first: the connection it opens has had the server's
+        # SETTINGS (before them curl assumes 100 streams, and the server
+        # refuses the streams beyond its limit; curl retries those).
+        self.assertEqual(self.h2.login(99).status, 0)
+        before = self.h2.api.stats()["by_protocol"]["h2"]
+        self.h2.api.peaks()
+        results = concurrently(8, self.h2.login)
+        for r in results:
+            self.assertEqual(r.status, 0, r)
+        stats = self.h2.api.stats()
+        peaks = self.h2.api.peaks()
+        self.assertLessEqual(peaks["streams_per_connection"], 2, peaks)
+        # 8 requests at once at 2 each: 4 connections, one of them the
+        # first login's; the burst that teaches the limit may leave one or
+        # two more (curl closes a connection whose stream the server
+        # refused).  One per request would be 8 new ones.
+        opened = stats["by_protocol"]["h2"] - before
+        self.assertGreaterEqual(opened, 2, stats)
+        self.assertLessEqual(opened, 5, stats)
+        self.assertIn("the API allows 2 requests at once per HTTP/2 connection",
+                      self.env.helper.read_log())
+
+
+class Http2BoundedByMaxApiConnections(FreddyTestCase):
+    """max_api_connections = 1 bounds HTTP/2 connections too."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h2 = Http2Env(streams=2, config="max_api_connections = 1\n")
+        cls.env = cls.h2.env
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h2.close()
+
+    def test_one_connection_two_streams(self):
+        # A first login opens the connection and reads the server's
+        # SETTINGS (see Http2HonoursTheStreamLimit).
+        self.assertEqual(self.h2.login(99).status, 0)
+        before = self.h2.api.stats()["by_protocol"]["h2"]
+        self.h2.api.peaks()
+        started = time.monotonic()
+        results = concurrently(4, self.h2.login)
+        elapsed = time.monotonic() - started
+        for r in results:
+            self.assertEqual(r.status, 0, r)
+        stats = self.h2.api.stats()
+        self.assertEqual(stats["by_protocol"]["h2"], before, stats)
+        self.assertLessEqual(self.h2.api.peaks()["streams_per_connection"], 2)
+        # Eight requests two at a time: four rounds of LATENCY_MS at least.
+        self.assertGreaterEqual(elapsed, 4 * LATENCY_MS / 1000.0)
+
+
+USERS = [{"username": "user%d" % i, "email": "user%d@example.com" % i, "password": "Pass-%d-x" % i}
+         for i in range(6)]
+
+
+class Http1StaysParallel(FreddyTestCase):
+    """The emulator speaks HTTP/1.1 only: a burst still gets a connection
+    per request in flight, at once, not one request after another."""
+    env_kwargs = {"users": USERS}
+
+    def test_six_logins_six_connections(self):
+        self.env.emu.admin("config", {"latency_ms": LATENCY_MS})
+        try:
+            before = self.env.emu.stats()["connections"]
+            started = time.monotonic()
+            results = concurrently(6, lambda i: self.env.login(USERS[i]["username"],
+                                                               password=USERS[i]["password"]))
+            elapsed = time.monotonic() - started
+            opened = self.env.emu.stats()["connections"] - before - 1
+        finally:
+            self.env.emu.admin("config", {"latency_ms": 0})
+        for r in results:
+            self.assertEqual(r.status, 0, r)
+        # The first request goes alone (it learns the protocol); the five
+        # others open their own connections while it waits for its answer.
+        self.assertGreaterEqual(opened, 5)
+        # One request after another would take 12 x LATENCY_MS.
+        self.assertLess(elapsed, 12 * LATENCY_MS / 1000.0 - 1.0)
+        self.assertIn("the API negotiated HTTP/1.1", self.env.helper.read_log())
+
+
+if __name__ == "__main__":
+    main()
