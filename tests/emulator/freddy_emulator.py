@@ -1691,6 +1691,8 @@ class EmulatorServer(ThreadingHTTPServer):
                 "elsewhere": sum(n for k, n in st.requests.items() if k.endswith(" " + ELSEWHERE)),
                 "resets_sent": st.resets_sent,
                 "aius_tokens": self._count_by_user(st.durable.values()),
+                "aius_token_names": {u: [r.token_name for r in st.durable.values() if r.username == u]
+                                     for u in {r.username for r in st.durable.values()}},
                 "api_keys": self._count_by_user(st.api_keys.values()),
             })
 

@@ -609,7 +609,9 @@ def test_aius_tokens(c: Client) -> None:
     remember(body, "token")
     check("aius tokens: each call mints another token; client_id kept", st == 200
           and body["token"] != first and body["client_id"] == "cli-1", body)
-    check("stats: aius_tokens counts the user's tokens", c.stats()["aius_tokens"] == {"alice": 2}, c.stats())
+    check("stats: aius_tokens counts the user's tokens, aius_token_names names them",
+          c.stats()["aius_tokens"] == {"alice": 2}
+          and c.stats()["aius_token_names"] == {"alice": ["pam_freddy host1", "second"]}, c.stats())
     check("stats: POST /api/v1/tokens counted per endpoint",
           c.stats()["requests"].get("POST /api/v1/tokens") == 14, c.stats()["requests"])
     _, jwt_login, _ = c.post("/api/v1/auth/login", {"username": "alice", "password": PASSWORDS[0]})
