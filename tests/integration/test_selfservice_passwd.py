@@ -14,8 +14,7 @@ import time
 
 import fakehelper as fh
 from cachetest import UIDS
-from flowtest import EMULATOR_SECRETS, totp_code
-from freddytest import PASSWORDS, PYTHON, TOP_SRCDIR, main
+from freddytest import PASSWORDS, PYTHON, TOP_SRCDIR, main, wait_for
 from selfservice import (CODE_PROMPT, CURRENT, NEW, RESET_CODE, RETYPE, SelfServiceTestCase,
                          raw_passwd_begin, setpriv)
 
@@ -233,11 +232,14 @@ class VerifierReplaced(SelfServiceTestCase):
     def test_cached_reauthentication_knows_the_new_password(self):
         r = self.env.aius_login("bob")
         self.assertEqual(r.status, 0, r)
+        old = self.env.cached("bob")["verifier"]
         started = time.time() - 0.001
         r = self.env.chauthtok("bob", [(CURRENT, PASSWORDS["bob"]),
-                                    (RESET_CODE, lambda: self.env.reset_code("bob", started)),
-                                    (NEW, NEW_PASSWORD), (RETYPE, NEW_PASSWORD)], as_user="bob")
+                                       (RESET_CODE, lambda: self.env.reset_code("bob", started)),
+                                       (NEW, NEW_PASSWORD), (RETYPE, NEW_PASSWORD)], as_user="bob")
         self.assertEqual(r.status, 0, r)
+        # Made on the verifier thread, like the one of a login.
+        wait_for(lambda: self.env.cached("bob")["verifier"] != old, what="the new verifier")
         r = self.env.pamtester("bob", [("Password: ", NEW_PASSWORD)])
         self.assertEqual(r.status, 0, r)                 # the verifier's password: no code
         self.assertNotIn(CODE_PROMPT, r.transcript)

@@ -71,7 +71,13 @@ class SelfServiceEnv(CacheEnv):
         if code and user in EMULATOR_SECRETS:
             script.append((CODE_PROMPT, lambda: totp_code(EMULATOR_SECRETS[user])))
         prefix = setpriv(as_uid) if as_uid is not None else ()
-        return self.pamtester(user, script, service=service, prefix=prefix)
+        r = self.pamtester(user, script, service=service, prefix=prefix)
+        # The verifier is made on the helper's verifier thread and may
+        # reach the cache just after the login (cachetest.CacheEnv.login).
+        if r.status == 0 and self.keeps_verifiers():
+            wait_for(lambda: (self.cached(user) or {}).get("verifier"),
+                     what="the password verifier of %s" % user)
+        return r
 
     def jwt_login(self, user):
         return self.pamtester(user, [("Password: ", PASSWORDS[user])])
