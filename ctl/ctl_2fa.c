@@ -13,7 +13,6 @@
 #include "ctl.h"
 #include "ctl_input.h"
 #include "ctl_qr.h"
-#include "fr_error.h"
 
 /* A TOTP code has 6-8 digits, a recovery code a few groups; the wire
  * allows more, a person never types it. */
