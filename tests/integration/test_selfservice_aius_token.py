@@ -134,14 +134,24 @@ class CachedReauthentication(SelfServiceTestCase):
         self.assertIn(CODE_PROMPT, r.transcript)
 
 
+OUTAGE_S = 2
+
+
 class OfflineLogin(SelfServiceTestCase):
-    env_kwargs = {"api": "aius", "config": "offline_login = yes\n"}
+    # As test_offline_login.py: password alone (no local TOTP secret), and
+    # only once the outage has lasted offline_after.
+    env_kwargs = {"api": "aius", "config": "offline_login = yes\noffline_password_only = yes\n"
+                                           "offline_after = %d\n" % OUTAGE_S}
 
     def test_offline_as_for_the_other_profiles(self):
         self.assertEqual(self.env.aius_login("alice").status, 0)
         self.env.emu.admin("config", {"fault": "reset"})
+        r = self.env.pamtester("carol", [("Password: ", "any")])   # meets the outage first
+        self.assertNotEqual(r.status, 0, r)
+        time.sleep(OUTAGE_S + 0.3)
         r = self.env.pamtester("alice", [("Password: ", PASSWORDS["alice"])])
         self.assertEqual(r.status, 0, r)
+        self.assertIn("OFFLINE login for user=alice", self.env.helper.read_log())
         r = self.env.pamtester("alice", [("Password: ", "wrong")])
         self.assertNotEqual(r.status, 0, r)
 
