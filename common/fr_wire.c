@@ -34,14 +34,28 @@ static const enum field_kind tag_kind[FR_TAG_COUNT] = {
 	[FR_TAG_OPEN_SESSIONS] = KIND_U32,
 	[FR_TAG_LOOP_STALL_US] = KIND_U64,
 	[FR_TAG_LOOP_EVENT_US] = KIND_U64,
+	[FR_TAG_CODE] = KIND_STR,
+	[FR_TAG_TWOFA_ENABLED] = KIND_U32,
+	[FR_TAG_OTPAUTH_URI] = KIND_STR,
+	[FR_TAG_TOTP_SECRET] = KIND_STR,
+	[FR_TAG_KEY_NAME] = KIND_STR,
+	[FR_TAG_KEY_ID] = KIND_STR,
+	[FR_TAG_API_KEY] = KIND_STR,
+	[FR_TAG_CREATED_AT] = KIND_STR,
+	[FR_TAG_LAST_USED] = KIND_STR,
+	[FR_TAG_CALLER_UID] = KIND_U32,
+	[FR_TAG_CHAUTHTOK_FLAGS] = KIND_U32,
 };
 
-#define BIT(t) (UINT32_C(1) << (t))
+/* Every tag fits the 64-bit masks below. */
+_Static_assert(FR_TAG_COUNT <= 64, "fr_msg.present has 64 bits");
+
+#define BIT(t) (UINT64_C(1) << (t))
 
 struct msg_rule {
 	uint8_t type;
-	uint32_t required;
-	uint32_t allowed;	/* includes required */
+	uint64_t required;
+	uint64_t allowed;	/* besides required */
 };
 
 #define SESSION_TAGS (BIT(FR_TAG_RHOST) | BIT(FR_TAG_TTY) | BIT(FR_TAG_RUSER) | BIT(FR_TAG_PAM_FLAGS))
@@ -56,6 +70,16 @@ static const struct msg_rule msg_rules[] = {
 	{ FR_MSG_STATUS_GET, 0, 0 },
 	{ FR_MSG_CACHE_LIST, 0, 0 },
 	{ FR_MSG_CACHE_FORGET, BIT(FR_TAG_USER), 0 },
+	{ FR_MSG_TWOFA_STATUS_GET, 0, 0 },
+	{ FR_MSG_TWOFA_SETUP, 0, 0 },
+	{ FR_MSG_TWOFA_ENABLE, BIT(FR_TAG_CODE), 0 },
+	{ FR_MSG_TWOFA_DISABLE, BIT(FR_TAG_CODE), 0 },
+	{ FR_MSG_APIKEY_CREATE, BIT(FR_TAG_KEY_NAME), 0 },
+	{ FR_MSG_APIKEY_LIST, 0, 0 },
+	{ FR_MSG_APIKEY_DELETE, BIT(FR_TAG_KEY_ID), 0 },
+	{ FR_MSG_PASSWD_BEGIN,
+	  BIT(FR_TAG_USER) | BIT(FR_TAG_SERVICE) | BIT(FR_TAG_CALLER_UID) | BIT(FR_TAG_CHAUTHTOK_FLAGS),
+	  SESSION_TAGS },
 	{ FR_MSG_PROMPT, BIT(FR_TAG_TEXT) | BIT(FR_TAG_STYLE), BIT(FR_TAG_PROMPT_FLAGS) },
 	{ FR_MSG_INFO, BIT(FR_TAG_TEXT), 0 },
 	{ FR_MSG_ERROR, BIT(FR_TAG_TEXT), 0 },
@@ -67,6 +91,14 @@ static const struct msg_rule msg_rules[] = {
 	  BIT(FR_TAG_LOGINS_TOTAL) | BIT(FR_TAG_OPEN_SESSIONS) | BIT(FR_TAG_LOOP_STALL_US) |
 	  BIT(FR_TAG_LOOP_EVENT_US) },
 	{ FR_MSG_CACHE_ENTRY, BIT(FR_TAG_USER), BIT(FR_TAG_LAST_LOGIN) | BIT(FR_TAG_EXPIRES) },
+	{ FR_MSG_TWOFA_STATE, BIT(FR_TAG_TWOFA_ENABLED), 0 },
+	{ FR_MSG_TWOFA_SECRET, BIT(FR_TAG_OTPAUTH_URI) | BIT(FR_TAG_TOTP_SECRET), 0 },
+	{ FR_MSG_RECOVERY_CODE, BIT(FR_TAG_CODE), 0 },
+	{ FR_MSG_APIKEY_NEW, BIT(FR_TAG_KEY_ID) | BIT(FR_TAG_API_KEY),
+	  BIT(FR_TAG_KEY_NAME) | BIT(FR_TAG_CREATED_AT) },
+	/* No API_KEY here: a listing cannot carry a key even by mistake. */
+	{ FR_MSG_APIKEY_ENTRY, BIT(FR_TAG_KEY_ID),
+	  BIT(FR_TAG_KEY_NAME) | BIT(FR_TAG_CREATED_AT) | BIT(FR_TAG_LAST_USED) },
 };
 
 static const struct msg_rule *
@@ -112,6 +144,14 @@ number_in_range(enum fr_tag tag, uint64_t v)
 		return v <= FR_RESULT_MAX;
 	case FR_TAG_PROMPT_FLAGS:
 		return (v & ~(uint64_t)FR_PROMPT_IS_PASSWORD) == 0;
+	case FR_TAG_TWOFA_ENABLED:
+		return v <= 1;
+	case FR_TAG_CHAUTHTOK_FLAGS: {
+		uint64_t phase = v & (FR_CHAUTHTOK_PRELIM | FR_CHAUTHTOK_UPDATE);
+		return (v & ~(uint64_t)(FR_CHAUTHTOK_PRELIM | FR_CHAUTHTOK_UPDATE |
+					FR_CHAUTHTOK_EXPIRED_ONLY)) == 0 &&
+		       (phase == FR_CHAUTHTOK_PRELIM || phase == FR_CHAUTHTOK_UPDATE);
+	}
 	default:
 		return 1;
 	}
@@ -363,6 +403,14 @@ fr_msg_type_name(int type)
 	case FR_MSG_STATUS_GET:		return "STATUS_GET";
 	case FR_MSG_CACHE_LIST:		return "CACHE_LIST";
 	case FR_MSG_CACHE_FORGET:	return "CACHE_FORGET";
+	case FR_MSG_TWOFA_STATUS_GET:	return "TWOFA_STATUS_GET";
+	case FR_MSG_TWOFA_SETUP:	return "TWOFA_SETUP";
+	case FR_MSG_TWOFA_ENABLE:	return "TWOFA_ENABLE";
+	case FR_MSG_TWOFA_DISABLE:	return "TWOFA_DISABLE";
+	case FR_MSG_APIKEY_CREATE:	return "APIKEY_CREATE";
+	case FR_MSG_APIKEY_LIST:	return "APIKEY_LIST";
+	case FR_MSG_APIKEY_DELETE:	return "APIKEY_DELETE";
+	case FR_MSG_PASSWD_BEGIN:	return "PASSWD_BEGIN";
 	case FR_MSG_PROMPT:		return "PROMPT";
 	case FR_MSG_INFO:		return "INFO";
 	case FR_MSG_ERROR:		return "ERROR";
@@ -370,6 +418,11 @@ fr_msg_type_name(int type)
 	case FR_MSG_TOKEN:		return "TOKEN";
 	case FR_MSG_STATUS:		return "STATUS";
 	case FR_MSG_CACHE_ENTRY:	return "CACHE_ENTRY";
+	case FR_MSG_TWOFA_STATE:	return "TWOFA_STATE";
+	case FR_MSG_TWOFA_SECRET:	return "TWOFA_SECRET";
+	case FR_MSG_RECOVERY_CODE:	return "RECOVERY_CODE";
+	case FR_MSG_APIKEY_NEW:		return "APIKEY_NEW";
+	case FR_MSG_APIKEY_ENTRY:	return "APIKEY_ENTRY";
 	default:			return "UNKNOWN";
 	}
 }

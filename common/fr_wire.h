@@ -33,6 +33,16 @@ enum fr_msg_type {
 	FR_MSG_STATUS_GET = 6,
 	FR_MSG_CACHE_LIST = 7,
 	FR_MSG_CACHE_FORGET = 8,
+	/* account self-service: always the caller's own account (SO_PEERCRED) */
+	FR_MSG_TWOFA_STATUS_GET = 9,
+	FR_MSG_TWOFA_SETUP = 10,
+	FR_MSG_TWOFA_ENABLE = 11,
+	FR_MSG_TWOFA_DISABLE = 12,
+	FR_MSG_APIKEY_CREATE = 13,
+	FR_MSG_APIKEY_LIST = 14,
+	FR_MSG_APIKEY_DELETE = 15,
+	/* pam_sm_chauthtok: then PROMPT/INFO/ERROR/ANSWER/DONE as for a login */
+	FR_MSG_PASSWD_BEGIN = 16,
 	/* helper -> client */
 	FR_MSG_PROMPT = 64,
 	FR_MSG_INFO = 65,
@@ -41,6 +51,11 @@ enum fr_msg_type {
 	FR_MSG_TOKEN = 68,
 	FR_MSG_STATUS = 69,
 	FR_MSG_CACHE_ENTRY = 70,
+	FR_MSG_TWOFA_STATE = 71,	/* reply to TWOFA_STATUS_GET, _ENABLE, _DISABLE */
+	FR_MSG_TWOFA_SECRET = 72,	/* reply to TWOFA_SETUP */
+	FR_MSG_RECOVERY_CODE = 73,	/* one per code, after TWOFA_STATE of an enable */
+	FR_MSG_APIKEY_NEW = 74,		/* reply to APIKEY_CREATE: the only one with the key */
+	FR_MSG_APIKEY_ENTRY = 75,	/* one per key of APIKEY_LIST: never the key */
 };
 
 enum fr_tag {
@@ -70,7 +85,18 @@ enum fr_tag {
 	FR_TAG_OPEN_SESSIONS = 24, /* u32 */
 	FR_TAG_LOOP_STALL_US = 25, /* u64: longest event-loop pass since the last STATUS */
 	FR_TAG_LOOP_EVENT_US = 26, /* u64: longest single event callback, same period */
-	FR_TAG_COUNT = 27	/* one past the last tag */
+	FR_TAG_CODE = 27,	/* str: a TOTP or recovery code (secret) */
+	FR_TAG_TWOFA_ENABLED = 28, /* u32: 0 or 1 */
+	FR_TAG_OTPAUTH_URI = 29, /* str: otpauth:// URI of a new TOTP secret (secret) */
+	FR_TAG_TOTP_SECRET = 30, /* str: that secret, base32 (secret) */
+	FR_TAG_KEY_NAME = 31,	/* str: an API key's name */
+	FR_TAG_KEY_ID = 32,	/* str: an API key's id */
+	FR_TAG_API_KEY = 33,	/* str: the API key itself (secret) */
+	FR_TAG_CREATED_AT = 34,	/* str: creation time, as the API wrote it */
+	FR_TAG_LAST_USED = 35,	/* str: last use, as the API wrote it; absent = never */
+	FR_TAG_CALLER_UID = 36,	/* u32: real uid of the process running the PAM stack */
+	FR_TAG_CHAUTHTOK_FLAGS = 37, /* u32: FR_CHAUTHTOK_* bits */
+	FR_TAG_COUNT = 38	/* one past the last tag */
 };
 
 enum fr_authtok_mode {
@@ -86,6 +112,12 @@ enum fr_prompt_style {
 
 /* PROMPT flags */
 #define FR_PROMPT_IS_PASSWORD	0x1u	/* on success, the module sets PAM_AUTHTOK to this answer */
+
+/* CHAUTHTOK_FLAGS: libpam's phase (exactly one of the first two) and
+ * whether only an expired password is to be changed. */
+#define FR_CHAUTHTOK_PRELIM	0x1u	/* PAM_PRELIM_CHECK: may this go ahead?  No prompt. */
+#define FR_CHAUTHTOK_UPDATE	0x2u	/* PAM_UPDATE_AUTHTOK: change the password */
+#define FR_CHAUTHTOK_EXPIRED_ONLY 0x4u	/* PAM_CHANGE_EXPIRED_AUTHTOK */
 
 enum fr_result {
 	FR_RESULT_SUCCESS = 0,
@@ -107,7 +139,7 @@ enum fr_result {
  * fr_msg_wipe(). */
 struct fr_msg {
 	uint8_t type;
-	uint32_t present;		/* bit (1 << tag) */
+	uint64_t present;		/* bit (1 << tag) */
 	uint16_t offset[FR_TAG_COUNT];	/* into data, for strings */
 	uint16_t length[FR_TAG_COUNT];
 	uint64_t number[FR_TAG_COUNT];

@@ -36,7 +36,22 @@ int ctl_reply(const struct ctl_context *ctx, int fd, struct fr_msg *reply);
 /* The DONE result as an exit code, printing its text to stderr. */
 int ctl_done_status(const struct fr_msg *done);
 
+/* Send the request (ctl_request) and read replies until DONE, handing
+ * each other one to `each`, which returns 0 to go on or a CTL_EXIT_* code
+ * to stop; every reply is wiped after use.  Returns `each`'s code, or the
+ * DONE's. */
+typedef int (*ctl_reply_fn)(void *arg, const struct fr_msg *reply);
+int ctl_run(const struct ctl_context *ctx, struct fr_frame *request, ctl_reply_fn each, void *arg);
+
+/* True when s is one word of printable ASCII: what a secret a person
+ * copies (a key, a URI, a code) must be before it reaches a terminal. */
+int ctl_printable_word(const char *s);
+
 /* ctl_totp.c: totp enroll|remove. */
 int ctl_totp_main(const struct ctl_context *ctx, int argc, char **argv);
+/* ctl_2fa.c: 2fa status|setup|enable|disable (aius). */
+int ctl_2fa_main(const struct ctl_context *ctx, int argc, char **argv);
+/* ctl_apikey.c: apikey create NAME|list|delete KEYID (jwt). */
+int ctl_apikey_main(const struct ctl_context *ctx, int argc, char **argv);
 
 #endif

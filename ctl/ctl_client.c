@@ -117,3 +117,37 @@ ctl_done_status(const struct fr_msg *done)
 		return CTL_EXIT_FAILURE;
 	}
 }
+
+int
+ctl_run(const struct ctl_context *ctx, struct fr_frame *request, ctl_reply_fn each, void *arg)
+{
+	struct fr_msg reply;
+	int fd, r;
+
+	if ((r = ctl_request(ctx, request, &fd, &reply)) != 0)
+		return r;
+	for (;;) {
+		if (reply.type == FR_MSG_DONE) {
+			r = ctl_done_status(&reply);
+			break;
+		}
+		r = each(arg, &reply);
+		fr_msg_wipe(&reply);
+		if (r != 0 || (r = ctl_reply(ctx, fd, &reply)) != 0)
+			break;
+	}
+	fr_msg_wipe(&reply);
+	close(fd);
+	return r;
+}
+
+int
+ctl_printable_word(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}

@@ -18,17 +18,16 @@
 #include <unistd.h>
 
 #include <liboath/oath.h>
-#include <qrencode.h>
 
 #include "hostlib/atomic_file.h"
 #include "hostlib/totp_users.h"
 #include "hostlib/user_name.h"
 #include "ctl.h"
+#include "ctl_qr.h"
 #include "fr_error.h"
 
 #define DEFAULT_USERS_FILE SYSCONFDIR "/freddy/totp_users"
 #define SECRET_BYTES 20		/* 160 bits, RFC 4226's recommendation for SHA-1 */
-#define QR_QUIET_ZONE 4		/* modules of light border the QR standard asks for */
 #define ISSUER "Freddy"
 
 struct totp_opts {
@@ -170,30 +169,6 @@ uri_escape(const char *s, char *out, size_t cap)
 }
 
 static int
-is_dark(const QRcode *qr, int x, int y)
-{
-	if (x < 0 || y < 0 || x >= qr->width || y >= qr->width)
-		return 0;	/* the quiet zone */
-	return qr->data[y * qr->width + x] & 1;
-}
-
-/* Two module rows per text line with half blocks.  Light modules are
- * drawn, dark ones left blank, which suits the usual dark terminal. */
-static void
-print_qr(const QRcode *qr)
-{
-	int lo = -QR_QUIET_ZONE, hi = qr->width + QR_QUIET_ZONE;
-
-	for (int y = lo; y < hi; y += 2) {
-		for (int x = lo; x < hi; x++) {
-			int top = !is_dark(qr, x, y), bottom = y + 1 < hi && !is_dark(qr, x, y + 1);
-			fputs(top && bottom ? "\u2588" : top ? "\u2580" : bottom ? "\u2584" : " ", stdout);
-		}
-		fputc('\n', stdout);
-	}
-}
-
-static int
 enroll(const struct totp_opts *o)
 {
 	unsigned char secret[SECRET_BYTES];
@@ -236,13 +211,7 @@ enroll(const struct totp_opts *o)
 	snprintf(uri, sizeof(uri),
 		 "otpauth://totp/" ISSUER ":%s?secret=%s&issuer=" ISSUER "&algorithm=SHA1&digits=%u&period=%u",
 		 label, b32, o->digits, o->step);
-	QRcode *qr = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-	if (qr == NULL) {
-		fprintf(stderr, "freddyctl: cannot make the QR code: %s\n", strerror(errno));
-	} else {
-		print_qr(qr);
-		QRcode_free(qr);
-	}
+	(void)ctl_qr_print(uri);	/* the URI below serves without it */
 	if (removed > 0)
 		printf("\nThe previous secret of %s was replaced.\n", o->user);
 	printf("\nScan the code above with an authenticator app, or enter this URI:\n%s\n", uri);

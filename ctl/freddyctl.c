@@ -21,6 +21,8 @@ static const struct ctl_command commands[] = {
 	{ "status", "status", "helper version, API reachability, counters", ctl_cmd_status },
 	{ "cache", "cache list | cache forget USER", "cached logins (root)", ctl_cmd_cache },
 	{ "totp", "totp enroll|remove USER", "add or remove a local TOTP secret (root)", ctl_totp_main },
+	{ "2fa", "2fa status|setup|enable|disable", "your AIUS two-factor authentication", ctl_2fa_main },
+	{ "apikey", "apikey create NAME|list|delete KEYID", "your JWT API keys", ctl_apikey_main },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -29,7 +31,7 @@ usage(FILE *out)
 {
 	fprintf(out, "Usage: freddyctl [--socket PATH] COMMAND [ARGS]\n\nCommands:\n");
 	for (const struct ctl_command *c = commands; c->name != NULL; c++)
-		fprintf(out, "  %-28s %s\n", c->usage, c->summary);
+		fprintf(out, "  %-37s %s\n", c->usage, c->summary);
 	fprintf(out,
 		"\nOptions:\n"
 		"  -s, --socket PATH   the helper's socket (default %s)\n"

@@ -268,6 +268,59 @@ converse(struct exchange *ex, int *result)
 	return r;
 }
 
+/* The PAM user, or the result to return without one. */
+static int
+target_user(pam_handle_t *pamh, const struct module_options *opt, const char **user)
+{
+	int r = pam_get_user(pamh, user, NULL);
+
+	if (r != PAM_SUCCESS || *user == NULL || **user == '\0') {
+		DEBUG_LOG(opt, pamh, "no user name: %s", pam_strerror(pamh, r));
+		return r == PAM_CONV_ERR || r == PAM_CONV_AGAIN ? FR_RESULT_CONV_ERR : FR_RESULT_USER_UNKNOWN;
+	}
+	return FR_RESULT_SUCCESS;
+}
+
+/* Send the request built in `frame`, hold the conversation the helper
+ * leads, and return its verdict.  On success the answer to the prompt
+ * flagged IS_PASSWORD becomes PAM_AUTHTOK, for the modules after us. */
+static int
+run_exchange(struct exchange *ex, struct fr_frame *frame, const char *user)
+{
+	int result = FR_RESULT_SYSTEM_ERR;
+	int r;
+
+	if ((r = open_helper(ex)) != 0)
+		return unavailable(ex, "cannot connect", r);
+	/* A helper at its client limit answers "busy" and closes before it
+	 * reads our request: read its answer even when the send failed. */
+	r = send_frame(ex, frame);
+	if (r == 0 || r == FR_ERR_CLOSED)
+		r = converse(ex, &result);
+	if (r != 0)
+		return unavailable(ex, "exchange failed", r);
+	struct log_text name;
+	DEBUG_LOG(ex->opt, ex->pamh, "result for %s: %s", for_log(&name, user), fr_result_name(result));
+
+	if (result == FR_RESULT_SUCCESS && ex->password != NULL &&
+	    pam_set_item(ex->pamh, PAM_AUTHTOK, ex->password) != PAM_SUCCESS)
+		result = FR_RESULT_SYSTEM_ERR;
+	return result;
+}
+
+static void
+exchange_end(struct exchange *ex, struct fr_frame *frame)
+{
+	if (frame != NULL)
+		fr_frame_wipe(frame);
+	free(frame);
+	wipe_free(ex->password);
+	ex->password = NULL;
+	if (ex->fd >= 0)
+		close(ex->fd);
+	ex->fd = -1;
+}
+
 int
 module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *opt, int flags)
 {
@@ -275,14 +328,10 @@ module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *op
 	struct fr_frame *frame = NULL;
 	const char *user = NULL;
 	const void *authtok = NULL;
-	int result = FR_RESULT_SYSTEM_ERR;
-	int r;
+	int result;
 
-	r = pam_get_user(pamh, &user, NULL);
-	if (r != PAM_SUCCESS || user == NULL || *user == '\0') {
-		DEBUG_LOG(opt, pamh, "no user name: %s", pam_strerror(pamh, r));
-		return r == PAM_CONV_ERR || r == PAM_CONV_AGAIN ? FR_RESULT_CONV_ERR : FR_RESULT_USER_UNKNOWN;
-	}
+	if ((result = target_user(pamh, opt, &user)) != FR_RESULT_SUCCESS)
+		return result;
 	if (opt->authtok_mode != FR_AUTHTOK_NONE &&
 	    pam_get_item(pamh, PAM_AUTHTOK, &authtok) != PAM_SUCCESS)
 		authtok = NULL;
@@ -292,38 +341,54 @@ module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *op
 	fr_frame_init(frame, FR_MSG_AUTH_BEGIN);
 	if (put_context(&ex, frame, user, flags) != 0) {
 		pam_syslog(pamh, LOG_ERR, "user, service or host name too long");
-		goto out;
-	}
-	fr_frame_put_u32(frame, FR_TAG_AUTHTOK_MODE, (uint32_t)opt->authtok_mode);
-	if (authtok != NULL)
-		fr_frame_put_str(frame, FR_TAG_AUTHTOK, authtok);
-
-	if ((r = open_helper(&ex)) != 0) {
-		result = unavailable(&ex, "cannot connect", r);
-		goto out;
-	}
-	/* A helper at its client limit answers "busy" and closes before it
-	 * reads our request: read its answer even when the send failed. */
-	r = send_frame(&ex, frame);
-	if (r == 0 || r == FR_ERR_CLOSED)
-		r = converse(&ex, &result);
-	if (r != 0) {
-		result = unavailable(&ex, "exchange failed", r);
-		goto out;
-	}
-	struct log_text name;
-	DEBUG_LOG(opt, pamh, "result for %s: %s", for_log(&name, user), fr_result_name(result));
-
-	/* Stacked modules may reuse the password, as after pam_unix. */
-	if (result == FR_RESULT_SUCCESS && ex.password != NULL &&
-	    pam_set_item(pamh, PAM_AUTHTOK, ex.password) != PAM_SUCCESS)
 		result = FR_RESULT_SYSTEM_ERR;
-out:
-	fr_frame_wipe(frame);
-	free(frame);
-	wipe_free(ex.password);
-	if (ex.fd >= 0)
-		close(ex.fd);
+	} else {
+		fr_frame_put_u32(frame, FR_TAG_AUTHTOK_MODE, (uint32_t)opt->authtok_mode);
+		if (authtok != NULL)
+			fr_frame_put_str(frame, FR_TAG_AUTHTOK, authtok);
+		/* Stacked modules may reuse the password, as after pam_unix. */
+		result = run_exchange(&ex, frame, user);
+	}
+	exchange_end(&ex, frame);
+	return result;
+}
+
+/* libpam's phase, in the protocol's words. */
+static uint32_t
+chauthtok_flags(int flags)
+{
+	uint32_t f = (flags & PAM_UPDATE_AUTHTOK) ? FR_CHAUTHTOK_UPDATE : FR_CHAUTHTOK_PRELIM;
+
+	if (flags & PAM_CHANGE_EXPIRED_AUTHTOK)
+		f |= FR_CHAUTHTOK_EXPIRED_ONLY;
+	return f;
+}
+
+int
+module_exchange_chauthtok(pam_handle_t *pamh, const struct module_options *opt, int flags)
+{
+	struct exchange ex = { .pamh = pamh, .opt = opt, .fd = -1, .silent = (flags & PAM_SILENT) != 0 };
+	struct fr_frame *frame = NULL;
+	const char *user = NULL;
+	int result;
+
+	if ((result = target_user(pamh, opt, &user)) != FR_RESULT_SUCCESS)
+		return result;
+	if ((frame = malloc(sizeof(*frame))) == NULL)
+		return FR_RESULT_SYSTEM_ERR;
+	fr_frame_init(frame, FR_MSG_PASSWD_BEGIN);
+	if (put_context(&ex, frame, user, flags) != 0) {
+		pam_syslog(pamh, LOG_ERR, "user, service or host name too long");
+		result = FR_RESULT_SYSTEM_ERR;
+	} else {
+		/* passwd is set-uid root: the helper sees a root peer whoever
+		 * runs it, and needs to know who did.  It believes this only
+		 * from a root peer. */
+		fr_frame_put_u32(frame, FR_TAG_CALLER_UID, (uint32_t)getuid());
+		fr_frame_put_u32(frame, FR_TAG_CHAUTHTOK_FLAGS, chauthtok_flags(flags));
+		result = run_exchange(&ex, frame, user);
+	}
+	exchange_end(&ex, frame);
 	return result;
 }
 

@@ -14,5 +14,7 @@
 int module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *opt, int flags);
 int module_exchange_session(pam_handle_t *pamh, const struct module_options *opt, int flags,
 			    int opening);
+/* pam_sm_chauthtok, either phase: the helper leads the change. */
+int module_exchange_chauthtok(pam_handle_t *pamh, const struct module_options *opt, int flags);
 
 #endif

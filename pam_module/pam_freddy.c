@@ -1,7 +1,8 @@
 /*
- * pam_freddy: the PAM entry points.  Everything the module does is asking
- * freddy-helperd (see module_exchange.c); this file only parses arguments
- * and translates the helper's verdict into PAM's vocabulary.
+ * pam_freddy: the PAM entry points (auth, session, password).  Everything
+ * the module does is asking freddy-helperd (see module_exchange.c); this
+ * file only parses arguments and translates the helper's verdict into
+ * PAM's vocabulary.
  */
 #include "config.h"
 
@@ -42,6 +43,25 @@ session_result_to_pam(int result)
 	case FR_RESULT_SUCCESS:		return PAM_SUCCESS;
 	case FR_RESULT_IGNORE:		return PAM_IGNORE;
 	default:			return PAM_SESSION_ERR;
+	}
+}
+
+/* pam_sm_chauthtok(3) speaks its own dialect: "cannot change now" is
+ * PAM_TRY_AGAIN, and the catch-all is PAM_AUTHTOK_ERR, never success. */
+static int
+passwd_result_to_pam(int result)
+{
+	switch (result) {
+	case FR_RESULT_SUCCESS:		return PAM_SUCCESS;
+	case FR_RESULT_IGNORE:		return PAM_IGNORE;
+	case FR_RESULT_AUTH_ERR:	return PAM_AUTH_ERR;
+	case FR_RESULT_MAXTRIES:	return PAM_MAXTRIES;
+	case FR_RESULT_AUTHINFO_UNAVAIL: return PAM_TRY_AGAIN;
+	case FR_RESULT_BUSY:		return PAM_TRY_AGAIN;
+	case FR_RESULT_PERM_DENIED:	return PAM_PERM_DENIED;
+	case FR_RESULT_USER_UNKNOWN:	return PAM_USER_UNKNOWN;
+	case FR_RESULT_CONV_ERR:	return PAM_CONV_ERR;
+	default:			return PAM_AUTHTOK_ERR;
 	}
 }
 
@@ -98,4 +118,14 @@ pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (parse_options(pamh, argc, argv, &opt) != 0)
 		return PAM_SESSION_ERR;
 	return session_result_to_pam(module_exchange_session(pamh, &opt, flags, 0));
+}
+
+PAM_SM_EXPORT int
+pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct module_options opt;
+
+	if (parse_options(pamh, argc, argv, &opt) != 0)
+		return PAM_SERVICE_ERR;
+	return passwd_result_to_pam(module_exchange_chauthtok(pamh, &opt, flags));
 }

@@ -104,6 +104,19 @@ class PamAuthUpdate(StackTestCase):
         self.assertEqual(lines[modules.index("pam_freddy.so")][1].split(),
                          ["auth", "required", "pam_freddy.so", "try_first_pass"])
 
+    def test_password_change_follows_the_unix_one(self):
+        # common-password: pam_unix, its pam_deny/pam_permit, then the
+        # profile's lines; for root and system accounts pam_succeed_if
+        # jumps over pam_freddy.
+        with open("/etc/pam.d/common-password") as f:
+            lines = [line.split() for line in f if line.strip() and not line.startswith("#")]
+        modules = [next(w for w in words if w.endswith(".so")) for words in lines]
+        self.assertLess(modules.index("pam_unix.so"), modules.index("pam_permit.so"))
+        self.assertEqual(modules.index("pam_permit.so") + 2, modules.index("pam_freddy.so"))
+        self.assertEqual(lines[modules.index("pam_freddy.so")], ["password", "required", "pam_freddy.so"])
+        self.assertEqual(lines[modules.index("pam_freddy.so") - 1][1:3],
+                         ["[success=ignore", "default=1]"])
+
     def test_unix_password_then_code(self):
         self.code_login("alice", PASSWORDS["alice"])
         self.assertEqual(self.env.emu.requests("POST /v1/auth/login"), 1)

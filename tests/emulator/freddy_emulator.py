@@ -8,12 +8,17 @@ profiles on one HTTPS port, plus test-only admin endpoints under /_emu/:
     POST /v1/auth/login  /v1/auth/verify  /v1/auth/resend-email
     POST /v1/auth/refresh  /v1/auth/dev-login
   AIUS (api_url https://127.0.0.1:PORT/api)
-    POST /api/v1/login  /api/v1/2fa/login
+    POST /api/v1/login  /api/v1/2fa/login  /api/v1/tokens (session cookie)
+    GET  /api/v1/2fa/status   POST /api/v1/2fa/setup  /api/v1/2fa/enable
+    POST /api/v1/2fa/disable  (session cookie or Bearer aius_…)
+    POST /api/v1/password/reset/request  /api/v1/password/reset/confirm
   JWT (api_url https://127.0.0.1:PORT/api/v1)
     POST /api/v1/auth/login  /api/v1/auth/refresh  /api/v1/auth/logout
+    POST|GET /api/v1/auth/keys  DELETE /api/v1/auth/keys/{keyId}  (Bearer JWT)
   Admin
     GET /_emu/stats  GET|POST /_emu/config  POST /_emu/revoke
-    POST /_emu/reset  POST /_emu/expire-access
+    POST /_emu/reset  POST /_emu/expire-access  POST /_emu/revoke-durable
+    POST /_emu/use-api-key
   Redirect target (for the "redirect" fault; any method)
     /v1/elsewhere
 
@@ -58,7 +63,7 @@ listed here:
     Bodies over 64 KiB: 413 in the profile's shape (PAYLOAD_TOO_LARGE).
 12. Unknown paths: 404 in the shape of the profile the prefix belongs to
     (/v1/ Freddy, /api/v1/auth/ JWT, other /api/ AIUS, else JWT-like);
-    non-POST methods on API paths: 405 with Allow: POST.
+    other methods on API paths: 405 with Allow naming the path's methods.
 13. AIUS 2FA login body: {"requires_2fa": true, "challenge_token",
     "message": "Two-factor authentication required"} (the doc's example body
     is missing; field names come from its prose).  Challenges live 300 s and
@@ -80,6 +85,56 @@ listed here:
     decides validity.  Tokens of one profile are not accepted by another.
 19. Requests hit by a fault never reach the real handler (no state change,
     no code sent); they are still counted in the stats.
+20. AIUS self-service 401s carry the documented texts in the {"detail":
+    {code, message}} shape: MISSING_BEARER_TOKEN "missing bearer token",
+    INVALID_AUTHORIZATION_HEADER "invalid authorization header",
+    INVALID_TOKEN "invalid token"; for the session cookie (no text
+    documented) MISSING_SESSION "missing session cookie" and
+    INVALID_SESSION "invalid session".
+21. AIUS bearer: the scheme name is case-insensitive; a token with blanks
+    inside is a malformed header.  Only aius_ tokens are bearer
+    credentials (a session token there is "invalid token").  On the 2FA
+    endpoints an Authorization header, when present, decides alone;
+    otherwise the cookie; with neither, "missing bearer token".
+22. AIUS POST /v1/tokens checks the cookie before the body.  token_name
+    missing, null, blank or not a string: 400 TOKEN_NAME_REQUIRED
+    "token_name is required"; client_id, when sent, must be a string (422).
+    The reply example is missing: {"token": "aius_…", "token_name",
+    "client_id", "created_at"}.  Each call mints a new token; tokens never
+    expire (only revocation, /_emu/revoke-durable, ends them).
+23. AIUS /v1/2fa/setup reads no body and answers exactly {secret (base32,
+    no padding), otpauth_uri (label AIUS:<email>, issuer AIUS)}; a second
+    setup replaces the pending secret.  Setup or enable while 2FA is on:
+    409 TWO_FACTOR_ALREADY_ENABLED.
+24. AIUS enable and disable take {"code": string} (422 otherwise).  A wrong
+    code is 400 INVALID_CODE "Invalid two-factor code" (not 401: these
+    requests carry a credential, and 401 would mean it was refused).
+    Enable without setup: 400 TWO_FACTOR_NOT_SET_UP; disable while off: 400
+    TWO_FACTOR_NOT_ENABLED.  Enable returns 8 new recovery codes
+    ("xxxx-xxxx-xxxx", hex) in place of any old ones; disable takes a TOTP
+    code or an unused recovery code and forgets the secret and the codes.
+25. AIUS password reset request answers {"message": "If the address is
+    registered, a reset email has been sent"}; emails match exactly; an
+    unknown one mails nothing.
+26. AIUS reset tokens are typed from an email: 12 characters of
+    ABCDEFGHJKLMNPQRSTUVWXYZ23456789 as XXXX-XXXX-XXXX, mailed to
+    DIR/<email>.reset (atomically) and logged in mail.log as "<time>
+    <email> password-reset <token>".  They live 15 minutes, work once, and
+    a new request voids the older ones of that user.  Matching ignores case
+    and surrounding blanks.  Unknown, used or expired: 400
+    INVALID_RESET_TOKEN "Invalid or expired reset token".
+27. AIUS reset/confirm: new_password needs at least 8 characters (400
+    WEAK_PASSWORD, and the token survives); success is {"message":
+    "Password updated"}.  Sessions and aius_ tokens stay valid.  The
+    password is the user's in every profile (one users.json).
+28. JWT API keys: a missing, malformed or unknown bearer JWT is 401
+    {"error": "Authentication required"} (the logout endpoint's).  The
+    create body is {"name"}: a non-blank string of at most 200 characters,
+    else 400 "Invalid request body".  keyId is key_ + 6 hex digits, apiKey
+    sk_live_ + 24 characters.  The list is oldest first; lastUsed is null
+    until /_emu/use-api-key.  Deleting an unknown key or another user's is
+    404 {"error": "API key not found"}; the 204 has no body and no
+    Content-Length.
 """
 
 from __future__ import annotations
@@ -101,7 +156,9 @@ import struct
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
+from http.cookies import CookieError, SimpleCookie
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -111,6 +168,10 @@ LOGIN_FAILURE_WINDOW = 600       # seconds over which Freddy login failures coun
 RETRY_AFTER = 300                # documented details.retry_after
 CHALLENGE_TTL = 300              # AIUS 2FA challenge lifetime
 AIUS_SESSION_TTL = 3600          # DOCS SILENT: doc says only "short-lived"; 1 h (item 15)
+AIUS_SESSION_COOKIE = "__Host-aius_session"
+AIUS_RECOVERY_CODES = 8          # DOCS SILENT: how many recovery codes enable returns (item 24)
+MIN_PASSWORD = 8                 # DOCS SILENT: the only password rule (item 27)
+RESET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I: typed from an email
 JWT_ACCESS_TTL = 3600            # documented expires_in of the JWT API
 REFRESH_TTL = 30 * 86400         # Freddy guide: refresh token 30 days
 FREDDY_DEVICE_ID = "device-123"  # exactly the guide's refresh response
@@ -122,6 +183,7 @@ IDLE_TIMEOUT = 60.0              # keep-alive idle timeout per connection
 LINGER_MAX = 2.0                 # drain time after our FIN before close
 HUGE_BODY_SIZE = 50 * 1024 * 1024
 ELSEWHERE = "/v1/elsewhere"
+KEYS_PREFIX = "/api/v1/auth/keys/"      # DELETE /auth/keys/{keyId}
 FAULTS = ("hang", "trickle", "html500", "truncated", "wrongtypes",
           "hugebody", "redirect", "reset", "status")
 # Terminal escapes, C1 controls, and the invisible characters that make
@@ -150,6 +212,17 @@ def totp(secret: bytes, at: float, step: int = TOTP_STEP, digits: int = TOTP_DIG
     offset = mac[-1] & 0x0F
     value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
     return f"{value % 10 ** digits:0{digits}d}"
+
+
+def totp_matches(secret: bytes, code: str) -> bool:
+    """A 6-digit code of this step or the next or previous one."""
+    if len(code) != TOTP_DIGITS or not code.isdigit():
+        return False
+    now = time.time()
+    # DOCS SILENT: replays within the window are accepted; the emulator keeps
+    # no TOTP replay state (item 14).
+    return any(hmac.compare_digest(totp(secret, now + drift * TOTP_STEP), code)
+               for drift in (-1, 0, 1))
 
 
 def safe_for_log(text: str, limit: int = 200) -> str:
@@ -239,6 +312,31 @@ class Challenge:
 
 
 @dataclasses.dataclass
+class DurableToken:
+    """An AIUS aius_… API token minted from a session."""
+    username: str
+    token_name: str
+    client_id: str
+    created: str
+
+
+@dataclasses.dataclass
+class ResetToken:
+    username: str
+    expires: float
+
+
+@dataclasses.dataclass
+class ApiKey:
+    """A JWT API key; the key itself is only in the create reply."""
+    username: str
+    key_id: str
+    name: str
+    created: str
+    last_used: str | None = None
+
+
+@dataclasses.dataclass
 class Config:
     latency_ms: int = 0
     fault: str | None = None
@@ -259,6 +357,7 @@ class Options:
     latency_ms: int
     outbox: str
     fixed_code: int | None = None   # benchmarks only: every code is this one
+    reset_ttl: int = 900            # DOCS SILENT: reset token lifetime, 15 min (item 26)
 
 
 class State:
@@ -270,6 +369,9 @@ class State:
         self.opts = opts
         self.signing_key = secrets.token_bytes(32)
         self.connections = 0
+        # 2FA self-service and password resets change users; reset() puts
+        # back what users.json said.
+        self.pristine = [dataclasses.replace(u) for u in users]
         self.reset()
 
     def reset(self) -> None:
@@ -285,6 +387,14 @@ class State:
             self.codes_sent = 0
             self.connections = 0
             self.config = Config(latency_ms=self.opts.latency_ms)
+            self.durable: dict[str, DurableToken] = {}
+            self.pending_totp: dict[str, bytes] = {}     # username -> secret from /2fa/setup
+            self.reset_tokens: dict[str, ResetToken] = {}
+            self.resets_sent = 0
+            self.api_keys: dict[str, ApiKey] = {}        # keyId -> key
+            for user, orig in zip(self.users, self.pristine):
+                for f in ("password", "totp_secret", "recovery_codes", "aius_2fa"):
+                    setattr(user, f, getattr(orig, f))
 
     # -- lookups (caller holds the lock or only reads immutable user data)
 
@@ -337,15 +447,31 @@ class State:
         rec.code = self.opts.fixed_code or secrets.randbelow(9000) + 1000
         rec.code_expires = time.time() + self.opts.code_ttl
         rec.failures = 0
+        self._mail(user, "code", str(rec.code), email_key)
+        self.codes_sent += 1
+
+    def send_reset(self, user: User) -> None:
+        """A new password reset token; earlier ones of the user stop working."""
+        # DOCS SILENT: the token's form; a person types it from the email, so
+        # 12 unambiguous characters in three groups (item 26).
+        raw = "".join(secrets.choice(RESET_ALPHABET) for _ in range(12))
+        token = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+        for t in [t for t, r in self.reset_tokens.items() if r.username == user.username]:
+            del self.reset_tokens[t]
+        self.reset_tokens[token] = ResetToken(user.username, time.time() + self.opts.reset_ttl)
+        self._mail(user, "reset", token, "password-reset")
+        self.resets_sent += 1
+
+    def _mail(self, user: User, kind: str, secret: str, label: str) -> None:
+        """The outbox: DIR/<email>.<kind> (atomically) and a mail.log line."""
         outbox = self.opts.outbox
-        path = os.path.join(outbox, f"{user.email}.code")
+        path = os.path.join(outbox, f"{user.email}.{kind}")
         tmp = f"{path}.tmp.{os.getpid()}.{threading.get_ident()}"
         with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"{rec.code}\n")
+            f.write(f"{secret}\n")
         os.replace(tmp, path)
         with open(os.path.join(outbox, "mail.log"), "a", encoding="utf-8") as f:
-            f.write(f"{int(time.time())} {user.email} {email_key} {rec.code}\n")
-        self.codes_sent += 1
+            f.write(f"{int(time.time())} {user.email} {label} {secret}\n")
 
     # -- faults and stats
 
@@ -400,6 +526,7 @@ class Request:
     path: str
     headers: Any          # http.client.HTTPMessage
     body: bytes
+    param: str | None = None   # the {keyId} of /auth/keys/{keyId}
 
 
 class Profile:
@@ -708,13 +835,8 @@ class AiusProfile(Profile):
     def _code_ok(self, user: User, code: str) -> bool:
         """Caller holds the lock.  Consumes a recovery code when it matches."""
         code = code.strip()
-        if user.totp_secret is not None and len(code) == TOTP_DIGITS and code.isdigit():
-            now = time.time()
-            for drift in (-1, 0, 1):
-                if hmac.compare_digest(totp(user.totp_secret, now + drift * TOTP_STEP), code):
-                    # DOCS SILENT: replays within the window are accepted; the
-                    # emulator keeps no TOTP replay state (item 14).
-                    return True
+        if user.totp_secret is not None and totp_matches(user.totp_secret, code):
+            return True
         for rc in user.recovery_codes:
             used = (user.username, rc)
             if used not in self.state.used_recovery and hmac.compare_digest(rc.encode(), code.encode()):
@@ -746,6 +868,191 @@ class AiusProfile(Profile):
                 return self.error(401, "INVALID_CODE", "Invalid two-factor code")
             del st.challenges[challenge]
         return self._session(user)
+
+    # -- credentials of the self-service endpoints
+
+    def _unauthorized(self, code: str, message: str) -> ReplyError:
+        # DOCS SILENT: the documents give the 401 messages only; they are sent
+        # in the AIUS {"detail": {code, message}} shape (item 20).
+        return ReplyError(self.error(401, code, message))
+
+    def _cookie_user(self, req: Request) -> User:
+        """The session of the __Host-aius_session cookie (POST /v1/tokens)."""
+        jar = SimpleCookie()
+        for header in req.headers.get_all("Cookie") or []:
+            try:
+                jar.load(header)
+            except CookieError:
+                raise self._unauthorized("INVALID_SESSION", "invalid session") from None
+        morsel = jar.get(AIUS_SESSION_COOKIE)
+        if morsel is None:
+            raise self._unauthorized("MISSING_SESSION", "missing session cookie")
+        st = self.state
+        with st.lock:
+            rec = st.valid_token(st.access, morsel.value, self.name)
+        user = st.user_by_name(rec.username) if rec else None
+        if user is None:
+            raise self._unauthorized("INVALID_SESSION", "invalid session")
+        return user
+
+    def _bearer_user(self, req: Request) -> User:
+        """Authorization: Bearer aius_…, with the three documented 401s."""
+        header = req.headers.get("Authorization")
+        if header is None:
+            raise self._unauthorized("MISSING_BEARER_TOKEN", "missing bearer token")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        # DOCS SILENT: the scheme name is case-insensitive (RFC 9110); a token
+        # with blanks inside is a malformed header (item 21).
+        if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
+            raise self._unauthorized("INVALID_AUTHORIZATION_HEADER", "invalid authorization header")
+        st = self.state
+        with st.lock:
+            rec = st.durable.get(token)
+        user = st.user_by_name(rec.username) if rec else None
+        if user is None:
+            raise self._unauthorized("INVALID_TOKEN", "invalid token")
+        return user
+
+    def _account_user(self, req: Request) -> User:
+        """The 2FA endpoints take the session cookie or a bearer token.
+        DOCS SILENT: an Authorization header, when present, decides alone;
+        without one the cookie is used; with neither the answer is the
+        bearer's "missing bearer token".  A session token is no bearer
+        token: only aius_… tokens are (item 21)."""
+        if req.headers.get("Authorization") is not None:
+            return self._bearer_user(req)
+        if any(AIUS_SESSION_COOKIE in h for h in req.headers.get_all("Cookie") or []):
+            return self._cookie_user(req)
+        raise self._unauthorized("MISSING_BEARER_TOKEN", "missing bearer token")
+
+    # -- 4. Mint an API token
+
+    def mint_token(self, req: Request) -> Reply:
+        # DOCS SILENT: the session cookie is checked before the body (item 22).
+        user = self._cookie_user(req)
+        body = self.parse(req.body)
+        name = body.get("token_name")
+        if not isinstance(name, str) or not name.strip():
+            # DOCS SILENT: missing, null, empty or not a string are all
+            # "token_name is required" (item 22).
+            return self.error(400, "TOKEN_NAME_REQUIRED", "token_name is required")
+        client_id = body.get("client_id")
+        if client_id is not None and not isinstance(client_id, str):
+            return self.validation_error("client_id", "must be a string")
+        token = "aius_" + secrets.token_urlsafe(32)
+        rec = DurableToken(user.username, name, client_id or user.aius_id, utc_timestamp())
+        with self.state.lock:
+            self.state.durable[token] = rec
+        # DOCS SILENT: the 200 example is missing; the token is in "token",
+        # with the name, client and creation time beside it (item 22).
+        return Reply(200, {"token": token, "token_name": rec.token_name,
+                           "client_id": rec.client_id, "created_at": rec.created})
+
+    # -- Enrolling and managing 2FA
+
+    def twofa_status(self, req: Request) -> Reply:
+        user = self._account_user(req)
+        with self.state.lock:
+            return Reply(200, {"enabled": user.aius_2fa})
+
+    def _already_enabled(self) -> Reply:
+        # DOCS SILENT: setup or enable while 2FA is on is a 409 (item 23).
+        return self.error(409, "TWO_FACTOR_ALREADY_ENABLED", "Two-factor authentication is already enabled")
+
+    def twofa_setup(self, req: Request) -> Reply:
+        user = self._account_user(req)
+        secret = secrets.token_bytes(20)
+        b32 = base64.b32encode(secret).decode("ascii").rstrip("=")
+        label = urllib.parse.quote(f"AIUS:{user.email}", safe=":@")
+        uri = f"otpauth://totp/{label}?secret={b32}&issuer=AIUS&algorithm=SHA1&digits=6&period=30"
+        with self.state.lock:
+            if user.aius_2fa:
+                return self._already_enabled()
+            # DOCS SILENT: a second setup replaces the pending secret (item 23).
+            self.state.pending_totp[user.username] = secret
+        return Reply(200, {"secret": b32, "otpauth_uri": uri})
+
+    def _body_code(self, req: Request) -> str:
+        # DOCS SILENT: the bodies of enable and disable are not shown;
+        # {"code": "…"}, a JSON string as at /v1/2fa/login (item 24).
+        return self.require_str(self.parse(req.body), "code")
+
+    def _invalid_code(self) -> Reply:
+        # DOCS SILENT: a wrong code at enable or disable is 400 INVALID_CODE,
+        # not the 401 of /v1/2fa/login: these requests carry a credential,
+        # and a 401 would say that the credential was refused (item 24).
+        return self.error(400, "INVALID_CODE", "Invalid two-factor code")
+
+    def twofa_enable(self, req: Request) -> Reply:
+        user = self._account_user(req)
+        code = self._body_code(req).strip()
+        st = self.state
+        with st.lock:
+            if user.aius_2fa:
+                return self._already_enabled()
+            secret = st.pending_totp.get(user.username)
+            if secret is None:
+                # DOCS SILENT (item 24).
+                return self.error(400, "TWO_FACTOR_NOT_SET_UP", "Call /v1/2fa/setup first")
+            if not totp_matches(secret, code):
+                return self._invalid_code()
+            del st.pending_totp[user.username]
+            codes = tuple("-".join(secrets.token_hex(2) for _ in range(3))
+                          for _ in range(AIUS_RECOVERY_CODES))
+            user.totp_secret, user.recovery_codes, user.aius_2fa = secret, codes, True
+        return Reply(200, {"enabled": True, "recovery_codes": list(codes)})
+
+    def twofa_disable(self, req: Request) -> Reply:
+        user = self._account_user(req)
+        code = self._body_code(req)
+        st = self.state
+        with st.lock:
+            if not user.aius_2fa:
+                # DOCS SILENT (item 24).
+                return self.error(400, "TWO_FACTOR_NOT_ENABLED", "Two-factor authentication is not enabled")
+            if not self._code_ok(user, code):
+                return self._invalid_code()
+            user.totp_secret, user.recovery_codes, user.aius_2fa = None, (), False
+            st.pending_totp.pop(user.username, None)
+        return Reply(200, {"enabled": False})
+
+    # -- Password reset (no credential: the emailed token is one)
+
+    def reset_request(self, req: Request) -> Reply:
+        email = self.require_str(self.parse(req.body), "email")
+        st = self.state
+        user = st.user_by_email(email)     # DOCS SILENT: exact match (items 10, 25)
+        if user is not None:
+            with st.lock:
+                st.send_reset(user)
+        # Always 200, as documented.  DOCS SILENT: the body (item 25).
+        return Reply(200, {"message": "If the address is registered, a reset email has been sent"})
+
+    def reset_confirm(self, req: Request) -> Reply:
+        body = self.parse(req.body)
+        # DOCS SILENT: case and surrounding blanks do not matter (item 26).
+        token = self.require_str(body, "token").strip().upper()
+        new_password = self.require_str(body, "new_password")
+        st = self.state
+        with st.lock:
+            rec = st.reset_tokens.get(token)
+            if rec is not None and time.time() >= rec.expires:
+                del st.reset_tokens[token]
+                rec = None
+            if rec is None:
+                # DOCS SILENT: unknown, used or expired token (item 26).
+                return self.error(400, "INVALID_RESET_TOKEN", "Invalid or expired reset token")
+            if len(new_password) < MIN_PASSWORD:
+                # DOCS SILENT: the token survives a refused password (item 27).
+                return self.error(400, "WEAK_PASSWORD",
+                                  f"Password must be at least {MIN_PASSWORD} characters")
+            del st.reset_tokens[token]
+            user = st.user_by_name(rec.username)
+            assert user is not None
+            user.password = new_password
+        # DOCS SILENT: the body; sessions and aius_ tokens stay valid (item 27).
+        return Reply(200, {"message": "Password updated"})
 
 
 class JwtProfile(Profile):
@@ -822,6 +1129,60 @@ class JwtProfile(Profile):
             st.logouts.append(rec.username)
         return Reply(200, {"message": "Successfully logged out"})
 
+    # -- API Key Management: "Requires authentication"
+
+    def _bearer_user(self, req: Request) -> User:
+        auth = req.headers.get("Authorization", "")
+        scheme, _, token = auth.strip().partition(" ")
+        st = self.state
+        with st.lock:
+            rec = (st.valid_token(st.access, token.strip(), self.name)
+                   if scheme.lower() == "bearer" else None)
+        user = st.user_by_name(rec.username) if rec else None
+        if user is None:
+            # DOCS SILENT: the key endpoints document no 401; the logout
+            # endpoint's "Authentication required" is used (item 28).
+            raise ReplyError(self.error(401, "Authentication required"))
+        return user
+
+    def create_key(self, req: Request) -> Reply:
+        user = self._bearer_user(req)
+        name = self.parse(req.body).get("name")
+        # DOCS SILENT: the create body is not shown; {"name"}, a non-empty
+        # string of at most 200 characters (item 28).
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            return self.validation_error("name", "must be a non-empty string")
+        api_key = "sk_live_" + "".join(secrets.choice(RESET_ALPHABET.lower() + "0123456789")
+                                       for _ in range(24))
+        st = self.state
+        with st.lock:
+            key_id = "key_" + secrets.token_hex(3)
+            while key_id in st.api_keys:
+                key_id = "key_" + secrets.token_hex(3)
+            key = ApiKey(user.username, key_id, name, utc_timestamp())
+            st.api_keys[key_id] = key
+        return Reply(201, {"keyId": key.key_id, "apiKey": api_key, "name": key.name,
+                           "createdAt": key.created})
+
+    def list_keys(self, req: Request) -> Reply:
+        user = self._bearer_user(req)
+        with self.state.lock:
+            # DOCS SILENT: the order; oldest first (item 28).
+            keys = [k for k in self.state.api_keys.values() if k.username == user.username]
+            return Reply(200, [{"keyId": k.key_id, "name": k.name, "createdAt": k.created,
+                                "lastUsed": k.last_used} for k in keys])
+
+    def delete_key(self, req: Request) -> Reply:
+        user = self._bearer_user(req)
+        st = self.state
+        with st.lock:
+            key = st.api_keys.get(req.param or "")
+            # DOCS SILENT: another user's key is "not found" too (item 28).
+            if key is None or key.username != user.username:
+                return self.error(404, "API key not found")
+            del st.api_keys[key.key_id]
+        return Reply(204, None)
+
 
 # --------------------------------------------------------------------------
 # fault bodies
@@ -831,9 +1192,12 @@ def fake_token() -> str:
     return ".".join(b64url(secrets.token_bytes(n)) for n in (20, 60, 32))
 
 
-def fake_success(path: str) -> dict[str, Any]:
+def fake_success(path: str, method: str = "POST") -> Any:
     """A success-shaped body for a path (trickle, truncated, /v1/elsewhere)."""
     tok = fake_token()
+    if method == "GET" and path == "/api/v1/auth/keys":
+        return [{"keyId": "key_000000", "name": "elsewhere", "createdAt": "2023-10-27T10:00:00Z",
+                 "lastUsed": None}]
     bodies: dict[str, dict[str, Any]] = {
         "/v1/auth/login": {
             "success": True, "message": "Login credentials verified.",
@@ -859,8 +1223,26 @@ def fake_success(path: str) -> dict[str, Any]:
         "/api/v1/auth/refresh": {"token": tok, "expires_in": 3600},
         "/api/v1/auth/logout": {"message": "Successfully logged out"},
     }
+    # Self-service bodies stay out of the union below, which is what
+    # /v1/elsewhere has always answered.
+    selfservice: dict[str, dict[str, Any]] = {
+        "/api/v1/tokens": {"token": "aius_" + b64url(secrets.token_bytes(32)), "token_name": "elsewhere",
+                           "client_id": "0", "created_at": "2023-10-27T10:00:00Z"},
+        "/api/v1/2fa/status": {"enabled": False},
+        "/api/v1/2fa/setup": {"secret": "JBSWY3DPEHPK3PXP",
+                              "otpauth_uri": "otpauth://totp/AIUS:elsewhere?secret=JBSWY3DPEHPK3PXP"},
+        "/api/v1/2fa/enable": {"enabled": True, "recovery_codes": ["0000-0000-0000"]},
+        "/api/v1/2fa/disable": {"enabled": False},
+        "/api/v1/password/reset/request": {"message": "If the address is registered, a reset email "
+                                                      "has been sent"},
+        "/api/v1/password/reset/confirm": {"message": "Password updated"},
+        "/api/v1/auth/keys": {"keyId": "key_000000", "apiKey": "sk_live_" + "0" * 24,
+                              "name": "elsewhere", "createdAt": "2023-10-27T10:00:00Z"},
+    }
     if path in bodies:
         return bodies[path]
+    if path in selfservice:
+        return selfservice[path]
     union: dict[str, Any] = {}
     for body in bodies.values():
         union.update(body)
@@ -885,7 +1267,23 @@ WRONG_TYPES: dict[str, dict[str, Any]] = {
     "/api/v1/auth/login": {"token": [], "expires_in": "x", "refreshToken": {}, "user": 5},
     "/api/v1/auth/refresh": {"token": [], "expires_in": "x"},
     "/api/v1/auth/logout": {"message": 5},
+    "/api/v1/tokens": {"token": 5, "token_name": [], "client_id": {}, "created_at": 1},
+    "/api/v1/2fa/status": {"enabled": "false"},
+    "/api/v1/2fa/setup": {"secret": 5, "otpauth_uri": []},
+    "/api/v1/2fa/enable": {"enabled": "true", "recovery_codes": "0000-0000-0000"},
+    "/api/v1/2fa/disable": {"enabled": 0},
+    "/api/v1/password/reset/request": {"message": []},
+    "/api/v1/password/reset/confirm": {"message": {}},
+    "/api/v1/auth/keys": {"keyId": 5, "apiKey": [], "name": {}, "createdAt": 1},
 }
+WRONG_TYPES_GET_KEYS = {"keyId": [], "name": 5, "createdAt": {}, "lastUsed": 7}
+
+
+def wrong_types(path: str, method: str) -> Any:
+    """The right field names with the wrong JSON types (the wrongtypes fault)."""
+    if method == "GET" and path == "/api/v1/auth/keys":
+        return [WRONG_TYPES_GET_KEYS]
+    return WRONG_TYPES.get(path, {})
 
 
 # --------------------------------------------------------------------------
@@ -994,7 +1392,7 @@ class Handler(BaseHTTPRequestHandler):
         if latency > 0:
             time.sleep(latency / 1000.0)
 
-        route = srv.routes.get(path)
+        route, param = srv.route_for(path)
         if route is not None:
             # DOCS SILENT (test design): a faulted request never reaches its handler,
             # so no state changes and no code is sent (item 19).
@@ -1007,11 +1405,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         if route is None:
             reply = profile.not_found()
-        elif self.command != "POST":
+        elif self.command not in route:
             reply = profile.method_not_allowed()
+            reply.headers["Allow"] = ", ".join(sorted(route))
         else:
             try:
-                reply = route(Request(self.command, path, self.headers, body))
+                reply = route[self.command](Request(self.command, path, self.headers, body, param))
             except ReplyError as e:
                 reply = e.reply
         self._send_reply(reply)
@@ -1036,6 +1435,15 @@ class Handler(BaseHTTPRequestHandler):
         self._send_bytes(status, json.dumps(body).encode(), "application/json", headers)
 
     def _send_reply(self, reply: Reply) -> None:
+        if reply.body is None:      # 204: no body, and so no Content-Length
+            self.send_response(reply.status)
+            self.send_header("Cache-Control", "no-store")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            return
         self._send_json(reply.status, reply.body, reply.headers)
 
     # ---- faults
@@ -1045,16 +1453,16 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "hang":
             self._fault_hang()
         elif kind == "trickle":
-            self._fault_trickle(json.dumps(fake_success(path)).encode())
+            self._fault_trickle(json.dumps(fake_success(path, self.command)).encode())
         elif kind == "html500":
             extra = EVIL if cfg.control_chars else ""
             page = ("<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>\n"
                     f"<body><h1>Internal Server Error</h1><p>upstream failed{extra}</p></body></html>\n")
             self._send_bytes(500, page.encode(), "text/html; charset=utf-8")
         elif kind == "truncated":
-            self._fault_truncated(json.dumps(fake_success(path)).encode())
+            self._fault_truncated(json.dumps(fake_success(path, self.command)).encode())
         elif kind == "wrongtypes":
-            self._send_json(200, WRONG_TYPES.get(path, {}))
+            self._send_json(200, wrong_types(path, self.command))
         elif kind == "hugebody":
             self._fault_hugebody()
         elif kind == "redirect":
@@ -1147,17 +1555,30 @@ class EmulatorServer(ThreadingHTTPServer):
         self.freddy = FreddyProfile(state)
         self.aius = AiusProfile(state)
         self.jwt = JwtProfile(state)
-        self.routes: dict[str, Route] = {
-            "/v1/auth/login": self.freddy.login,
-            "/v1/auth/verify": self.freddy.verify,
-            "/v1/auth/resend-email": self.freddy.resend_email,
-            "/v1/auth/refresh": self.freddy.refresh,
-            "/v1/auth/dev-login": self.freddy.dev_login,
-            "/api/v1/login": self.aius.login,
-            "/api/v1/2fa/login": self.aius.twofa_login,
-            "/api/v1/auth/login": self.jwt.login,
-            "/api/v1/auth/refresh": self.jwt.refresh,
-            "/api/v1/auth/logout": self.jwt.logout,
+        # path -> {method: handler}
+        self.routes: dict[str, dict[str, Route]] = {
+            "/v1/auth/login": {"POST": self.freddy.login},
+            "/v1/auth/verify": {"POST": self.freddy.verify},
+            "/v1/auth/resend-email": {"POST": self.freddy.resend_email},
+            "/v1/auth/refresh": {"POST": self.freddy.refresh},
+            "/v1/auth/dev-login": {"POST": self.freddy.dev_login},
+            "/api/v1/login": {"POST": self.aius.login},
+            "/api/v1/2fa/login": {"POST": self.aius.twofa_login},
+            "/api/v1/tokens": {"POST": self.aius.mint_token},
+            "/api/v1/2fa/status": {"GET": self.aius.twofa_status},
+            "/api/v1/2fa/setup": {"POST": self.aius.twofa_setup},
+            "/api/v1/2fa/enable": {"POST": self.aius.twofa_enable},
+            "/api/v1/2fa/disable": {"POST": self.aius.twofa_disable},
+            "/api/v1/password/reset/request": {"POST": self.aius.reset_request},
+            "/api/v1/password/reset/confirm": {"POST": self.aius.reset_confirm},
+            "/api/v1/auth/login": {"POST": self.jwt.login},
+            "/api/v1/auth/refresh": {"POST": self.jwt.refresh},
+            "/api/v1/auth/logout": {"POST": self.jwt.logout},
+            "/api/v1/auth/keys": {"GET": self.jwt.list_keys, "POST": self.jwt.create_key},
+        }
+        # paths ending in one parameter segment: prefix -> {method: handler}
+        self.param_routes: dict[str, dict[str, Route]] = {
+            KEYS_PREFIX: {"DELETE": self.jwt.delete_key},
         }
         super().__init__(address, Handler)
         self.port: int = self.server_address[1]
@@ -1165,6 +1586,16 @@ class EmulatorServer(ThreadingHTTPServer):
         if host in ("", "0.0.0.0", "::"):
             host = "127.0.0.1"
         self.url_host = f"[{host}]" if ":" in host else host
+
+    def route_for(self, path: str) -> tuple[dict[str, Route] | None, str | None]:
+        """The handlers of a path, and the {keyId} segment of a parameter path."""
+        if path in self.routes:
+            return self.routes[path], None
+        for prefix, handlers in self.param_routes.items():
+            rest = path[len(prefix):]
+            if path.startswith(prefix) and "/" not in rest:
+                return handlers, urllib.parse.unquote(rest)
+        return None, None
 
     def profile_for(self, path: str) -> Profile:
         # DOCS SILENT: unknown paths answer in the shape of the API their prefix
@@ -1231,6 +1662,8 @@ class EmulatorServer(ThreadingHTTPServer):
             ("POST", "/_emu/revoke"): self._admin_revoke,
             ("POST", "/_emu/reset"): self._admin_reset,
             ("POST", "/_emu/expire-access"): self._admin_expire_access,
+            ("POST", "/_emu/revoke-durable"): self._admin_revoke_durable,
+            ("POST", "/_emu/use-api-key"): self._admin_use_api_key,
         }
         handler = handlers.get((method, path))
         if handler is None:
@@ -1256,7 +1689,19 @@ class EmulatorServer(ThreadingHTTPServer):
                 "logouts": list(st.logouts),
                 "codes_sent": st.codes_sent,
                 "elsewhere": sum(n for k, n in st.requests.items() if k.endswith(" " + ELSEWHERE)),
+                "resets_sent": st.resets_sent,
+                "aius_tokens": self._count_by_user(st.durable.values()),
+                "aius_token_names": {u: [r.token_name for r in st.durable.values() if r.username == u]
+                                     for u in {r.username for r in st.durable.values()}},
+                "api_keys": self._count_by_user(st.api_keys.values()),
             })
+
+    @staticmethod
+    def _count_by_user(records: Any) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for rec in records:
+            counts[rec.username] = counts.get(rec.username, 0) + 1
+        return counts
 
     def _config_body(self) -> dict[str, Any]:
         return dataclasses.asdict(self.state.config)
@@ -1308,11 +1753,35 @@ class EmulatorServer(ThreadingHTTPServer):
         st = self.state
         with st.lock:
             count = 0
-            for table in (st.access, st.refresh):
+            for table in (st.access, st.refresh, st.durable):
                 for token in [t for t, r in table.items() if r.username == name]:
                     del table[token]
                     count += 1
         return Reply(200, {"revoked": count})
+
+    def _admin_revoke_durable(self, body: dict[str, Any]) -> Reply:
+        """Only the user's aius_ tokens, as when the person revokes one in
+        the AIUS web console."""
+        name = self._username(body)
+        if isinstance(name, Reply):
+            return name
+        st = self.state
+        with st.lock:
+            tokens = [t for t, r in st.durable.items() if r.username == name]
+            for token in tokens:
+                del st.durable[token]
+        return Reply(200, {"revoked": len(tokens)})
+
+    def _admin_use_api_key(self, body: dict[str, Any]) -> Reply:
+        """Mark a JWT API key used now (no documented endpoint takes one)."""
+        key_id = body.get("keyId")
+        st = self.state
+        with st.lock:
+            key = st.api_keys.get(key_id) if isinstance(key_id, str) else None
+            if key is None:
+                return Reply(404, {"error": "unknown key"})
+            key.last_used = utc_timestamp()
+            return Reply(200, {"lastUsed": key.last_used})
 
     def _admin_expire_access(self, body: dict[str, Any]) -> Reply:
         name = self._username(body)
@@ -1364,6 +1833,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="wrong codes that kill an email_key / AIUS challenge (0 = no limit)")
     p.add_argument("--access-ttl", type=int, default=86400,
                    help="Freddy access token lifetime and expires_in (s)")
+    p.add_argument("--reset-ttl", type=int, default=900,
+                   help="AIUS password reset token lifetime (s)")
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
     p.add_argument("--fixed-code", type=int, default=None,
                    help="benchmarks only: send this code (1000-9999) instead of a random one")
@@ -1391,6 +1862,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency_ms,
         outbox=args.outbox,
         fixed_code=args.fixed_code,
+        reset_ttl=args.reset_ttl,
     )
     state = State(users, opts)
     server = EmulatorServer((args.bind, args.port), ctx, state, args.quiet)

@@ -538,6 +538,424 @@ def test_aius(c: Client) -> None:
     check("aius 2fa: second recovery code accepted", st == 200, st)
 
 
+COOKIE = "__Host-aius_session"
+
+
+def b32_totp(secret_b32: str, at: float) -> str:
+    """TOTP of a base32 secret as an authenticator app computes it."""
+    import base64
+    raw = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    return totp(raw.hex(), at)
+
+
+def aius_session(c: Client, email: str, password: str) -> str:
+    st, body, _ = c.post("/api/v1/login", {"email": email, "password": password})
+    if st != 200 or "session_token" not in body:
+        raise RuntimeError(f"aius login failed: {st} {body}")
+    SECRETS.add(body["session_token"])
+    return body["session_token"]
+
+
+def aius_mint(c: Client, session: str, name: str = "selftest") -> str:
+    st, body, _ = c.post("/api/v1/tokens", {"token_name": name},
+                         headers={"Cookie": f"{COOKIE}={session}"})
+    if st != 200:
+        raise RuntimeError(f"mint failed: {st} {body}")
+    SECRETS.add(body["token"])
+    return body["token"]
+
+
+def test_aius_tokens(c: Client) -> None:
+    """4. Mint an API token (cookie) and 5. Use the bearer token."""
+    c.admin("/_emu/reset", {})
+    session = aius_session(c, "alice@example.com", PASSWORDS[0])
+    cookie = {"Cookie": f"{COOKIE}={session}"}
+    aius_err("aius tokens: no cookie -> 401", c.post("/api/v1/tokens", {"token_name": "x"}),
+             401, "MISSING_SESSION", "missing session cookie")
+    aius_err("aius tokens: cookie checked before the body", c.post("/api/v1/tokens", {}),
+             401, "MISSING_SESSION")
+    aius_err("aius tokens: unknown session in the cookie -> 401",
+             c.post("/api/v1/tokens", {"token_name": "x"}, headers={"Cookie": f"{COOKIE}=a.b.c"}),
+             401, "INVALID_SESSION", "invalid session")
+    aius_err("aius tokens: the session as a bearer token is no cookie -> 401",
+             c.post("/api/v1/tokens", {"token_name": "x"}, headers={"Authorization": f"Bearer {session}"}),
+             401, "MISSING_SESSION")
+    aius_err("aius tokens: a cookie of another name -> 401",
+             c.post("/api/v1/tokens", {"token_name": "x"}, headers={"Cookie": f"aius_session={session}"}),
+             401, "MISSING_SESSION")
+    st, body, _ = c.post("/api/v1/tokens", {}, headers=cookie)
+    check("aius tokens: no token_name -> exactly 400 token_name is required", (st, body) == (400, {
+        "detail": {"code": "TOKEN_NAME_REQUIRED", "message": "token_name is required"}}), (st, body))
+    for label, bad in [("empty", ""), ("blank", "  "), ("null", None), ("integer", 5)]:
+        aius_err(f"aius tokens: {label} token_name -> 400", c.post("/api/v1/tokens", {"token_name": bad},
+                 headers=cookie), 400, "TOKEN_NAME_REQUIRED", "token_name is required")
+    aius_err("aius tokens: client_id not a string -> 422",
+             c.post("/api/v1/tokens", {"token_name": "x", "client_id": 7}, headers=cookie),
+             422, "VALIDATION_ERROR")
+    aius_err("aius tokens: non-JSON body -> 422", c.post("/api/v1/tokens", raw=b"token_name=x", headers=cookie),
+             422, "VALIDATION_ERROR")
+    st, login, _ = c.post("/api/v1/login", {"email": "alice@example.com", "password": PASSWORDS[0]})
+    remember(login, "session_token")
+    st, body, _ = c.post("/api/v1/tokens", {"token_name": "pam_freddy host1"},
+                         headers={"Cookie": f"theme=dark; {COOKIE}={session}; lang=en"})
+    remember(body, "token")
+    check("aius tokens: 200 {token: aius_…, token_name, client_id, created_at}", st == 200
+          and set(body) == {"token", "token_name", "client_id", "created_at"}
+          and re.fullmatch(r"aius_[A-Za-z0-9_-]{40,}", body["token"]) is not None
+          and body["token_name"] == "pam_freddy host1" and body["client_id"] == login["user"]["id"]
+          and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["created_at"]) is not None, (st, body))
+    first = body["token"]
+    st, body, _ = c.post("/api/v1/tokens", {"token_name": "second", "client_id": "cli-1"}, headers=cookie)
+    remember(body, "token")
+    check("aius tokens: each call mints another token; client_id kept", st == 200
+          and body["token"] != first and body["client_id"] == "cli-1", body)
+    check("stats: aius_tokens counts the user's tokens, aius_token_names names them",
+          c.stats()["aius_tokens"] == {"alice": 2}
+          and c.stats()["aius_token_names"] == {"alice": ["pam_freddy host1", "second"]}, c.stats())
+    check("stats: POST /api/v1/tokens counted per endpoint",
+          c.stats()["requests"].get("POST /api/v1/tokens") == 14, c.stats()["requests"])
+    _, jwt_login, _ = c.post("/api/v1/auth/login", {"username": "alice", "password": PASSWORDS[0]})
+    remember(jwt_login, "token", "refreshToken")
+    aius_err("aius tokens: a JWT-profile token in the cookie -> 401",
+             c.post("/api/v1/tokens", {"token_name": "x"}, headers={"Cookie": f"{COOKIE}={jwt_login['token']}"}),
+             401, "INVALID_SESSION")
+
+    # 5. bearer rules, at GET /v1/2fa/status
+    status = "/api/v1/2fa/status"
+    st, body, _ = c.call("GET", status)
+    check("aius bearer: no Authorization -> exactly 401 missing bearer token", (st, body) == (401, {
+        "detail": {"code": "MISSING_BEARER_TOKEN", "message": "missing bearer token"}}), (st, body))
+    for label, header in [("Basic scheme", f"Basic {first}"), ("no token", "Bearer"),
+                          ("blank token", "Bearer    "), ("two words", f"Bearer {first} extra"),
+                          ("token only", first)]:
+        st, body, _ = c.call("GET", status, headers={"Authorization": header})
+        check(f"aius bearer: {label} -> 401 invalid authorization header", (st, body) == (401, {
+            "detail": {"code": "INVALID_AUTHORIZATION_HEADER", "message": "invalid authorization header"}}),
+            (st, body))
+    for label, tok in [("unknown aius_ token", "aius_" + "x" * 43), ("session token", session),
+                       ("JWT-profile token", jwt_login["token"])]:
+        st, body, _ = c.call("GET", status, headers={"Authorization": f"Bearer {tok}"})
+        check(f"aius bearer: {label} -> exactly 401 invalid token", (st, body) == (401, {
+            "detail": {"code": "INVALID_TOKEN", "message": "invalid token"}}), (st, body))
+    st, body, _ = c.call("GET", status, headers={"Authorization": f"bearer  {first} "})
+    check("aius bearer: scheme case-insensitive -> 200 {enabled: false}", (st, body) == (200, {"enabled": False}),
+          (st, body))
+    st, body, _ = c.call("GET", status, headers=cookie)
+    check("aius 2fa status: the session cookie works too", (st, body) == (200, {"enabled": False}), (st, body))
+    aius_err("aius 2fa status: a bad Authorization header is not rescued by the cookie",
+             c.call("GET", status, headers={**cookie, "Authorization": "Bearer nope"}), 401, "INVALID_TOKEN")
+    aius_err("aius 2fa status: an unknown session cookie -> 401",
+             c.call("GET", status, headers={"Cookie": f"{COOKIE}=a.b.c"}), 401, "INVALID_SESSION")
+    st, body, hdrs = c.post(status, {})
+    check("aius 2fa status: POST -> 405 Allow: GET", st == 405 and hdrs.get("Allow") == "GET"
+          and body["detail"]["code"] == "METHOD_NOT_ALLOWED", (st, body))
+    st, body, hdrs = c.call("GET", "/api/v1/tokens")
+    check("aius tokens: GET -> 405 Allow: POST", st == 405 and hdrs.get("Allow") == "POST", (st, body))
+    bob = aius_mint(c, aius_session_2fa(c, "bob@example.com", PASSWORDS[1]))
+    st, body, _ = c.call("GET", status, headers={"Authorization": f"Bearer {bob}"})
+    check("aius 2fa status: a 2FA account -> {enabled: true}", (st, body) == (200, {"enabled": True}), (st, body))
+
+    # revocation (admin)
+    res = c.admin("/_emu/revoke-durable", {"username": "alice"})
+    aius_err("admin revoke-durable: the user's aius_ tokens are invalid afterwards",
+             c.call("GET", status, headers={"Authorization": f"Bearer {first}"}), 401, "INVALID_TOKEN",
+             "invalid token")
+    st, _, _ = c.call("GET", status, headers={"Authorization": f"Bearer {bob}"})
+    check("admin revoke-durable: revoked 2; other users' tokens untouched", res == {"revoked": 2} and st == 200,
+          (res, st))
+    st, _, _ = c.call("GET", status, headers=cookie)
+    check("admin revoke-durable: the session itself survives", st == 200, st)
+    res = c.admin("/_emu/revoke", {"username": "bob"})
+    st, _, _ = c.call("GET", status, headers={"Authorization": f"Bearer {bob}"})
+    check("admin revoke: drops aius_ tokens too", st == 401 and res["revoked"] >= 1, (st, res))
+    st, body, _ = c.call("POST", "/_emu/revoke-durable", {"username": "nobody"})
+    check("admin revoke-durable: unknown user -> 404", st == 404, (st, body))
+
+
+def aius_session_2fa(c: Client, email: str, password: str) -> str:
+    """A session for an account with 2FA: the challenge answered by TOTP."""
+    st, body, _ = c.post("/api/v1/login", {"email": email, "password": password})
+    SECRETS.add(body["challenge_token"])
+    st, body, _ = c.post("/api/v1/2fa/login", {"challenge_token": body["challenge_token"],
+                                              "code": totp(USERS["users"][1]["totp_secret_hex"], time.time())})
+    if st != 200:
+        raise RuntimeError(f"2fa login failed: {st} {body}")
+    SECRETS.add(body["session_token"])
+    return body["session_token"]
+
+
+def test_aius_2fa_management(c: Client) -> None:
+    c.admin("/_emu/reset", {})
+    session = aius_session(c, "alice@example.com", PASSWORDS[0])
+    auth = {"Authorization": f"Bearer {aius_mint(c, session)}"}
+    for path in ("/api/v1/2fa/setup", "/api/v1/2fa/enable", "/api/v1/2fa/disable"):
+        aius_err(f"aius {path}: no credential -> 401", c.post(path, {"code": "123456"}),
+                 401, "MISSING_BEARER_TOKEN", "missing bearer token")
+        aius_err(f"aius {path}: revoked-looking token -> 401",
+                 c.post(path, {"code": "123456"}, headers={"Authorization": "Bearer aius_gone"}),
+                 401, "INVALID_TOKEN")
+    st, body, _ = c.post("/api/v1/2fa/enable", {"code": "123456"}, headers=auth)
+    check("aius 2fa enable before setup -> 400 TWO_FACTOR_NOT_SET_UP", st == 400
+          and body["detail"]["code"] == "TWO_FACTOR_NOT_SET_UP", (st, body))
+    st, body, _ = c.post("/api/v1/2fa/disable", {"code": "123456"}, headers=auth)
+    check("aius 2fa disable while off -> 400 TWO_FACTOR_NOT_ENABLED", st == 400
+          and body["detail"]["code"] == "TWO_FACTOR_NOT_ENABLED", (st, body))
+
+    st, body, _ = c.post("/api/v1/2fa/setup", headers=auth)
+    check("aius 2fa setup: 200 exactly {secret, otpauth_uri}", st == 200
+          and set(body) == {"secret", "otpauth_uri"}
+          and re.fullmatch(r"[A-Z2-7]{32}", body["secret"]) is not None
+          and body["otpauth_uri"].startswith("otpauth://totp/AIUS:alice@example.com?")
+          and f"secret={body['secret']}&" in body["otpauth_uri"] and "issuer=AIUS" in body["otpauth_uri"],
+          (st, body))
+    SECRETS.update({body["secret"], body["otpauth_uri"]})
+    old_secret = body["secret"]
+    st, body, _ = c.post("/api/v1/2fa/setup", headers={"Cookie": f"{COOKIE}={session}"})
+    check("aius 2fa setup again (cookie): a new pending secret", st == 200 and body["secret"] != old_secret,
+          (st, body))
+    secret = body["secret"]
+    SECRETS.update({secret, body["otpauth_uri"]})
+    st, body, _ = c.call("GET", "/api/v1/2fa/status", headers=auth)
+    check("aius 2fa setup: not yet active", body == {"enabled": False}, body)
+    st, body, _ = c.post("/api/v1/login", {"email": "alice@example.com", "password": PASSWORDS[0]})
+    remember(body, "session_token")
+    check("aius 2fa setup: login still without a challenge", st == 200 and "session_token" in body, body)
+
+    now = time.time()
+    window = {b32_totp(secret, now + d) for d in (-60, -30, 0, 30, 60)}
+    bad = next(f"{n:06d}" for n in range(1000000) if f"{n:06d}" not in window)
+    st, body, _ = c.post("/api/v1/2fa/enable", {"code": bad}, headers=auth)
+    check("aius 2fa enable: wrong code -> exactly 400 INVALID_CODE", (st, body) == (400, {
+        "detail": {"code": "INVALID_CODE", "message": "Invalid two-factor code"}}), (st, body))
+    st, _, _ = c.post("/api/v1/2fa/enable", {"code": b32_totp(old_secret, time.time())}, headers=auth)
+    check("aius 2fa enable: the replaced secret's code -> 400", st == 400, st)
+    aius_err("aius 2fa enable: integer code -> 422",
+             c.post("/api/v1/2fa/enable", {"code": 123456}, headers=auth), 422, "VALIDATION_ERROR")
+    aius_err("aius 2fa enable: no code -> 422", c.post("/api/v1/2fa/enable", {}, headers=auth),
+             422, "VALIDATION_ERROR")
+    st, body, _ = c.post("/api/v1/2fa/enable", {"code": b32_totp(secret, time.time())}, headers=auth)
+    codes = body.get("recovery_codes") if isinstance(body, dict) else None
+    check("aius 2fa enable: 200 {enabled: true, recovery_codes: 8 codes}", st == 200
+          and set(body) == {"enabled", "recovery_codes"} and body["enabled"] is True
+          and isinstance(codes, list) and len(codes) == 8 and len(set(codes)) == 8
+          and all(re.fullmatch(r"[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}", x) for x in codes), (st, body))
+    SECRETS.update(codes or [])
+    st, body, _ = c.call("GET", "/api/v1/2fa/status", headers=auth)
+    check("aius 2fa enable: status enabled", body == {"enabled": True}, body)
+    st, body, _ = c.post("/api/v1/2fa/setup", headers=auth)
+    check("aius 2fa setup while enabled -> 409", st == 409
+          and body["detail"]["code"] == "TWO_FACTOR_ALREADY_ENABLED", (st, body))
+    st, body, _ = c.post("/api/v1/2fa/enable", {"code": b32_totp(secret, time.time())}, headers=auth)
+    check("aius 2fa enable while enabled -> 409", st == 409, (st, body))
+    st, body, _ = c.post("/api/v1/login", {"email": "alice@example.com", "password": PASSWORDS[0]})
+    check("aius 2fa enable: login now asks for a code", body.get("requires_2fa") is True, body)
+    SECRETS.add(body.get("challenge_token", ""))
+    st, body2, _ = c.post("/api/v1/2fa/login", {"challenge_token": body["challenge_token"], "code": codes[0]})
+    remember(body2, "session_token")
+    check("aius 2fa enable: a new recovery code logs in", st == 200, (st, body2))
+
+    st, body, _ = c.post("/api/v1/2fa/disable", {"code": codes[0]}, headers=auth)
+    check("aius 2fa disable: a used recovery code -> 400 INVALID_CODE", st == 400
+          and body["detail"]["code"] == "INVALID_CODE", (st, body))
+    st, body, _ = c.post("/api/v1/2fa/disable", {"code": f" {codes[1]} "}, headers=auth)
+    check("aius 2fa disable: a recovery code -> 200 exactly {enabled: false}", (st, body) == (200, {"enabled": False}),
+          (st, body))
+    st, body, _ = c.call("GET", "/api/v1/2fa/status", headers=auth)
+    check("aius 2fa disable: status disabled", body == {"enabled": False}, body)
+    st, body, _ = c.post("/api/v1/login", {"email": "alice@example.com", "password": PASSWORDS[0]})
+    remember(body, "session_token")
+    check("aius 2fa disable: login without a challenge again", "session_token" in body, body)
+
+    bob = {"Authorization": f"Bearer {aius_mint(c, aius_session_2fa(c, 'bob@example.com', PASSWORDS[1]))}"}
+    st, body, _ = c.post("/api/v1/2fa/disable", {"code": bad}, headers=bob)
+    check("aius 2fa disable: wrong TOTP -> 400", st == 400 and body["detail"]["code"] == "INVALID_CODE", body)
+    st, body, _ = c.post("/api/v1/2fa/disable", {"code": totp(USERS["users"][1]["totp_secret_hex"], time.time())},
+                         headers=bob)
+    check("aius 2fa disable: a current TOTP -> 200", (st, body) == (200, {"enabled": False}), (st, body))
+    c.admin("/_emu/reset", {})
+    st, body, _ = c.post("/api/v1/login", {"email": "bob@example.com", "password": PASSWORDS[1]})
+    SECRETS.add(body.get("challenge_token", ""))
+    st2, body2, _ = c.post("/api/v1/login", {"email": "alice@example.com", "password": PASSWORDS[0]})
+    remember(body2, "session_token")
+    check("admin reset: users' 2FA back as in users.json", body.get("requires_2fa") is True
+          and "session_token" in body2, (body, body2))
+
+
+def test_aius_password_reset(c: Client) -> None:
+    c.admin("/_emu/reset", {})
+    emu = c.emu
+    req, confirm = "/api/v1/password/reset/request", "/api/v1/password/reset/confirm"
+    reset_file = emu.outbox / "alice@example.com.reset"
+    expected = {"message": "If the address is registered, a reset email has been sent"}
+    aius_err("aius reset request: no email -> 422", c.post(req, {}), 422, "VALIDATION_ERROR")
+    st, body, _ = c.post(req, {"email": "mallory@example.com"})
+    check("aius reset request: unknown email -> 200, nothing mailed", (st, body) == (200, expected)
+          and c.stats()["resets_sent"] == 0 and not (emu.outbox / "mallory@example.com.reset").exists(), (st, body))
+    st, body, _ = c.post(req, {"email": "alice@example.com"})
+    first = reset_file.read_text()
+    check("aius reset request: 200 and <email>.reset holds XXXX-XXXX-XXXX",
+          (st, body) == (200, expected) and re.fullmatch(r"[A-HJ-NP-Z2-9]{4}(-[A-HJ-NP-Z2-9]{4}){2}\n", first)
+          is not None and c.stats()["resets_sent"] == 1, (st, body, first))
+    first = first.strip()
+    SECRETS.add(first)
+    last = (emu.outbox / "mail.log").read_text().splitlines()[-1].split(" ")
+    check("aius reset request: mail.log '<time> <email> password-reset <token>'",
+          last[1:] == ["alice@example.com", "password-reset", first], last)
+    st, body, _ = c.post(confirm, {"token": "AAAA-BBBB-CCCC", "new_password": "Brand-New-Pass-9"})
+    check("aius reset confirm: unknown token -> exactly 400 INVALID_RESET_TOKEN", (st, body) == (400, {
+        "detail": {"code": "INVALID_RESET_TOKEN", "message": "Invalid or expired reset token"}}), (st, body))
+    c.post(req, {"email": "alice@example.com"})
+    second = reset_file.read_text().strip()
+    SECRETS.add(second)
+    st, _, _ = c.post(confirm, {"token": first, "new_password": "Brand-New-Pass-9"})
+    check("aius reset confirm: a newer request voids the older token", st == 400 and second != first, st)
+    st, body, _ = c.post(confirm, {"token": second, "new_password": "short"})
+    check("aius reset confirm: short password -> 400 WEAK_PASSWORD", st == 400
+          and body["detail"]["code"] == "WEAK_PASSWORD", (st, body))
+    aius_err("aius reset confirm: no new_password -> 422", c.post(confirm, {"token": second}),
+             422, "VALIDATION_ERROR")
+    session = aius_session(c, "alice@example.com", PASSWORDS[0])
+    durable = aius_mint(c, session)
+    st, body, _ = c.post(confirm, {"token": f"  {second.lower()} ", "new_password": "Brand-New-Pass-9"})
+    check("aius reset confirm: 200 (token survived the weak password; case and blanks ignored)",
+          (st, body) == (200, {"message": "Password updated"}), (st, body))
+    PASSWORDS.append("Brand-New-Pass-9")
+    st, _, _ = c.post("/api/v1/login", {"email": "alice@example.com", "password": PASSWORDS[0]})
+    check("aius reset confirm: the old password is refused", st == 401, st)
+    st, body, _ = c.post("/api/v1/login", {"email": "alice@example.com", "password": "Brand-New-Pass-9"})
+    remember(body, "session_token")
+    check("aius reset confirm: the new password logs in", st == 200, (st, body))
+    st, _, _ = c.post(confirm, {"token": second, "new_password": "Another-Pass-10"})
+    check("aius reset confirm: a token works once", st == 400, st)
+    st, _, _ = c.call("GET", "/api/v1/2fa/status", headers={"Authorization": f"Bearer {durable}"})
+    check("aius reset confirm: aius_ tokens stay valid", st == 200, st)
+    c.admin("/_emu/reset", {})
+    st, body, _ = c.post("/api/v1/login", {"email": "alice@example.com", "password": PASSWORDS[0]})
+    remember(body, "session_token")
+    check("admin reset: the password from users.json is back", st == 200, (st, body))
+
+
+def test_reset_ttl(c: Client) -> None:
+    """Emulator started with --reset-ttl 1."""
+    c.post("/api/v1/password/reset/request", {"email": "carol@example.com"})
+    token = (c.emu.outbox / "carol@example.com.reset").read_text().strip()
+    SECRETS.add(token)
+    time.sleep(1.2)
+    st, body, _ = c.post("/api/v1/password/reset/confirm", {"token": token, "new_password": "Carol-New-Pass"})
+    check("aius reset confirm: expired token -> 400 INVALID_RESET_TOKEN", st == 400
+          and body["detail"]["code"] == "INVALID_RESET_TOKEN", (st, body))
+
+
+def test_jwt_keys(c: Client) -> None:
+    c.admin("/_emu/reset", {})
+    keys = "/api/v1/auth/keys"
+
+    def jwt_token(user: str, pw: str) -> str:
+        _, body, _ = c.post("/api/v1/auth/login", {"username": user, "password": pw})
+        remember(body, "token", "refreshToken")
+        return body["token"]
+
+    alice = {"Authorization": f"Bearer {jwt_token('alice', PASSWORDS[0])}"}
+    bob = {"Authorization": f"Bearer {jwt_token('bob', PASSWORDS[1])}"}
+    aius_tok = aius_mint(c, aius_session(c, "carol@example.com", PASSWORDS[2]))
+    _, dev, _ = c.post("/v1/auth/dev-login", {"email_or_username": "alice", "password": PASSWORDS[0]},
+                       headers={"X-API-Key": API_KEY})
+    remember(dev, "access_token", "refresh_token")
+    denied = (401, {"error": "Authentication required"})
+    for method, path in [("POST", keys), ("GET", keys), ("DELETE", keys + "/key_abc123")]:
+        for label, hdrs in [("no Authorization", {}), ("unknown token", {"Authorization": "Bearer a.b.c"}),
+                            ("Basic scheme", {"Authorization": alice["Authorization"].replace("Bearer", "Basic")}),
+                            ("an AIUS aius_ token", {"Authorization": f"Bearer {aius_tok}"}),
+                            ("a Freddy access token", {"Authorization": f"Bearer {dev['access_token']}"})]:
+            st, body, _ = c.call(method, path, {"name": "x"} if method == "POST" else None, headers=hdrs)
+            check(f"jwt keys {method}: {label} -> 401 Authentication required", (st, body) == denied, (st, body))
+    for label, payload in [("no name", {}), ("empty name", {"name": ""}), ("integer name", {"name": 5}),
+                           ("name over 200 characters", {"name": "n" * 201})]:
+        st, body, _ = c.post(keys, payload, headers=alice)
+        check(f"jwt keys create: {label} -> 400 Invalid request body",
+              (st, body) == (400, {"error": "Invalid request body"}), (st, body))
+    st, body, _ = c.post(keys, raw=b"", headers=alice)
+    check("jwt keys create: no body -> 400", st == 400, (st, body))
+    st, body, _ = c.post(keys, {"name": "My Integration Key"}, headers=alice)
+    remember(body, "apiKey")
+    check("jwt keys create: 201 exactly {keyId, apiKey, name, createdAt}", st == 201
+          and set(body) == {"keyId", "apiKey", "name", "createdAt"}
+          and re.fullmatch(r"key_[0-9a-f]{6}", body["keyId"]) is not None
+          and re.fullmatch(r"sk_live_[a-z0-9]{24}", body["apiKey"]) is not None
+          and body["name"] == "My Integration Key"
+          and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["createdAt"]) is not None, (st, body))
+    first = body
+    st, second, _ = c.post(keys, {"name": "Staging Key"}, headers=alice)
+    remember(second, "apiKey")
+    st, body, hdrs = c.call("GET", keys, headers=alice)
+    check("jwt keys list: 200, oldest first, {keyId, name, createdAt, lastUsed: null}, never the key",
+          st == 200 and body == [
+              {"keyId": first["keyId"], "name": "My Integration Key", "createdAt": first["createdAt"],
+               "lastUsed": None},
+              {"keyId": second["keyId"], "name": "Staging Key", "createdAt": second["createdAt"],
+               "lastUsed": None}]
+          and "sk_live_" not in json.dumps(body), (st, body))
+    used = c.admin("/_emu/use-api-key", {"keyId": second["keyId"]})
+    _, body, _ = c.call("GET", keys, headers=alice)
+    check("admin use-api-key: lastUsed shown in the list", body[1]["lastUsed"] == used["lastUsed"]
+          and body[0]["lastUsed"] is None, body)
+    st, body, _ = c.call("POST", "/_emu/use-api-key", {"keyId": "key_nope"})
+    check("admin use-api-key: unknown key -> 404", st == 404, (st, body))
+    st, body, _ = c.call("GET", keys, headers=bob)
+    check("jwt keys list: another user sees none of them", (st, body) == (200, []), (st, body))
+    not_found = (404, {"error": "API key not found"})
+    st, body, _ = c.call("DELETE", f"{keys}/{first['keyId']}", headers=bob)
+    check("jwt keys delete: another user's key -> 404 API key not found", (st, body) == not_found, (st, body))
+    conn = c.raw_conn()
+    conn.request("DELETE", f"{keys}/{first['keyId']}", headers=alice)
+    r = conn.getresponse()
+    raw_body = r.read()
+    check("jwt keys delete: 204, no body, no Content-Length", r.status == 204 and raw_body == b""
+          and r.getheader("Content-Length") is None, (r.status, raw_body, r.getheaders()))
+    conn.request("DELETE", f"{keys}/{first['keyId']}", headers=alice)
+    r = conn.getresponse()
+    again = (r.status, json.loads(r.read()))
+    conn.close()
+    check("jwt keys delete: again on the same connection -> 404 API key not found", again == not_found, again)
+    st, body, _ = c.call("DELETE", keys + "/", headers=alice)
+    check("jwt keys delete: empty keyId -> 404 API key not found", (st, body) == not_found, (st, body))
+    st, body, _ = c.call("DELETE", f"{keys}/a/b", headers=alice)
+    check("jwt keys delete: deeper path -> 404 Not found", (st, body) == (404, {"error": "Not found"}), (st, body))
+    _, body, _ = c.call("GET", keys, headers=alice)
+    check("jwt keys list: the deleted key is gone", [k["keyId"] for k in body] == [second["keyId"]], body)
+    st, body, hdrs = c.call("PUT", keys, {"name": "x"}, headers=alice)
+    check("jwt keys: PUT -> 405 Allow: GET, POST", st == 405 and hdrs.get("Allow") == "GET, POST"
+          and body == {"error": "Method not allowed"}, (st, body, dict(hdrs)))
+    st, body, hdrs = c.call("GET", f"{keys}/{second['keyId']}", headers=alice)
+    check("jwt keys: GET one key -> 405 Allow: DELETE", st == 405 and hdrs.get("Allow") == "DELETE", (st, body))
+    c.admin("/_emu/expire-access", {"username": "alice"})
+    st, body, _ = c.call("GET", keys, headers=alice)
+    check("jwt keys: an expired access token -> 401", (st, body) == denied, (st, body))
+    s = c.stats()
+    check("stats: key requests counted per method and path; api_keys per user",
+          s["requests"].get(f"DELETE {keys}/{first['keyId']}") == 3 and s["requests"].get(f"POST {keys}", 0) >= 8
+          and s["api_keys"] == {"alice": 1}, s)
+
+
+def test_selfservice_faults(c: Client) -> None:
+    c.admin("/_emu/reset", {})
+    _, body, _ = c.post("/api/v1/auth/login", {"username": "alice", "password": PASSWORDS[0]})
+    remember(body, "token", "refreshToken")
+    auth = {"Authorization": f"Bearer {body['token']}"}
+    c.config(fault="wrongtypes", fault_paths=["/api/v1/auth/keys"], fault_count=2)
+    _, listed, _ = c.call("GET", "/api/v1/auth/keys", headers=auth)
+    _, created, _ = c.post("/api/v1/auth/keys", {"name": "x"}, headers=auth)
+    check("fault wrongtypes: GET /auth/keys a list of wrong types, POST an object",
+          isinstance(listed, list) and listed[0].get("keyId") == [] and created.get("apiKey") == []
+          and c.stats()["api_keys"] == {}, (listed, created))
+    c.config(fault="status", fault_status=503, fault_paths=["/api/v1/2fa/status"], fault_count=1)
+    st, body, _ = c.call("GET", "/api/v1/2fa/status")
+    st2, _, _ = c.call("GET", "/api/v1/2fa/status")
+    check("fault status on GET /api/v1/2fa/status, then normal again", (st, body, st2) == (503, {}, 401),
+          (st, body, st2))
+    c.config(fault=None)
+
+
 def test_jwt(c: Client) -> None:
     st, body, _ = c.post("/api/v1/auth/login", {"username": "alice", "password": PASSWORDS[0]})
     remember(body, "token", "refreshToken")
@@ -831,9 +1249,10 @@ def test_faults(c: Client) -> None:
 
 def test_logs(main: Emu, short: Emu, wrong: Emu, untrusted: Emu) -> None:
     text = main.stderr_path.read_text(errors="replace")
-    lines = [ln for ln in text.splitlines() if ln.startswith("emu: POST ")]
+    lines = [ln for ln in text.splitlines() if re.match(r"emu: (GET|POST|PUT|DELETE) ", ln)]
     check("log: one line per request (method path status ms)", len(lines) > 50 and all(
-        re.fullmatch(r"emu: POST \S+ (\d{3}|-) \d+\.\dms", ln) for ln in lines), lines[:3])
+        re.fullmatch(r"emu: [A-Z]+ \S+ (\d{3}|-) \d+\.\dms", ln) for ln in lines)
+        and any(ln.startswith("emu: DELETE /api/v1/auth/keys/key_") for ln in lines), lines[:3])
     leaked = [s for s in SECRETS | set(PASSWORDS) if s in text]
     leaked += [c for c in CODES if re.search(rf"(?<![\d.]){c}(?![\d.])", text)]
     check("log: no passwords, codes, tokens or keys", not leaked and len(SECRETS) > 20, leaked)
@@ -859,7 +1278,7 @@ def main() -> int:
 
         main_emu = Emu(tmp, "main", "server", ["--api-key", API_KEY, "--max-login-failures", "3"], False)
         short = Emu(tmp, "short", "server", ["--code-ttl", "1", "--key-ttl", "2", "--max-code-failures", "2",
-                                              "--access-ttl", "77"], True)
+                                              "--access-ttl", "77", "--reset-ttl", "1"], True)
         wrong = Emu(tmp, "wrong", "wronghost", [], True)
         untrusted = Emu(tmp, "untrusted", "untrusted", [], True)
         emus = [main_emu, short, wrong, untrusted]
@@ -874,6 +1293,12 @@ def main() -> int:
         test_short_ttl(Client(short, ctx))
         test_aius(c)
         test_jwt(c)
+        test_aius_tokens(c)
+        test_aius_2fa_management(c)
+        test_aius_password_reset(c)
+        test_reset_ttl(Client(short, ctx))
+        test_jwt_keys(c)
+        test_selfservice_faults(c)
         test_http(c)
         test_admin_and_latency(c)
         test_faults(c)

@@ -24,6 +24,11 @@ main(void)
 	CHECK(dlsym(h, "pam_sm_setcred") != NULL);
 	CHECK(dlsym(h, "pam_sm_open_session") != NULL);
 	CHECK(dlsym(h, "pam_sm_close_session") != NULL);
+	CHECK(dlsym(h, "pam_sm_chauthtok") != NULL);
+	/* Nothing else of the PAM API: libpam treats a present entry point as
+	 * a module that takes part in that group. */
+	CHECK(dlsym(h, "pam_sm_acct_mgmt") == NULL);
+	CHECK(dlsym(h, "module_exchange_chauthtok") == NULL);
 	CHECK(dlsym(h, "fr_msg_decode") == NULL);
 	CHECK(dlsym(h, "module_exchange_authenticate") == NULL);
 	dlclose(h);

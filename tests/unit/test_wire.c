@@ -165,6 +165,247 @@ test_status_loop_stall(void)
 	CHECK(fr_frame_finish(&frame) != 0);
 }
 
+/* Encode `type` with the fields set by `put`, then decode it again:
+ * 0, or the first error of either side. */
+static int
+encode_decode(enum fr_msg_type type, void (*put)(struct fr_frame *f))
+{
+	int r;
+
+	fr_frame_init(&frame, type);
+	put(&frame);
+	if ((r = fr_frame_finish(&frame)) != 0)
+		return r;
+	return decode_frame();
+}
+
+/* Nothing of `secret` is left in the message or the frame after wiping. */
+static int
+wiped(const char *secret)
+{
+	size_t n = strlen(secret);
+
+	fr_msg_wipe(&msg);
+	fr_frame_wipe(&frame);
+	for (size_t i = 0; i + n <= sizeof(msg.data); i++)
+		if (memcmp(msg.data + i, secret, n) == 0)
+			return 0;
+	for (size_t i = 0; i + n <= sizeof(frame.buf); i++)
+		if (memcmp(frame.buf + i, secret, n) == 0)
+			return 0;
+	return msg.present == 0 && msg.type == 0;
+}
+
+static void put_nothing(struct fr_frame *f) { (void)f; }
+static void put_code(struct fr_frame *f) { fr_frame_put_str(f, FR_TAG_CODE, "492039"); }
+static void put_user(struct fr_frame *f) { fr_frame_put_str(f, FR_TAG_USER, "alice"); }
+
+static void
+test_selfservice_requests(void)
+{
+	/* The 2FA and API key requests name no user: the helper takes the
+	 * caller's own account from SO_PEERCRED, so a USER tag is refused. */
+	static const enum fr_msg_type bare[] = {
+		FR_MSG_TWOFA_STATUS_GET, FR_MSG_TWOFA_SETUP, FR_MSG_APIKEY_LIST,
+	};
+	for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
+		CHECK(encode_decode(bare[i], put_nothing) == 0);
+		CHECK(msg.type == bare[i] && msg.present == 0);
+		CHECK(encode_decode(bare[i], put_user) == FR_ERR_INVALID);
+		CHECK(encode_decode(bare[i], put_code) == FR_ERR_INVALID);
+	}
+
+	/* enable and disable: the code is required and is the only field. */
+	static const enum fr_msg_type coded[] = { FR_MSG_TWOFA_ENABLE, FR_MSG_TWOFA_DISABLE };
+	for (size_t i = 0; i < 2; i++) {
+		CHECK(encode_decode(coded[i], put_nothing) == FR_ERR_INVALID);
+		CHECK(encode_decode(coded[i], put_user) == FR_ERR_INVALID);
+		CHECK(encode_decode(coded[i], put_code) == 0);
+		CHECK(strcmp(fr_msg_str(&msg, FR_TAG_CODE), "492039") == 0);
+		CHECK(wiped("492039"));
+	}
+
+	fr_frame_init(&frame, FR_MSG_APIKEY_CREATE);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	fr_frame_init(&frame, FR_MSG_APIKEY_CREATE);
+	fr_frame_put_str(&frame, FR_TAG_KEY_NAME, "CI deploys");
+	CHECK(fr_frame_finish(&frame) == 0 && decode_frame() == 0);
+	CHECK(strcmp(fr_msg_str(&msg, FR_TAG_KEY_NAME), "CI deploys") == 0);
+	fr_frame_init(&frame, FR_MSG_APIKEY_CREATE);
+	fr_frame_put_str(&frame, FR_TAG_KEY_NAME, "x");
+	fr_frame_put_str(&frame, FR_TAG_USER, "bob");
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+
+	fr_frame_init(&frame, FR_MSG_APIKEY_DELETE);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	fr_frame_init(&frame, FR_MSG_APIKEY_DELETE);
+	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_abc123");
+	CHECK(fr_frame_finish(&frame) == 0 && decode_frame() == 0);
+	CHECK(strcmp(fr_msg_str(&msg, FR_TAG_KEY_ID), "key_abc123") == 0);
+}
+
+static void
+test_selfservice_replies(void)
+{
+	/* TWOFA_STATE: a boolean, nothing else. */
+	fr_frame_init(&frame, FR_MSG_TWOFA_STATE);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	for (uint32_t v = 0; v <= 2; v++) {
+		fr_frame_init(&frame, FR_MSG_TWOFA_STATE);
+		fr_frame_put_u32(&frame, FR_TAG_TWOFA_ENABLED, v);
+		CHECK((fr_frame_finish(&frame) == 0) == (v <= 1));
+	}
+	const uint8_t enabled_7[] = { 1, FR_MSG_TWOFA_STATE, FR_TAG_TWOFA_ENABLED, 0, 4, 0, 0, 0, 7 };
+	CHECK(fr_msg_decode(enabled_7, sizeof(enabled_7), &msg) == FR_ERR_INVALID);
+	const uint8_t enabled_1[] = { 1, FR_MSG_TWOFA_STATE, FR_TAG_TWOFA_ENABLED, 0, 4, 0, 0, 0, 1 };
+	CHECK(fr_msg_decode(enabled_1, sizeof(enabled_1), &msg) == 0);
+	CHECK(fr_msg_num(&msg, FR_TAG_TWOFA_ENABLED) == 1);
+
+	/* TWOFA_SECRET: both the URI and the secret, both wiped. */
+	fr_frame_init(&frame, FR_MSG_TWOFA_SECRET);
+	fr_frame_put_str(&frame, FR_TAG_OTPAUTH_URI, "otpauth://totp/AIUS:a?secret=JBSWY3DPEHPK3PXP");
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	fr_frame_init(&frame, FR_MSG_TWOFA_SECRET);
+	fr_frame_put_str(&frame, FR_TAG_OTPAUTH_URI, "otpauth://totp/AIUS:a?secret=JBSWY3DPEHPK3PXP");
+	fr_frame_put_str(&frame, FR_TAG_TOTP_SECRET, "JBSWY3DPEHPK3PXP");
+	CHECK(fr_frame_finish(&frame) == 0 && decode_frame() == 0);
+	CHECK(strcmp(fr_msg_str(&msg, FR_TAG_TOTP_SECRET), "JBSWY3DPEHPK3PXP") == 0);
+	CHECK(wiped("JBSWY3DPEHPK3PXP"));
+
+	CHECK(encode_decode(FR_MSG_RECOVERY_CODE, put_code) == 0);
+	CHECK(wiped("492039"));
+	CHECK(encode_decode(FR_MSG_RECOVERY_CODE, put_nothing) == FR_ERR_INVALID);
+
+	/* APIKEY_NEW carries the key; the listing's APIKEY_ENTRY never can. */
+	fr_frame_init(&frame, FR_MSG_APIKEY_NEW);
+	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_abc123");
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	fr_frame_init(&frame, FR_MSG_APIKEY_NEW);
+	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_abc123");
+	fr_frame_put_str(&frame, FR_TAG_API_KEY, "sk_live_0123456789abcdefghijklmn");
+	fr_frame_put_str(&frame, FR_TAG_KEY_NAME, "CI");
+	fr_frame_put_str(&frame, FR_TAG_CREATED_AT, "2023-10-27T10:00:00Z");
+	CHECK(fr_frame_finish(&frame) == 0 && decode_frame() == 0);
+	CHECK(strcmp(fr_msg_str(&msg, FR_TAG_API_KEY), "sk_live_0123456789abcdefghijklmn") == 0);
+	CHECK(wiped("sk_live_0123456789abcdefghijklmn"));
+	fr_frame_init(&frame, FR_MSG_APIKEY_NEW);
+	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_abc123");
+	fr_frame_put_str(&frame, FR_TAG_API_KEY, "sk_live_x");
+	fr_frame_put_str(&frame, FR_TAG_LAST_USED, "2023-10-27T11:30:00Z");
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+
+	fr_frame_init(&frame, FR_MSG_APIKEY_ENTRY);
+	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_def456");
+	CHECK(fr_frame_finish(&frame) == 0 && decode_frame() == 0);
+	CHECK(fr_msg_str(&msg, FR_TAG_LAST_USED) == NULL);	/* never used */
+	fr_frame_init(&frame, FR_MSG_APIKEY_ENTRY);
+	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_def456");
+	fr_frame_put_str(&frame, FR_TAG_KEY_NAME, "Staging Key");
+	fr_frame_put_str(&frame, FR_TAG_CREATED_AT, "2023-10-25T09:00:00Z");
+	fr_frame_put_str(&frame, FR_TAG_LAST_USED, "2023-10-27T11:30:00Z");
+	CHECK(fr_frame_finish(&frame) == 0 && decode_frame() == 0);
+	CHECK(strcmp(fr_msg_str(&msg, FR_TAG_LAST_USED), "2023-10-27T11:30:00Z") == 0);
+	fr_frame_init(&frame, FR_MSG_APIKEY_ENTRY);
+	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_def456");
+	fr_frame_put_str(&frame, FR_TAG_API_KEY, "sk_live_x");
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	fr_frame_init(&frame, FR_MSG_APIKEY_ENTRY);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+}
+
+static void
+put_passwd_begin(uint32_t chauthtok_flags)
+{
+	fr_frame_init(&frame, FR_MSG_PASSWD_BEGIN);
+	fr_frame_put_str(&frame, FR_TAG_USER, "alice");
+	fr_frame_put_str(&frame, FR_TAG_SERVICE, "passwd");
+	fr_frame_put_u32(&frame, FR_TAG_CALLER_UID, 2001);
+	fr_frame_put_u32(&frame, FR_TAG_CHAUTHTOK_FLAGS, chauthtok_flags);
+}
+
+static void
+test_passwd_begin(void)
+{
+	put_passwd_begin(FR_CHAUTHTOK_UPDATE);
+	fr_frame_put_str(&frame, FR_TAG_TTY, "/dev/pts/3");
+	fr_frame_put_str(&frame, FR_TAG_RUSER, "alice");
+	fr_frame_put_str(&frame, FR_TAG_RHOST, "ws7");
+	fr_frame_put_u32(&frame, FR_TAG_PAM_FLAGS, 0x2000);
+	CHECK(fr_frame_finish(&frame) == 0 && decode_frame() == 0);
+	CHECK(msg.type == FR_MSG_PASSWD_BEGIN);
+	/* Tags above 31 need the 64-bit presence mask. */
+	CHECK(fr_msg_has(&msg, FR_TAG_CALLER_UID) && fr_msg_num(&msg, FR_TAG_CALLER_UID) == 2001);
+	CHECK(fr_msg_num(&msg, FR_TAG_CHAUTHTOK_FLAGS) == FR_CHAUTHTOK_UPDATE);
+	CHECK(strcmp(fr_msg_str(&msg, FR_TAG_TTY), "/dev/pts/3") == 0);
+
+	/* Exactly one phase; EXPIRED_ONLY goes with either; no other bit. */
+	put_passwd_begin(FR_CHAUTHTOK_PRELIM);
+	CHECK(fr_frame_finish(&frame) == 0);
+	put_passwd_begin(FR_CHAUTHTOK_PRELIM | FR_CHAUTHTOK_EXPIRED_ONLY);
+	CHECK(fr_frame_finish(&frame) == 0);
+	put_passwd_begin(FR_CHAUTHTOK_UPDATE | FR_CHAUTHTOK_EXPIRED_ONLY);
+	CHECK(fr_frame_finish(&frame) == 0);
+	put_passwd_begin(0);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	put_passwd_begin(FR_CHAUTHTOK_EXPIRED_ONLY);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	put_passwd_begin(FR_CHAUTHTOK_PRELIM | FR_CHAUTHTOK_UPDATE);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	put_passwd_begin(FR_CHAUTHTOK_UPDATE | 0x8);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+
+	/* The password answers travel as ANSWER after PROMPT: a password in
+	 * the request itself is refused. */
+	put_passwd_begin(FR_CHAUTHTOK_UPDATE);
+	fr_frame_put_str(&frame, FR_TAG_AUTHTOK, "old");
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+
+	/* Each required tag is required. */
+	static const enum fr_tag required[] = {
+		FR_TAG_USER, FR_TAG_SERVICE, FR_TAG_CALLER_UID, FR_TAG_CHAUTHTOK_FLAGS,
+	};
+	for (size_t skip = 0; skip < 4; skip++) {
+		fr_frame_init(&frame, FR_MSG_PASSWD_BEGIN);
+		for (size_t i = 0; i < 4; i++) {
+			if (i == skip)
+				continue;
+			if (required[i] == FR_TAG_USER || required[i] == FR_TAG_SERVICE)
+				fr_frame_put_str(&frame, required[i], "x");
+			else
+				fr_frame_put_u32(&frame, required[i], required[i] == FR_TAG_CALLER_UID ?
+						 0 : FR_CHAUTHTOK_PRELIM);
+		}
+		CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	}
+	/* CALLER_UID is a u32: a u64 field is malformed. */
+	const uint8_t wide_uid[] = { 1, FR_MSG_PASSWD_BEGIN, FR_TAG_CALLER_UID, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0 };
+	CHECK(fr_msg_decode(wide_uid, sizeof(wide_uid), &msg) == FR_ERR_INVALID);
+}
+
+static void
+test_old_messages_unchanged(void)
+{
+	/* An AUTH_BEGIN of an older module, byte for byte, still decodes;
+	 * the new tags are not allowed in it. */
+	const uint8_t old_auth[] = { 1, FR_MSG_AUTH_BEGIN, FR_TAG_USER, 0, 1, 'a', FR_TAG_SERVICE, 0, 3,
+				     's', 's', 'h' };
+	CHECK(fr_msg_decode(old_auth, sizeof(old_auth), &msg) == 0);
+	CHECK(msg.type == FR_MSG_AUTH_BEGIN && strcmp(fr_msg_str(&msg, FR_TAG_SERVICE), "ssh") == 0);
+	fr_frame_init(&frame, FR_MSG_AUTH_BEGIN);
+	fr_frame_put_str(&frame, FR_TAG_USER, "a");
+	fr_frame_put_str(&frame, FR_TAG_SERVICE, "ssh");
+	fr_frame_put_u32(&frame, FR_TAG_CALLER_UID, 0);
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	fr_frame_init(&frame, FR_MSG_TOKEN_GET);
+	fr_frame_put_str(&frame, FR_TAG_CODE, "1");
+	CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
+	/* The first tag past the table is still unknown. */
+	const uint8_t past_end[] = { 1, FR_MSG_ANSWER, FR_TAG_COUNT, 0, 0 };
+	CHECK(fr_msg_decode(past_end, sizeof(past_end), &msg) == FR_ERR_INVALID);
+	CHECK(strcmp(fr_msg_type_name(FR_MSG_PASSWD_BEGIN), "PASSWD_BEGIN") == 0);
+	CHECK(strcmp(fr_msg_type_name(FR_MSG_APIKEY_ENTRY), "APIKEY_ENTRY") == 0);
+}
+
 int
 main(void)
 {
@@ -175,5 +416,9 @@ main(void)
 	test_length_prefix();
 	test_largest_frame_fits();
 	test_status_loop_stall();
+	test_selfservice_requests();
+	test_selfservice_replies();
+	test_passwd_begin();
+	test_old_messages_unchanged();
 	return check_finish("test_wire");
 }
