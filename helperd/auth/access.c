@@ -1,8 +1,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,159 +13,6 @@
 #include "fr_error.h"
 #include "core/log.h"
 #include "store/ratelimit.h"
-
-#define PW_BUF_MAX	(1024 * 1024)
-#define GROUPS_MAX	65536
-
-/* getpwnam_r(3): some NSS modules report "no such entry" as an error. */
-static bool
-not_found_errno(int e)
-{
-	return e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
-}
-
-/* getpwnam_r with a buffer grown on ERANGE.  FR_ERR_NOT_FOUND: no such user. */
-int
-access_lookup_account(const char *user, struct local_account *out)
-{
-	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
-	size_t size = hint > 0 ? (size_t)hint : 4096;
-	struct passwd pw, *res = NULL;
-
-	memset(out, 0, sizeof(*out));
-	for (;;) {
-		char *buf = malloc(size);
-		if (buf == NULL)
-			return FR_ERR_NOMEM;
-		int rc = getpwnam_r(user, &pw, buf, size, &res);
-		bool usable = rc == 0 && res != NULL && strlen(pw.pw_name) <= USER_NAME_MAX &&
-			      user_name_valid(pw.pw_name);
-		if (usable) {
-			out->uid = pw.pw_uid;
-			out->gid = pw.pw_gid;
-			memcpy(out->name, pw.pw_name, strlen(pw.pw_name) + 1);
-		}
-		free(buf);
-		if (rc == ERANGE && size < PW_BUF_MAX) {
-			size *= 2;
-			continue;
-		}
-		if (rc != 0 && !not_found_errno(rc))
-			return FR_ERR_IO;
-		return usable ? FR_OK : FR_ERR_NOT_FOUND;
-	}
-}
-
-static int
-lookup_user(const char *user, uid_t *uid, gid_t *gid)
-{
-	struct local_account acct;
-	int r = access_lookup_account(user, &acct);
-
-	*uid = acct.uid;
-	*gid = acct.gid;
-	return r;
-}
-
-static int
-group_id(const char *name, gid_t *gid)
-{
-	long hint = sysconf(_SC_GETGR_R_SIZE_MAX);
-	size_t size = hint > 0 ? (size_t)hint : 4096;
-	struct group gr, *res = NULL;
-
-	for (;;) {
-		char *buf = malloc(size);
-		if (buf == NULL)
-			return FR_ERR_NOMEM;
-		int rc = getgrnam_r(name, &gr, buf, size, &res);
-		if (rc == 0 && res != NULL)
-			*gid = gr.gr_gid;
-		free(buf);
-		if (rc == ERANGE && size < PW_BUF_MAX) {
-			size *= 2;
-			continue;
-		}
-		if (rc != 0 && !not_found_errno(rc))
-			return FR_ERR_IO;
-		return rc == 0 && res != NULL ? FR_OK : FR_ERR_NOT_FOUND;
-	}
-}
-
-/* The user's groups, primary included, grown until getgrouplist fits. */
-static int
-user_groups(const char *user, gid_t primary, gid_t **out, int *count)
-{
-	int n = 64;
-
-	*out = NULL;
-	*count = 0;
-	for (;;) {
-		gid_t *list = calloc((size_t)n, sizeof(*list));
-		int got = n;
-		if (list == NULL)
-			return FR_ERR_NOMEM;
-		if (getgrouplist(user, primary, list, &got) >= 0) {
-			*out = list;
-			*count = got;
-			return FR_OK;
-		}
-		free(list);
-		if (got <= n) {
-			if (n >= GROUPS_MAX)
-				return FR_ERR_TOO_LARGE;
-			got = n * 2;
-		}
-		n = got > GROUPS_MAX ? GROUPS_MAX : got;
-	}
-}
-
-int
-access_in_allowed_groups(const char *groups, const char *user)
-{
-	uid_t uid;
-	gid_t primary, *list = NULL;
-	int count, r;
-
-	if (groups == NULL)
-		return FR_OK;
-	if ((r = lookup_user(user, &uid, &primary)) != 0)
-		return r == FR_ERR_NOT_FOUND ? FR_ERR_PERMISSION : r;
-	if ((r = user_groups(user, primary, &list, &count)) != 0)
-		return r;
-
-	/* Walk the config list word by word; a group that does not exist
-	 * admits nobody rather than failing every login. */
-	r = FR_ERR_PERMISSION;
-	const char *p = groups;
-	while (*p != '\0' && r == FR_ERR_PERMISSION) {
-		size_t skip = strspn(p, ", \t");
-		p += skip;
-		size_t len = strcspn(p, ", \t");
-		if (len == 0)
-			break;
-		char name[256];
-		if (len < sizeof(name)) {
-			memcpy(name, p, len);
-			name[len] = '\0';
-			gid_t gid = 0;
-			int g = group_id(name, &gid);
-			if (g != 0 && g != FR_ERR_NOT_FOUND) {
-				r = g;
-				break;
-			}
-			for (int i = 0; g == 0 && i < count; i++) {
-				if (list[i] == gid) {
-					r = FR_OK;
-					break;
-				}
-			}
-		}
-		p += len;
-	}
-	free(list);
-	return r;
-}
 
 static const struct ratelimit_policy *
 policy_for(const struct config *cfg, bool user_key, struct ratelimit_policy *p)
@@ -271,7 +116,7 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 	}
 	v->account = *rq->account;
 	const char *name = v->account.name;
-	if ((r = access_in_allowed_groups(cfg->allowed_groups, name)) != 0) {
+	if ((r = accounts_in_groups(cfg->allowed_groups, name)) != 0) {
 		if (r == FR_ERR_PERMISSION) {
 			log_auth(LOG_INFO, "%s is not in allowed_groups; leaving the decision to the rest "
 				 "of the PAM stack", name);

@@ -15,25 +15,8 @@
 #include "fr_wire.h"
 #include "helper.h"
 #include "store/ratelimit.h"
+#include "core/accounts.h"
 #include "hostlib/user_name.h"
-
-/* A user as the local user database knows it.  `name` is the canonical
- * pw_name: with case-insensitive NSS, "ALICE" and "alice" are one
- * account, and every key (cache file, rate limit) uses this spelling. */
-struct local_account {
-	uid_t uid;
-	gid_t gid;
-	char name[USER_NAME_MAX + 1];
-};
-
-/* FR_OK, FR_ERR_NOT_FOUND (no such account, or a pw_name the helper
- * would not handle), FR_ERR_IO (the database could not be read). */
-int access_lookup_account(const char *user, struct local_account *out);
-
-/* FR_OK when `groups` (a config list) is NULL or `user` is a member of one
- * of them (primary or supplementary); FR_ERR_PERMISSION otherwise,
- * including unknown local users; FR_ERR_IO on lookup failure. */
-int access_in_allowed_groups(const char *groups, const char *user);
 
 /* Who asks about whom, from where (AUTH_BEGIN's context, already cleaned).
  * The request table (requests/table.c) has applied the caller rule and

@@ -1,6 +1,5 @@
 #include "config.h"
 
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,23 +47,6 @@ requests_reply_done(struct conn *c, enum fr_result result, const char *text)
 		conn_finish(c);
 }
 
-/* The caller's own account, from its uid: never from the message. */
-static bool
-caller_account(uid_t uid, struct local_account *out)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	memset(out, 0, sizeof(*out));
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL ||
-	    strlen(pw.pw_name) > USER_NAME_MAX || !user_name_valid(pw.pw_name))
-		return false;
-	out->uid = pw.pw_uid;
-	out->gid = pw.pw_gid;
-	memcpy(out->name, pw.pw_name, strlen(pw.pw_name) + 1);
-	return true;
-}
-
 /* CALLER_ACCOUNT: the named account must be the caller's own unless the
  * caller is root (the rule unix_chkpwd follows).  False: refused. */
 static bool
@@ -78,7 +60,7 @@ account_allowed(const struct request_def *def, struct request *rq)
 		requests_reply_done(rq->conn, FR_RESULT_USER_UNKNOWN, NULL);
 		return false;
 	}
-	int r = access_lookup_account(rq->name, &rq->account);
+	int r = accounts_by_name(rq->name, &rq->account);
 	rq->has_account = r == FR_OK;
 	if (r != FR_OK && r != FR_ERR_NOT_FOUND) {
 		log_err("cannot look up user %s: %s", rq->name, fr_strerror(r));
@@ -118,7 +100,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 	case CALLER_ANYONE:
 		break;
 	case CALLER_SELF:
-		if (!caller_account(rq.peer.uid, &rq.account)) {
+		if (accounts_by_uid(rq.peer.uid, &rq.account) != FR_OK) {
 			requests_reply_done(c, FR_RESULT_NOT_FOUND, "Your uid has no user name");
 			return true;
 		}

@@ -1,7 +1,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/accounts.h"
 #include "core/bytes.h"
 #include "core/caller_quota.h"
 #include "fr_error.h"
@@ -568,12 +568,12 @@ create_socket(const struct config *cfg, char **created)
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	if (cfg->socket_group != NULL) {
-		struct group *gr = getgrnam(cfg->socket_group);
-		if (gr == NULL) {
-			log_err("socket_group %s does not exist", cfg->socket_group);
+		int r = accounts_group_id(cfg->socket_group, &gid);
+		if (r != FR_OK) {
+			log_err("socket_group %s: %s", cfg->socket_group,
+				r == FR_ERR_NOT_FOUND ? "no such group" : fr_strerror(r));
 			return -1;
 		}
-		gid = gr->gr_gid;
 	}
 	/* Only a stale socket is removed, never a file someone put there. */
 	if (lstat(path, &st) == 0) {

@@ -21,19 +21,19 @@ main(void)
 
 	/* Accounts as the user database has them. */
 	struct local_account acct;
-	CHECK(access_lookup_account("root", &acct) == FR_OK && acct.uid == 0 && strcmp(acct.name, "root") == 0);
-	CHECK(access_lookup_account("nobody", &acct) == FR_OK && acct.uid == nuid);
-	CHECK(access_lookup_account("no-such-user-xyz", &acct) == FR_ERR_NOT_FOUND);
+	CHECK(accounts_by_name("root", &acct) == FR_OK && acct.uid == 0 && strcmp(acct.name, "root") == 0);
+	CHECK(accounts_by_name("nobody", &acct) == FR_OK && acct.uid == nuid);
+	CHECK(accounts_by_name("no-such-user-xyz", &acct) == FR_ERR_NOT_FOUND);
 
 	/* allowed_groups: primary and supplementary, lists, unknown names. */
-	CHECK(access_in_allowed_groups(NULL, "no-such-user-xyz") == FR_OK);
-	CHECK(access_in_allowed_groups("root", "root") == FR_OK);
-	CHECK(access_in_allowed_groups("nogroup, root", "root") == FR_OK);
-	CHECK(access_in_allowed_groups("nogroup,no-such-group root", "root") == FR_OK);
-	CHECK(access_in_allowed_groups("nogroup", "root") == FR_ERR_PERMISSION);
-	CHECK(access_in_allowed_groups("no-such-group", "root") == FR_ERR_PERMISSION);
-	CHECK(access_in_allowed_groups("root", "nobody") == FR_ERR_PERMISSION);
-	CHECK(access_in_allowed_groups("root", "no-such-user-xyz") == FR_ERR_PERMISSION);
-	CHECK(access_in_allowed_groups("nogroup", "nobody") == FR_OK);
+	CHECK(accounts_in_groups(NULL, "no-such-user-xyz") == FR_OK);
+	CHECK(accounts_in_groups("root", "root") == FR_OK);
+	CHECK(accounts_in_groups("nogroup, root", "root") == FR_OK);
+	CHECK(accounts_in_groups("nogroup,no-such-group root", "root") == FR_OK);
+	CHECK(accounts_in_groups("nogroup", "root") == FR_ERR_PERMISSION);
+	CHECK(accounts_in_groups("no-such-group", "root") == FR_ERR_PERMISSION);
+	CHECK(accounts_in_groups("root", "nobody") == FR_ERR_PERMISSION);
+	CHECK(accounts_in_groups("root", "no-such-user-xyz") == FR_ERR_PERMISSION);
+	CHECK(accounts_in_groups("nogroup", "nobody") == FR_OK);
 	return check_finish("test_access");
 }
