@@ -6,8 +6,21 @@
 # a private PID namespace, so no process outlives the test.  The
 # test may then change them freely (useradd, /etc/pam.d, sudoers.d,
 # pam-auth-update, sshd's /run/sshd, login's lastlog) and the machine is not
-# touched.  Before and after, the host's state is fingerprinted; any
-# difference fails the test.  Exit 77 (automake's SKIP) when not root.
+# touched.  Exit 77 (automake's SKIP) when not root.
+#
+# Two checks keep that promise without needing a quiet machine (another
+# sshd or greeter may log failures into the host's btmp, wtmp and auth.log
+# at any time):
+# - inside, the private mounts are listed before the test and again after
+#   it: a test that unmounted or replaced one (and so could have written
+#   through to the host) fails;
+# - outside, only what the test could reach through its namespace is
+#   fingerprinted, before and after: the host's copies of the private trees
+#   (the test sees only its own copy, so any change there came through an
+#   escape) and the names in the few places that are not private (/root,
+#   /root/.ssh, /home, /var/mail).  Logs and /run are not compared: inside
+#   they are empty tmpfs, so the test cannot have written them, and the
+#   first check proves they stayed so.
 set -u
 
 secdir() {
@@ -17,23 +30,51 @@ secdir() {
 	done
 }
 
-# What the e2e tests could possibly change on the host.  Metadata (mode,
-# owner, size, mtime) of every file under the trees, contents of the files
-# that matter most, and the presence of the paths sshd/login/sudo create.
+# The trees the sandbox replaces by private copies or tmpfs.
+private_trees() {
+	echo /etc
+	secdir
+	echo /usr/share/pam-configs
+	echo /var/lib/pam
+	[ ! -d /var/cache/debconf ] || echo /var/cache/debconf
+	echo /run
+	echo /var/log
+	[ ! -d /var/lib/sudo ] || echo /var/lib/sudo
+}
+
+# The host as a test could have changed it: metadata (mode, owner, size,
+# mtime) of every file in the copied trees, contents of the files that
+# matter most, and names only (foreign programs write dot files there) in
+# the places a test reaches directly.
 host_state() {
 	local d f
-	for d in /etc /usr/share/pam-configs /var/lib/pam /var/lib/sudo /var/cache/debconf "$(secdir)"; do
+	for d in /etc /usr/share/pam-configs /var/lib/pam /var/cache/debconf "$(secdir)"; do
 		[ -e "$d" ] && find "$d" -xdev -printf '%p %y %m %U %G %s %T@\n' 2>/dev/null | LC_ALL=C sort
 	done
 	for f in /etc/passwd /etc/shadow /etc/group /etc/gshadow /etc/sudoers \
 		/etc/pam.d/common-auth /etc/pam.d/login /etc/pam.d/su /etc/pam.d/sudo /etc/pam.d/sshd; do
 		[ -e "$f" ] && sha256sum "$f"
 	done
-	for f in /run/sshd /run/freddy /var/log/wtmp /var/log/btmp /var/log/lastlog /var/log/faillog \
-		/var/log/auth.log /run/utmp /root/.ssh /home /var/mail; do
-		if [ -e "$f" ]; then stat -c '%n %F %a %u %s %Y' "$f"; else echo "$f absent"; fi
+	for d in /root /root/.ssh /home /var/mail; do
+		if [ -d "$d" ]; then
+			echo "$d:"
+			ls -A "$d" 2>/dev/null
+		else
+			echo "$d absent"
+		fi
 	done
-	ls -la /root /home 2>/dev/null
+	[ ! -d /root/.ssh ] || find /root/.ssh -maxdepth 1 -type f -exec sha256sum {} + 2>/dev/null | LC_ALL=C sort
+}
+
+# mounts_of_private_trees: for each private tree, the mount that serves it
+# (mount ID, source and type from /proc/self/mountinfo); "not private" when
+# the tree is not a mount point of its own.
+mounts_of_private_trees() {
+	local t
+	while read -r t; do
+		awk -v t="$t" '$5 == t { m = $1 " " $5 " " $4; for (i = 7; $i != "-"; i++); m = m " " $(i + 1) " " $(i + 2) }
+			END { print (m == "" ? t " not private" : m) }' /proc/self/mountinfo
+	done < <(private_trees)
 }
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -102,5 +143,18 @@ mkdir -p "$sandbox/home" && chmod 0755 "$sandbox/home"
 # shipped PAM files can name it as plain "pam_freddy.so".
 install -m 0644 "$module" "$security/pam_freddy.so" || exit 1
 
+mounts_of_private_trees >"$sandbox/mounts.before"
+if grep -q 'not private' "$sandbox/mounts.before"; then
+	echo "sandbox.sh: could not make these private:" >&2
+	grep 'not private' "$sandbox/mounts.before" >&2
+	exit 1
+fi
 export FREDDY_E2E_SANDBOX="$sandbox"
 "$@"
+status=$?
+if ! mounts_of_private_trees | cmp -s "$sandbox/mounts.before" -; then
+	echo "FAIL: the test unmounted or replaced a private tree, so it may have written to the host:"
+	mounts_of_private_trees | diff "$sandbox/mounts.before" - | head -20
+	status=1
+fi
+exit $status
