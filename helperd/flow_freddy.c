@@ -51,16 +51,17 @@ static void
 ask_code(struct login *lg)
 {
 	state_of(lg)->state = FREDDY_ASK_CODE;
-	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "4-digit code (Enter for a new one): ");
+	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "4-digit code, or Enter to resend: ");
 }
 
-/* "A verification code was emailed to u***@example.com." above the prompt. */
+/* "Code emailed to u***@example.com." above the prompt: short lines that
+ * a screen locker's narrow label column does not break mid-phrase. */
 static void
 announce_code(struct login *lg, const char *what)
 {
 	char text[API_EMAIL_MAX + 64];
 
-	snprintf(text, sizeof(text), "%s was emailed to %s.", what, state_of(lg)->masked_email);
+	snprintf(text, sizeof(text), "%s emailed to %s.", what, state_of(lg)->masked_email);
 	login_info(lg, text);
 	ask_code(lg);
 }
@@ -113,7 +114,7 @@ on_resend(struct login *lg, const struct http_response *resp)
 		return;
 	if (resp->status == 200) {
 		st->resends++;
-		announce_code(lg, "A new code");
+		announce_code(lg, "New code");
 		return;
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
@@ -198,7 +199,7 @@ on_login(struct login *lg, const struct http_response *resp)
 		memcpy(st->email_key, reply.email_key, sizeof(st->email_key));
 		if (!api_mask_email(reply.email, st->masked_email, sizeof(st->masked_email)))
 			snprintf(st->masked_email, sizeof(st->masked_email), "your email address");
-		announce_code(lg, "A verification code");
+		announce_code(lg, "Code");
 		return;
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
