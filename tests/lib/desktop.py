@@ -9,11 +9,14 @@ a person can see what the person at the screen saw.
 """
 
 import os
+import pwd
 import subprocess
 import time
+import unittest
 
-from e2e import SANDBOX
-from freddytest import wait_for
+import e2e
+from e2e import SANDBOX, add_user, require_sandbox
+from freddytest import DEFAULT_USERS, FreddyEnv, Helper, wait_for
 
 SCREENSHOTS = os.environ.get("FREDDY_SCREENSHOTS") or os.path.join(SANDBOX or "/tmp", "screenshots")
 
@@ -95,3 +98,96 @@ def system_bus():
 
 def settle(seconds=0.5):
     time.sleep(seconds)
+
+
+# The person at the screen.  Her password has no capital letters: xdotool
+# types a capital as Shift + key, and a program that reads the modifier
+# state a moment late (xscreensaver's dialog, seen here) gets a small
+# letter, which would make the test about xdotool.
+USER = "dana"
+EMAIL = "dana@example.com"
+PASSWORD = "dana-pass-4"
+USERS = DEFAULT_USERS + [{"username": USER, "email": EMAIL, "password": PASSWORD}]
+RETRY_TEXT = "Invalid code, 2 attempts left"
+LAST_RETRY_TEXT = "Invalid code, 1 attempt left"
+
+
+def desktop_env(config=""):
+    """Helper and emulator as e2e.e2e_env(), with the desktop user."""
+    env = FreddyEnv(start_helper=False, users=USERS)
+    os.makedirs(os.path.dirname(e2e.SOCKET), mode=0o755, exist_ok=True)
+    env.socket = e2e.SOCKET
+    env.config_text = env.make_config(config)
+    env.helper = Helper(env.tmp, env.config_text)
+    env.helper.start(wait_socket=e2e.SOCKET)
+    return env
+
+
+def freddy_service(name, debian_text):
+    """Debian's PAM file for `name` with the shipped examples' Freddy lines
+    in place of "@include common-auth" (as etc/pam.d/* do)."""
+    with open(os.path.join(e2e.EXAMPLES, "xscreensaver")) as f:
+        freddy = [line for line in f if line.startswith("auth") and "pam_freddy" in line or
+                  line.startswith("auth") and "pam_succeed_if" in line]
+    out = []
+    for line in debian_text.splitlines(True):
+        if line.strip() == "@include common-auth":
+            out.extend(freddy)
+        out.append(line)
+    return e2e.install_service(name, "".join(out))
+
+
+def process_running(comm):
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/comm" % pid) as f:
+                    if f.read().strip() == comm:
+                        return True
+            except OSError:
+                pass
+    return False
+
+
+class DesktopTestCase(unittest.TestCase):
+    """Helper + emulator + the desktop user, one set per test class."""
+
+    desktop_name = "desktop"
+    user_groups = ()
+
+    @classmethod
+    def setUpClass(cls):
+        require_sandbox()
+        for prog in ("Xvfb", "xdotool", "import", "dbus-daemon"):
+            if subprocess.run(["sh", "-c", "command -v " + prog], capture_output=True).returncode:
+                raise AssertionError("%s is not installed (.ci/packages.txt)" % prog)
+        cls.env = desktop_env()
+        cls.addClassCleanup(cls.env.close)
+        cls.pw = add_user(USER, groups=cls.user_groups)
+        cls.desktop = Desktop(cls.desktop_name)
+        cls.addClassCleanup(cls.desktop.close)
+
+    def setUp(self):
+        self.env.emu.admin("reset", {})
+        self.started = time.time() - 0.001
+
+    def code(self, after=None):
+        return self.env.emu.code_for(EMAIL, self.started if after is None else after, timeout=20)
+
+    def wait_requests(self, what, count, timeout=20):
+        wait_for(lambda: self.env.emu.requests(what) >= count, timeout, 0.1,
+                 what="%d x %s" % (count, what))
+
+    def wait_new_code(self, after):
+        """Waits for a code mailed after `after` (a resend); returns it."""
+        return self.env.emu.code_for(EMAIL, after, timeout=20)
+
+    @classmethod
+    def user_env(self, **extra):
+        return self.desktop.env(HOME=self.pw.pw_dir, USER=USER, LOGNAME=USER, **extra)
+
+    @classmethod
+    def as_user(self, argv, **extra):
+        """argv that runs as the desktop user with her environment."""
+        env = ["%s=%s" % kv for kv in self.user_env(**extra).items()]
+        return e2e.as_user(USER) + ["env", "-i"] + env + argv
