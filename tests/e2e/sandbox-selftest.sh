@@ -24,11 +24,13 @@ for d in /etc /root /home /var/log /run; do
 	mount -t overlay freddy-selftest -o "lowerdir=$d,upperdir=$work/upper$d,workdir=$work/work$d" "$d" || exit 1
 done
 
+touch /root/.freddy-selftest-present	# in the overlay "host"
 pass=0 fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 
-# foreign: what another sshd and a root shell do to the host while a test
+# foreign: what another sshd, a root shell and a package install do to the
+# host while a test
 # runs, every 0.1 s until told to stop.
 foreign() {
 	local i=0
@@ -41,6 +43,7 @@ foreign() {
 		head -c 384 /dev/urandom >>/run/utmp
 		echo "ls $i" >>/root/.bash_history
 		touch /root/.cache-of-some-editor
+		echo "$i" >>/etc/ld.so.cache.freddy-selftest	# a package install elsewhere
 		sleep 0.1
 	done
 	echo "$i" >"$work/foreign.count"
@@ -55,7 +58,7 @@ status=$?
 touch "$work/stop"
 wait "$foreign_pid"
 if [ $status -eq 0 ] && [ "$(cat "$work/foreign.count")" -gt 5 ]; then
-	ok "test_login.py passes in the sandbox while btmp, wtmp, auth.log, utmp and /root/.bash_history change ($(cat "$work/foreign.count") rounds)"
+	ok "test_login.py passes in the sandbox while btmp, wtmp, auth.log, utmp, /etc and /root/.bash_history change ($(cat "$work/foreign.count") rounds)"
 else
 	bad "test_login.py with foreign activity (status $status)"
 	tail -30 "$work/foreign.log"
@@ -77,6 +80,7 @@ expect_caught() {
 }
 expect_caught "a file left in /root" sh -c 'touch /root/freddy-selftest-leak'
 expect_caught "a folder left in /home" sh -c 'mkdir -p /home/freddy-selftest'
+expect_caught "a file in /root deleted" sh -c 'rm -f /root/.freddy-selftest-present'
 expect_caught "a private /etc unmounted, then written" \
 	sh -c 'umount /etc && echo leak >/etc/freddy-selftest-leak'
 expect_caught "a private /var/log unmounted, then written (the logs are not fingerprinted)" \

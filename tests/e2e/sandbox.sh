@@ -8,19 +8,16 @@
 # pam-auth-update, sshd's /run/sshd, login's lastlog) and the machine is not
 # touched.  Exit 77 (automake's SKIP) when not root.
 #
-# Two checks keep that promise without needing a quiet machine (another
-# sshd or greeter may log failures into the host's btmp, wtmp and auth.log
-# at any time):
-# - inside, the private mounts are listed before the test and again after
-#   it: a test that unmounted or replaced one (and so could have written
-#   through to the host) fails;
-# - outside, only what the test could reach through its namespace is
-#   fingerprinted, before and after: the host's copies of the private trees
-#   (the test sees only its own copy, so any change there came through an
-#   escape) and the names in the few places that are not private (/root,
-#   /root/.ssh, /home, /var/mail).  Logs and /run are not compared: inside
-#   they are empty tmpfs, so the test cannot have written them, and the
-#   first check proves they stayed so.
+# The places that are not copied (/root, /home, /var/mail) are overlays:
+# what a test writes there lands in the sandbox, never on the host.  Two
+# checks, both about what the test did through its own namespace, so that
+# they hold on a busy machine too (another sshd or greeter logging failures
+# into btmp, wtmp and auth.log, a package install, a root shell's history):
+# - the private mounts are listed before the test and again after it: a
+#   test that unmounted or replaced one (the only way its writes could reach
+#   the host) fails;
+# - anything a test wrote into the overlays fails it: it would have changed
+#   the host without the sandbox.
 set -u
 
 secdir() {
@@ -40,30 +37,15 @@ private_trees() {
 	echo /run
 	echo /var/log
 	[ ! -d /var/lib/sudo ] || echo /var/lib/sudo
+	overlaid_trees
 }
 
-# The host as a test could have changed it: metadata (mode, owner, size,
-# mtime) of every file in the copied trees, contents of the files that
-# matter most, and names only (foreign programs write dot files there) in
-# the places a test reaches directly.
-host_state() {
-	local d f
-	for d in /etc /usr/share/pam-configs /var/lib/pam /var/cache/debconf "$(secdir)"; do
-		[ -e "$d" ] && find "$d" -xdev -printf '%p %y %m %U %G %s %T@\n' 2>/dev/null | LC_ALL=C sort
+# The places a test reaches directly, made overlays on the host's folders.
+overlaid_trees() {
+	local d
+	for d in /root /home /var/mail; do
+		[ ! -d "$d" ] || echo "$d"
 	done
-	for f in /etc/passwd /etc/shadow /etc/group /etc/gshadow /etc/sudoers \
-		/etc/pam.d/common-auth /etc/pam.d/login /etc/pam.d/su /etc/pam.d/sudo /etc/pam.d/sshd; do
-		[ -e "$f" ] && sha256sum "$f"
-	done
-	for d in /root /root/.ssh /home /var/mail; do
-		if [ -d "$d" ]; then
-			echo "$d:"
-			ls -A "$d" 2>/dev/null
-		else
-			echo "$d absent"
-		fi
-	done
-	[ ! -d /root/.ssh ] || find /root/.ssh -maxdepth 1 -type f -exec sha256sum {} + 2>/dev/null | LC_ALL=C sort
 }
 
 # mounts_of_private_trees: for each private tree, the mount that serves it
@@ -89,28 +71,20 @@ for prog in unshare mount sshd ssh sudo su login setpriv useradd pam-auth-update
 done
 
 if [ -z "${FREDDY_E2E_SANDBOX:-}" ]; then
-	state=$(mktemp -d /tmp/freddy-e2e-state.XXXXXX) || exit 1
-	host_state >"$state/before"
 	# A PID namespace too: whatever the test leaves running (a helper, an
 	# sshd after a failed set-up) dies with it.
-	unshare --mount --propagation private --pid --fork --mount-proc -- \
+	exec unshare --mount --propagation private --pid --fork --mount-proc -- \
 		env FREDDY_E2E_SANDBOX=pending "$0" "$@"
-	status=$?
-	host_state >"$state/after"
-	if ! cmp -s "$state/before" "$state/after"; then
-		echo "FAIL: the test changed the host outside its temporary folder:"
-		diff "$state/before" "$state/after" | head -40
-		status=1
-	fi
-	rm -rf "$state"
-	exit $status
 fi
 
 # Inside the private mount namespace from here on.
 [ "$FREDDY_E2E_SANDBOX" = pending ] || { echo "sandbox.sh: nested call" >&2; exit 1; }
 sandbox=$(mktemp -d /tmp/freddy-e2e.XXXXXX) || exit 1
 chmod 0755 "$sandbox"
-cleanup() { rm -rf "$sandbox"; }
+cleanup() {
+	while read -r d; do umount "$d" 2>/dev/null; done < <(overlaid_trees)
+	rm -rf "$sandbox"
+}
 trap cleanup EXIT
 
 copy_over() { # copy_over PATH: replace PATH by a private copy of itself
@@ -138,6 +112,11 @@ fresh_tmpfs /run || exit 1
 fresh_tmpfs /var/log || exit 1
 [ ! -d /var/lib/sudo ] || fresh_tmpfs /var/lib/sudo 0711 || exit 1
 mkdir -p "$sandbox/home" && chmod 0755 "$sandbox/home"
+while read -r d; do
+	mkdir -p "$sandbox/upper$d" "$sandbox/work$d" &&
+		mount -t overlay freddy-e2e -o "lowerdir=$d,upperdir=$sandbox/upper$d,workdir=$sandbox/work$d" "$d" ||
+		exit 1
+done < <(overlaid_trees)
 
 # The module is installed the way a package would install it, so the
 # shipped PAM files can name it as plain "pam_freddy.so".
@@ -155,6 +134,12 @@ status=$?
 if ! mounts_of_private_trees | cmp -s "$sandbox/mounts.before" -; then
 	echo "FAIL: the test unmounted or replaced a private tree, so it may have written to the host:"
 	mounts_of_private_trees | diff "$sandbox/mounts.before" - | head -20
+	status=1
+fi
+written=$(while read -r d; do find "$sandbox/upper$d" -mindepth 1 | sed "s|^$sandbox/upper||"; done < <(overlaid_trees) | LC_ALL=C sort)
+if [ -n "$written" ]; then
+	echo "FAIL: the test changed the host outside its temporary folder (kept from the host by the sandbox):"
+	echo "$written" | head -40
 	status=1
 fi
 exit $status
