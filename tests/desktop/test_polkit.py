@@ -101,8 +101,7 @@ class Polkit(DesktopTestCase):
     def shot(self, what):
         """The agent's pane as the person sees it, as text and as a PNG."""
         text = self.tmux.screen(self.agent)
-        self.desktop.step += 1
-        base = os.path.join(SCREENSHOTS, "%02d-polkit-%s" % (self.desktop.step, what))
+        base = os.path.join(SCREENSHOTS, "polkit-%02d-%s" % (self.desktop.next_step(), what))
         with open(base + ".txt", "w") as f:
             f.write(text)
         subprocess.run(["convert", "-size", "820x420", "xc:black", "-fill", "#d0d0d0", "-font",

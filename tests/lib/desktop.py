@@ -35,7 +35,6 @@ class Desktop:
         self.name = name
         self.number = free_display()
         self.display = ":%d" % self.number
-        self.step = 0
         self.procs = []
         # -r: no auto-repeat, so a slow moment never turns a typed key into two.
         self.xvfb = self.spawn(["Xvfb", self.display, "-ac", "-nolisten", "tcp", "-r",
@@ -67,10 +66,15 @@ class Desktop:
             self.xdotool("type", "--delay", "30", text)
         self.xdotool("key", "Return")
 
+    steps = {}		# per program name, across displays: the screenshots' order
+
+    def next_step(self):
+        Desktop.steps[self.name] = Desktop.steps.get(self.name, 0) + 1
+        return Desktop.steps[self.name]
+
     def shot(self, what):
-        """Screenshot of the whole screen, as NN-NAME-WHAT.png."""
-        self.step += 1
-        path = os.path.join(SCREENSHOTS, "%02d-%s-%s.png" % (self.step, self.name, what))
+        """Screenshot of the whole screen, as NAME-NN-WHAT.png."""
+        path = os.path.join(SCREENSHOTS, "%s-%02d-%s.png" % (self.name, self.next_step(), what))
         subprocess.run(["import", "-window", "root", "-display", self.display, path],
                        check=True, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return path
@@ -154,6 +158,7 @@ class DesktopTestCase(unittest.TestCase):
 
     desktop_name = "desktop"
     user_groups = ()
+    shared_display = True	# one Xvfb for the class, or each test makes its own
 
     @classmethod
     def setUpClass(cls):
@@ -164,8 +169,9 @@ class DesktopTestCase(unittest.TestCase):
         cls.env = desktop_env()
         cls.addClassCleanup(cls.env.close)
         cls.pw = add_user(USER, groups=cls.user_groups)
-        cls.desktop = Desktop(cls.desktop_name)
-        cls.addClassCleanup(cls.desktop.close)
+        if cls.shared_display:
+            cls.desktop = Desktop(cls.desktop_name)
+            cls.addClassCleanup(cls.desktop.close)
 
     def setUp(self):
         self.env.emu.admin("reset", {})
@@ -191,3 +197,44 @@ class DesktopTestCase(unittest.TestCase):
         """argv that runs as the desktop user with her environment."""
         env = ["%s=%s" % kv for kv in self.user_env(**extra).items()]
         return e2e.as_user(USER) + ["env", "-i"] + env + argv
+
+
+# Prints, one per line, the names of the labels and the texts of the
+# entries an AT-SPI client sees showing in `app`; run as the program's
+# own user (its accessibility bus lets no one else call into the program).
+_ATSPI_LOOK = r"""
+import sys
+import gi
+gi.require_version("Atspi", "2.0")
+from gi.repository import Atspi
+SHOWING = Atspi.StateType.SHOWING
+def walk(a, depth=0):
+    if depth > 1 and not a.get_state_set().contains(SHOWING):
+        return
+    role = a.get_role_name()
+    if role in ("label", "text", "password text", "push button"):
+        text = a.get_name()
+        if role in ("text", "password text"):
+            text = Atspi.Text.get_text(a, 0, -1)
+        print("%s: %s" % (role, text.replace("\\", "\\\\").replace("\n", "\\n")))
+    for i in range(a.get_child_count()):
+        walk(a.get_child_at_index(i), depth + 1)
+desktop = Atspi.get_desktop(0)
+for i in range(desktop.get_child_count()):
+    app = desktop.get_child_at_index(i)
+    if app.get_name() == sys.argv[1]:
+        walk(app)
+"""
+
+
+def atspi_look(desktop, app, user):
+    """What `app` (running as `user` on `desktop`) shows: a list of
+    (role, text) in screen order, texts with their line breaks."""
+    r = subprocess.run(["setpriv", "--reuid", user, "--regid", user, "--init-groups", "--",
+                        "python3", "-c", _ATSPI_LOOK, app], env=desktop.env(), capture_output=True,
+                       text=True, timeout=30)
+    seen = []
+    for line in r.stdout.splitlines():
+        role, _, text = line.partition(": ")
+        seen.append((role, text.replace("\\n", "\n").replace("\\\\", "\\")))
+    return seen
