@@ -9,7 +9,6 @@ a person can see what the person at the screen saw.
 """
 
 import os
-import pwd
 import subprocess
 import time
 import unittest
