@@ -4,22 +4,27 @@ etc/pam.d/xscreensaver.
 
 xscreensaver's setuid helper drops root before pam_start, so the helper
 sees the person's own uid as the caller.  Its dialog is drawn with Xlib,
-without accessibility, so what the person sees is kept as screenshots; the
-lock state comes from `xscreensaver-command -time`, and each step waits
-for the emulator to have seen the request the step causes.
+without accessibility; what it was given to show comes from its own
+`--verbose` log, which records every PAM message (`pam_conversation
+(ECHO_OFF="...")`), and what it drew is kept as screenshots.  The lock
+state comes from `xscreensaver-command -time`, and each step waits for the
+emulator to have seen the request the step causes.
 """
 
 import os
+import re
 import subprocess
 import time
 
-from desktop import PASSWORD, USER, DesktopTestCase, process_running, settle
+from desktop import (LAST_RETRY_TEXT, PASSWORD, RETRY_TEXT, SANDBOX, USER, DesktopTestCase,
+                     process_running, settle)
 from e2e import install_service
 from freddytest import main, wait_for
 
 VERIFY = "POST /v1/auth/verify"
 RESEND = "POST /v1/auth/resend-email"
 LOGIN = "POST /v1/auth/login"
+QUESTION = "\n\n4-digit code, or Enter to resend: "
 
 
 class XScreenSaver(DesktopTestCase):
@@ -36,7 +41,8 @@ class XScreenSaver(DesktopTestCase):
         with open(prefs, "w") as f:
             f.write("mode: blank\nlock: False\nfade: False\nunfade: False\n")
         os.chown(prefs, cls.pw.pw_uid, cls.pw.pw_gid)
-        cls.saver = cls.desktop.spawn(cls.as_user(["xscreensaver", "--no-splash"]),
+        cls.log = os.path.join(SANDBOX, "xscreensaver.log")
+        cls.saver = cls.desktop.spawn(cls.as_user(["xscreensaver", "--no-splash", "--verbose"]),
                                       log="xscreensaver")
         wait_for(lambda: cls.command("-time").returncode == 0, 20, 0.2,
                  what="xscreensaver answering")
@@ -45,6 +51,21 @@ class XScreenSaver(DesktopTestCase):
     def command(self, *args):
         return subprocess.run(self.as_user(["xscreensaver-command", *args]), capture_output=True,
                               text=True, timeout=20, env=self.desktop.env())
+
+    def setUp(self):
+        super().setUp()
+        self.log_start = os.path.getsize(self.log)
+
+    def shown(self):
+        """The PAM messages xscreensaver was given since the test began,
+        as (style, text)."""
+        with open(self.log, errors="replace") as f:
+            f.seek(self.log_start)
+            log = f.read()
+        return re.findall(r'(ECHO_OFF|ECHO_ON|ERROR_MSG|TEXT_INFO)="(.*?)"(?=[,)])', log, re.S)
+
+    def assertShown(self, style, text):
+        self.assertIn((style, text), self.shown())
 
     def locked(self):
         return "locked" in self.command("-time").stdout
@@ -75,6 +96,7 @@ class XScreenSaver(DesktopTestCase):
         self.lock_and_wake()
         code = self.enter_password()
         self.desktop.shot("code-prompt")
+        self.assertShown("ECHO_OFF", "Code emailed to d***@example.com." + QUESTION)
         self.desktop.type(code)
         wait_for(lambda: not self.locked(), 20, 0.2, what="the screen unlocked")
         self.desktop.shot("unlocked")
@@ -90,11 +112,13 @@ class XScreenSaver(DesktopTestCase):
         second = self.wait_new_code(asked)
         settle(1)
         self.desktop.shot("new-code-prompt")
+        self.assertShown("ECHO_OFF", "New code emailed to d***@example.com." + QUESTION)
         self.assertEqual(self.env.emu.codes_sent(), 2)
         self.desktop.type("0000" if second != "0000" else "0001")
         self.wait_requests(VERIFY, 1)
         settle(1)
         self.desktop.shot("wrong-code-retry")
+        self.assertShown("ECHO_OFF", RETRY_TEXT + QUESTION)
         self.assertTrue(self.locked())
         self.desktop.type(second)
         wait_for(lambda: not self.locked(), 20, 0.2, what="the screen unlocked")
@@ -110,6 +134,8 @@ class XScreenSaver(DesktopTestCase):
             settle(1)
             self.desktop.shot("wrong-code-%d" % n)
         self.assertTrue(self.locked())
+        self.assertShown("ECHO_OFF", LAST_RETRY_TEXT + QUESTION)
+        self.assertShown("ERROR_MSG", "Invalid code, no attempts left")
         self.assertRegex(self.env.helper.read_log(),
                          r"freddy: (?!success)\w+ for user=%s service=xscreensaver" % USER)
         self.assertEqual(self.env.emu.requests(VERIFY), 3)
