@@ -20,6 +20,28 @@ from freddytest import DEFAULT_USERS, FreddyEnv, Helper, wait_for
 SCREENSHOTS = os.environ.get("FREDDY_SCREENSHOTS") or os.path.join(SANDBOX or "/tmp", "screenshots")
 
 
+_private_tmp_done = []
+
+
+def private_tmp():
+    """A /tmp of this test's own: Xvfb's socket, the greeter's and the
+    agents' D-Bus sockets and whatever else the desktop programs leave in
+    /tmp when the sandbox's PID namespace ends them must not stay on the
+    host.  The sandbox folder (under the host's /tmp) stays reachable at
+    its path."""
+    if _private_tmp_done:
+        return
+    keep = "/run/freddy-desktop-sandbox"
+    os.makedirs(keep, exist_ok=True)
+    for argv in (["mount", "--rbind", SANDBOX, keep],
+                 ["mount", "-t", "tmpfs", "-o", "mode=1777", "freddy-desktop-tmp", "/tmp"],
+                 ["mkdir", "-p", "-m", "0755", SANDBOX, "/tmp/.X11-unix"],
+                 ["chmod", "1777", "/tmp/.X11-unix"],
+                 ["mount", "--rbind", keep, SANDBOX]):
+        subprocess.run(argv, check=True)
+    _private_tmp_done.append(True)
+
+
 def free_display():
     for n in range(20, 99):
         if not os.path.exists("/tmp/.X11-unix/X%d" % n) and not os.path.exists("/tmp/.X%d-lock" % n):
@@ -36,7 +58,7 @@ class Desktop:
         self.display = ":%d" % self.number
         self.procs = []
         # -r: no auto-repeat, so a slow moment never turns a typed key into two.
-        self.xvfb = self.spawn(["Xvfb", self.display, "-ac", "-nolisten", "tcp", "-r",
+        self.xvfb = self.spawn(["Xvfb", self.display, "-ac", "-nolisten", "tcp", "-r", "-nolock",
                                 "-screen", "0", size], log="xvfb")
         wait_for(lambda: os.path.exists("/tmp/.X11-unix/X%d" % self.number), 15,
                  what="Xvfb on " + self.display)
@@ -162,6 +184,7 @@ class DesktopTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_sandbox()
+        private_tmp()
         for prog in ("Xvfb", "xdotool", "import", "dbus-daemon"):
             if subprocess.run(["sh", "-c", "command -v " + prog], capture_output=True).returncode:
                 raise AssertionError("%s is not installed (.ci/packages.txt)" % prog)
