@@ -54,7 +54,14 @@ class LightDM(DesktopTestCase):
         # LightDM hands the session's Exec line over as one word, as
         # Debian's Xsession expects it.
         cls.script("session-wrapper", 'exec /bin/sh -c "$*"')
-        cls.script("greeter-wrapper", 'exec dbus-run-session -- "$@"')
+        # The greeter's session bus listens in its tmpfs home, not in /tmp.
+        with open("/usr/share/dbus-1/session.conf") as f:
+            bus = f.read().replace("<listen>unix:tmpdir=/tmp</listen>",
+                                   "<listen>unix:dir=/var/lib/lightdm</listen>")
+        with open(os.path.join(cls.base, "session-bus.conf"), "w") as f:
+            f.write(bus)
+        cls.script("greeter-wrapper", 'exec dbus-run-session --config-file=%s/session-bus.conf -- "$@"'
+                   % cls.base)
 
     def configure(self):
         """A configuration for this test's display."""

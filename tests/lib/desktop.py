@@ -20,26 +20,18 @@ from freddytest import DEFAULT_USERS, FreddyEnv, Helper, wait_for
 SCREENSHOTS = os.environ.get("FREDDY_SCREENSHOTS") or os.path.join(SANDBOX or "/tmp", "screenshots")
 
 
-_private_tmp_done = []
+_private_x_done = []
 
 
-def private_tmp():
-    """A /tmp of this test's own: Xvfb's socket, the greeter's and the
-    agents' D-Bus sockets and whatever else the desktop programs leave in
-    /tmp when the sandbox's PID namespace ends them must not stay on the
-    host.  The sandbox folder (under the host's /tmp) stays reachable at
-    its path."""
-    if _private_tmp_done:
-        return
-    keep = "/run/freddy-desktop-sandbox"
-    os.makedirs(keep, exist_ok=True)
-    for argv in (["mount", "--rbind", SANDBOX, keep],
-                 ["mount", "-t", "tmpfs", "-o", "mode=1777", "freddy-desktop-tmp", "/tmp"],
-                 ["mkdir", "-p", "-m", "0755", SANDBOX, "/tmp/.X11-unix"],
-                 ["chmod", "1777", "/tmp/.X11-unix"],
-                 ["mount", "--rbind", keep, SANDBOX]):
-        subprocess.run(argv, check=True)
-    _private_tmp_done.append(True)
+def private_x_sockets():
+    """X sockets of this test's own: /tmp/.X11-unix becomes a tmpfs in the
+    sandbox's namespace, so an Xvfb that the sandbox's PID namespace ends
+    leaves no socket in the host's /tmp (and Xvfb runs with -nolock)."""
+    if not _private_x_done:
+        os.makedirs("/tmp/.X11-unix", mode=0o1777, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "freddy-x11", "/tmp/.X11-unix"],
+                       check=True)
+        _private_x_done.append(True)
 
 
 def free_display():
@@ -184,7 +176,7 @@ class DesktopTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         require_sandbox()
-        private_tmp()
+        private_x_sockets()
         for prog in ("Xvfb", "xdotool", "import", "dbus-daemon"):
             if subprocess.run(["sh", "-c", "command -v " + prog], capture_output=True).returncode:
                 raise AssertionError("%s is not installed (.ci/packages.txt)" % prog)
