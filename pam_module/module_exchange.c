@@ -112,7 +112,7 @@ send_frame(struct exchange *ex, struct fr_frame *f)
 static int
 render_prompt(struct exchange *ex, struct pending_text *p, const struct fr_msg *msg, char **answer)
 {
-	char prompt[2 * FR_WIRE_MAX_STRING + 2];
+	char prompt[2 * FR_WIRE_MAX_STRING + 3];
 	const char *text = fr_msg_str(msg, FR_TAG_TEXT);
 	int style = fr_msg_num(msg, FR_TAG_STYLE) == FR_PROMPT_ECHO_ON ?
 		PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF;
@@ -120,8 +120,14 @@ render_prompt(struct exchange *ex, struct pending_text *p, const struct fr_msg *
 
 	*answer = NULL;
 	if (p->len > 0) {
+		/* A blank line between the text and the question: a screen
+		 * locker that wraps the label itself (xscreensaver 6) starts
+		 * the question on a fresh line then, instead of measuring its
+		 * first word together with the end of the text and leaving it
+		 * alone on a line ("4-digit" / "code ..."). */
 		memcpy(prompt, p->text, p->len);
 		off = p->len;
+		prompt[off++] = '\n';
 		prompt[off++] = '\n';
 		p->len = 0;
 		p->has_error = 0;

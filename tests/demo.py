@@ -22,7 +22,7 @@ def main():
         started = time.time() - 0.001
         child.expect("Password: ")
         child.sendline("Correct-Horse-1")
-        child.expect("code \\(Enter for a new one\\): ")
+        child.expect("code, or Enter to resend: ")
         code = env.emu.code_for("alice@example.com", started)
         print("\n[demo] the emulator emailed code %s; typing it" % code)
         child.sendline(code)

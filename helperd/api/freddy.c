@@ -22,7 +22,7 @@
  * when a reply carries no expires_in; DOCS SILENT: the refresh reply has
  * none either, so the same is assumed. */
 #define FREDDY_ACCESS_TTL 86400
-#define CODE_PROMPT "4-digit code (Enter for a new one): "
+#define CODE_PROMPT "4-digit code, or Enter to resend: "
 
 enum freddy_phase { FREDDY_LOGGING_IN = 0, FREDDY_VERIFYING, FREDDY_RESENDING };
 
@@ -53,13 +53,14 @@ email_login(void *state, const struct config *cfg, const char *name, const char 
 		  false, NULL);
 }
 
-/* "A verification code was emailed to u***@example.com." above the prompt. */
+/* "Code emailed to u***@example.com." above the prompt: short lines that
+ * a screen locker's narrow label column does not break mid-phrase. */
 static void
 announce_code(struct freddy *st, const char *what, struct profile_step *out)
 {
 	char info[API_EMAIL_MAX + 64];
 
-	snprintf(info, sizeof(info), "%s was emailed to %s.", what, st->masked_email);
+	snprintf(info, sizeof(info), "%s emailed to %s.", what, st->masked_email);
 	step_prompt(out, info, CODE_PROMPT);
 }
 
@@ -77,7 +78,7 @@ on_login_reply(struct freddy *st, const struct http_response *resp, struct profi
 		memcpy(st->email_key, reply.email_key, sizeof(st->email_key));
 		if (!api_mask_email(reply.email, st->masked_email, sizeof(st->masked_email)))
 			snprintf(st->masked_email, sizeof(st->masked_email), "your email address");
-		announce_code(st, "A verification code", out);
+		announce_code(st, "Code", out);
 		return;
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
@@ -115,7 +116,7 @@ email_on_reply(void *state, const struct config *cfg, const struct http_response
 			return;
 		}
 		st->resends++;
-		announce_code(st, "A new code", out);
+		announce_code(st, "New code", out);
 		return;
 	}
 	step_unavailable(out, "reply in an unknown phase");

@@ -41,7 +41,7 @@ import freddytest  # noqa: E402  (path set above)
 
 GROWTH_LIMIT = 0.05
 SAMPLE_S = 2.0
-FREDDY_CODE = "code \\(Enter for a new one\\): "
+FREDDY_CODE = "code, or Enter to resend: "
 AIUS_CODE = "Authenticator or recovery code: "
 SUDO_SERVICE = "sudo-soak"
 

@@ -6,8 +6,18 @@
 # a private PID namespace, so no process outlives the test.  The
 # test may then change them freely (useradd, /etc/pam.d, sudoers.d,
 # pam-auth-update, sshd's /run/sshd, login's lastlog) and the machine is not
-# touched.  Before and after, the host's state is fingerprinted; any
-# difference fails the test.  Exit 77 (automake's SKIP) when not root.
+# touched.  Exit 77 (automake's SKIP) when not root.
+#
+# The places that are not copied (/root, /home, /var/mail) are overlays:
+# what a test writes there lands in the sandbox, never on the host.  Two
+# checks, both about what the test did through its own namespace, so that
+# they hold on a busy machine too (another sshd or greeter logging failures
+# into btmp, wtmp and auth.log, a package install, a root shell's history):
+# - the private mounts are listed before the test and again after it: a
+#   test that unmounted or replaced one (the only way its writes could reach
+#   the host) fails;
+# - anything a test wrote into the overlays fails it: it would have changed
+#   the host without the sandbox.
 set -u
 
 secdir() {
@@ -17,23 +27,36 @@ secdir() {
 	done
 }
 
-# What the e2e tests could possibly change on the host.  Metadata (mode,
-# owner, size, mtime) of every file under the trees, contents of the files
-# that matter most, and the presence of the paths sshd/login/sudo create.
-host_state() {
-	local d f
-	for d in /etc /usr/share/pam-configs /var/lib/pam /var/lib/sudo /var/cache/debconf "$(secdir)"; do
-		[ -e "$d" ] && find "$d" -xdev -printf '%p %y %m %U %G %s %T@\n' 2>/dev/null | LC_ALL=C sort
+# The trees the sandbox replaces by private copies or tmpfs.
+private_trees() {
+	echo /etc
+	secdir
+	echo /usr/share/pam-configs
+	echo /var/lib/pam
+	[ ! -d /var/cache/debconf ] || echo /var/cache/debconf
+	echo /run
+	echo /var/log
+	[ ! -d /var/lib/sudo ] || echo /var/lib/sudo
+	overlaid_trees
+}
+
+# The places a test reaches directly, made overlays on the host's folders.
+overlaid_trees() {
+	local d
+	for d in /root /home /var/mail; do
+		[ ! -d "$d" ] || echo "$d"
 	done
-	for f in /etc/passwd /etc/shadow /etc/group /etc/gshadow /etc/sudoers \
-		/etc/pam.d/common-auth /etc/pam.d/login /etc/pam.d/su /etc/pam.d/sudo /etc/pam.d/sshd; do
-		[ -e "$f" ] && sha256sum "$f"
-	done
-	for f in /run/sshd /run/freddy /var/log/wtmp /var/log/btmp /var/log/lastlog /var/log/faillog \
-		/var/log/auth.log /run/utmp /root/.ssh /home /var/mail; do
-		if [ -e "$f" ]; then stat -c '%n %F %a %u %s %Y' "$f"; else echo "$f absent"; fi
-	done
-	ls -la /root /home 2>/dev/null
+}
+
+# mounts_of_private_trees: for each private tree, the mount that serves it
+# (mount ID, source and type from /proc/self/mountinfo); "not private" when
+# the tree is not a mount point of its own.
+mounts_of_private_trees() {
+	local t
+	while read -r t; do
+		awk -v t="$t" '$5 == t { m = $1 " " $5 " " $4; for (i = 7; $i != "-"; i++); m = m " " $(i + 1) " " $(i + 2) }
+			END { print (m == "" ? t " not private" : m) }' /proc/self/mountinfo
+	done < <(private_trees)
 }
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -48,28 +71,20 @@ for prog in unshare mount sshd ssh sudo su login setpriv useradd pam-auth-update
 done
 
 if [ -z "${FREDDY_E2E_SANDBOX:-}" ]; then
-	state=$(mktemp -d /tmp/freddy-e2e-state.XXXXXX) || exit 1
-	host_state >"$state/before"
 	# A PID namespace too: whatever the test leaves running (a helper, an
 	# sshd after a failed set-up) dies with it.
-	unshare --mount --propagation private --pid --fork --mount-proc -- \
+	exec unshare --mount --propagation private --pid --fork --mount-proc -- \
 		env FREDDY_E2E_SANDBOX=pending "$0" "$@"
-	status=$?
-	host_state >"$state/after"
-	if ! cmp -s "$state/before" "$state/after"; then
-		echo "FAIL: the test changed the host outside its temporary folder:"
-		diff "$state/before" "$state/after" | head -40
-		status=1
-	fi
-	rm -rf "$state"
-	exit $status
 fi
 
 # Inside the private mount namespace from here on.
 [ "$FREDDY_E2E_SANDBOX" = pending ] || { echo "sandbox.sh: nested call" >&2; exit 1; }
 sandbox=$(mktemp -d /tmp/freddy-e2e.XXXXXX) || exit 1
 chmod 0755 "$sandbox"
-cleanup() { rm -rf "$sandbox"; }
+cleanup() {
+	while read -r d; do umount "$d" 2>/dev/null; done < <(overlaid_trees)
+	rm -rf "$sandbox"
+}
 trap cleanup EXIT
 
 copy_over() { # copy_over PATH: replace PATH by a private copy of itself
@@ -97,10 +112,34 @@ fresh_tmpfs /run || exit 1
 fresh_tmpfs /var/log || exit 1
 [ ! -d /var/lib/sudo ] || fresh_tmpfs /var/lib/sudo 0711 || exit 1
 mkdir -p "$sandbox/home" && chmod 0755 "$sandbox/home"
+while read -r d; do
+	mkdir -p "$sandbox/upper$d" "$sandbox/work$d" &&
+		mount -t overlay freddy-e2e -o "lowerdir=$d,upperdir=$sandbox/upper$d,workdir=$sandbox/work$d" "$d" ||
+		exit 1
+done < <(overlaid_trees)
 
 # The module is installed the way a package would install it, so the
 # shipped PAM files can name it as plain "pam_freddy.so".
 install -m 0644 "$module" "$security/pam_freddy.so" || exit 1
 
+mounts_of_private_trees >"$sandbox/mounts.before"
+if grep -q 'not private' "$sandbox/mounts.before"; then
+	echo "sandbox.sh: could not make these private:" >&2
+	grep 'not private' "$sandbox/mounts.before" >&2
+	exit 1
+fi
 export FREDDY_E2E_SANDBOX="$sandbox"
 "$@"
+status=$?
+if ! mounts_of_private_trees | cmp -s "$sandbox/mounts.before" -; then
+	echo "FAIL: the test unmounted or replaced a private tree, so it may have written to the host:"
+	mounts_of_private_trees | diff "$sandbox/mounts.before" - | head -20
+	status=1
+fi
+written=$(while read -r d; do find "$sandbox/upper$d" -mindepth 1 | sed "s|^$sandbox/upper||"; done < <(overlaid_trees) | LC_ALL=C sort)
+if [ -n "$written" ]; then
+	echo "FAIL: the test changed the host outside its temporary folder (kept from the host by the sandbox):"
+	echo "$written" | head -40
+	status=1
+fi
+exit $status

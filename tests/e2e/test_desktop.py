@@ -90,7 +90,7 @@ class ScreenLocker(E2ETestCase):
         # Answer whatever is asked; the helper must refuse before the API
         # is asked anything on bob's behalf.
         while True:
-            i = s.child.expect(["[Pp]assword: ", "code \\(Enter for a new one\\): ", pexpect.EOF],
+            i = s.child.expect(["[Pp]assword: ", "code, or Enter to resend: ", pexpect.EOF],
                                timeout=15)
             s.transcript += s.child.before + (s.child.after if i < 2 else "")
             if i == 0:

@@ -91,8 +91,8 @@ class SshLogin(E2ETestCase):
         s.send("Correct-Horse-1")
         # The "code sent" text must be on screen before the code prompt,
         # although sshd holds back PAM info messages until the next prompt.
-        s.expect("A verification code was emailed to a\\*\\*\\*@example.com.\r?\n"
-                 "4-digit code \\(Enter for a new one\\): ")
+        s.expect("Code emailed to a\\*\\*\\*@example.com.\r?\n\r?\n"
+                 "4-digit code, or Enter to resend: ")
         s.send(self.code("alice", s))
         s.expect("hello from alice")
         self.assertEqual(s.finish(), 0, s.transcript)

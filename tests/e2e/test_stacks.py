@@ -52,7 +52,7 @@ class StackTestCase(E2ETestCase):
         s = self.pamtester(user)
         s.expect("Password: ")
         s.send(unix_password)
-        s.expect("A verification code was emailed to [^\n]*\r?\n4-digit code \\(Enter for a new one\\): ")
+        s.expect("Code emailed to [^\n]*\r?\n\r?\n4-digit code, or Enter to resend: ")
         s.send(self.code(user, s))
         s.expect("successfully authenticated")
         self.assertEqual(s.finish(), 0, s.transcript)
@@ -142,7 +142,7 @@ class PamAuthUpdate(StackTestCase):
         self.assertEqual(s.finish(), 0, s.transcript)
 
     def freddy_code_step(self, s, user):
-        s.expect("4-digit code \\(Enter for a new one\\): ")
+        s.expect("4-digit code, or Enter to resend: ")
         s.send(self.code(user, s))
 
     def test_root_keeps_the_unix_password_alone(self):
@@ -184,7 +184,7 @@ class GroupOnly(StackTestCase):
         s = self.pamtester("alice")
         s.expect("Password: ")
         s.send(PASSWORDS["alice"])
-        s.expect("4-digit code \\(Enter for a new one\\): ")
+        s.expect("4-digit code, or Enter to resend: ")
         s.send("0000")
         s.expect("Invalid code, 2 attempts left")
         s.send("0001")

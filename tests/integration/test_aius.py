@@ -20,7 +20,7 @@ class AiusLogin(FlowTestCase):
         prompt = CODE_PROMPT
         for code in codes:
             script.append((prompt, code))
-            prompt = "Invalid code.*\r?\n.*" + CODE_PROMPT
+            prompt = "Invalid code.*\r?\n\r?\n.*" + CODE_PROMPT
         return self.env.pamtester(user, script)
 
     def test_totp_accepted(self):
@@ -107,7 +107,7 @@ class AiusRequire2fa(FlowTestCase):
         r = self.env.pamtester("bob", [
             ("Password: ", PASSWORDS["bob"]),
             (CODE_PROMPT, "000000"),
-            ("Invalid code, 2 attempts left.*\r?\n.*" + CODE_PROMPT,
+            ("Invalid code, 2 attempts left.*\r?\n\r?\n.*" + CODE_PROMPT,
              lambda: totp_code(EMULATOR_SECRETS["bob"])),
         ])
         self.assertNotEqual(r.status, 0, r)

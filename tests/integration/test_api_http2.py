@@ -16,7 +16,7 @@ from freddytest import FIRST_TEST_UID, ApiServer, FreddyEnv, FreddyTestCase, mai
 PASSWORD = "H2-Pass-1"
 CODE = 4321
 LATENCY_MS = 400
-CODE_PROMPT = "code \\(Enter for a new one\\): "
+CODE_PROMPT = "code, or Enter to resend: "
 
 
 def concurrently(count, fn):

@@ -56,7 +56,7 @@ class CachedAuth(CacheTestCase):
         self.env.rewrite_cache("alice", last_login=int(time.time()) - 601)
         r = self.env.login("alice", service="sudo-test")
         self.assertEqual(r.status, 0, r)
-        self.assertIn("A verification code was emailed", r.transcript)
+        self.assertIn("Code emailed to", r.transcript)
         self.assertEqual(self.env.emu.requests("POST /v1/auth/refresh"), 0)
         # That full login opens a new window.
         self.assertAlmostEqual(self.env.cached("alice")["last_login"], time.time(), delta=30)
@@ -76,7 +76,7 @@ class CachedAuth(CacheTestCase):
         self.full_login()
         r = self.env.login("alice", service="sudo-strict")
         self.assertEqual(r.status, 0, r)
-        self.assertIn("A verification code was emailed", r.transcript)
+        self.assertIn("Code emailed to", r.transcript)
         self.assertEqual(self.env.emu.requests("POST /v1/auth/refresh"), 0)
 
     def test_api_unreachable_falls_back_to_the_full_flow(self):
@@ -92,7 +92,7 @@ class CachedAuth(CacheTestCase):
         self.env.rewrite_cache("alice", last_login=int(time.time()) + 3600)
         r = self.env.login("alice", service="sudo-test")
         self.assertEqual(r.status, 0, r)
-        self.assertIn("A verification code was emailed", r.transcript)
+        self.assertIn("Code emailed to", r.transcript)
 
 
 class CachedAuthOff(CacheTestCase):
@@ -101,7 +101,7 @@ class CachedAuthOff(CacheTestCase):
         self.assertEqual(self.env.login("alice").status, 0)
         r = self.env.login("alice")
         self.assertEqual(r.status, 0, r)
-        self.assertIn("A verification code was emailed", r.transcript)
+        self.assertIn("Code emailed to", r.transcript)
         self.assertEqual(self.env.emu.requests("POST /v1/auth/refresh"), 0)
 
 

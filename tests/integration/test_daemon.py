@@ -52,13 +52,13 @@ class Signals(unittest.TestCase):
     def wrong_code_once(self):
         return self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", "0000"),
+            ("code, or Enter to resend: ", "0000"),
         ], timeout=20)
 
     def test_sighup_applies_a_changed_config(self):
         r = self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", "0000"),
+            ("code, or Enter to resend: ", "0000"),
             ("Invalid code, 2 attempts left", "0000"),
             ("Invalid code, 1 attempt left", "0000"),
         ])
@@ -77,7 +77,7 @@ class Signals(unittest.TestCase):
         self.assertIsNone(self.env.helper.proc.poll())
         r = self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", "0000"),
+            ("code, or Enter to resend: ", "0000"),
             ("Invalid code, 2 attempts left",
              lambda: self.env.emu.code_for("alice@example.com")),
         ])
@@ -90,7 +90,7 @@ class Signals(unittest.TestCase):
         self.assertIsNone(self.env.helper.proc.poll())
         r = self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", "0000"),
+            ("code, or Enter to resend: ", "0000"),
             ("Invalid code, 2 attempts left",
              lambda: self.env.emu.code_for("alice@example.com")),
         ])
@@ -102,7 +102,7 @@ class Signals(unittest.TestCase):
                               env=self.env.pam_env(), encoding="utf-8", timeout=20)
         child.expect("Password: ")
         child.sendline("Correct-Horse-1")
-        child.expect("code \\(Enter for a new one\\): ")
+        child.expect("code, or Enter to resend: ")
         return child, started
 
     def test_sigterm_lets_a_login_in_flight_finish_and_refuses_new_ones(self):

@@ -14,7 +14,7 @@ class FreddyLogin(FreddyTestCase):
     def test_success_stores_tokens_privately(self):
         r = self.env.login("alice")
         self.assertEqual(r.status, 0, r)
-        self.assertIn("A verification code was emailed to a***@example.com.", r.transcript)
+        self.assertIn("Code emailed to a***@example.com.", r.transcript)
         self.assertIn("successfully authenticated", r.transcript)
         path = self.env.cache_file("alice")
         st = os.stat(path)
@@ -34,7 +34,7 @@ class FreddyLogin(FreddyTestCase):
         # sshd shows info text only with the next prompt: it must be part of it.
         r = self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("a\\*\\*\\*@example.com.\r?\n4-digit code", lambda: self.env.emu.code_for("alice@example.com")),
+            ("a\\*\\*\\*@example.com.\r?\n\r?\n4-digit code", lambda: self.env.emu.code_for("alice@example.com")),
         ])
         self.assertEqual(r.status, 0, r)
 
@@ -50,8 +50,8 @@ class FreddyLogin(FreddyTestCase):
         started = time.time() - 0.001
         r = self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", "0000"),
-            ("Invalid code, 2 attempts left\r?\n4-digit code",
+            ("code, or Enter to resend: ", "0000"),
+            ("Invalid code, 2 attempts left\r?\n\r?\n4-digit code",
              lambda: self.env.emu.code_for("alice@example.com", started)),
         ])
         self.assertEqual(r.status, 0, r)
@@ -59,7 +59,7 @@ class FreddyLogin(FreddyTestCase):
     def test_attempts_exhausted(self):
         r = self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", "0001"),
+            ("code, or Enter to resend: ", "0001"),
             ("Invalid code, 2 attempts left", "0002"),
             ("Invalid code, 1 attempt left", "0003"),
         ])
@@ -72,7 +72,7 @@ class FreddyLogin(FreddyTestCase):
     def test_malformed_code_costs_an_attempt_without_a_request(self):
         r = self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", "12a4"),
+            ("code, or Enter to resend: ", "12a4"),
             ("Invalid code, 2 attempts left", "12345"),
             ("Invalid code, 1 attempt left", "1"),
         ])
@@ -89,8 +89,8 @@ class FreddyLogin(FreddyTestCase):
 
         r = self.env.pamtester("alice", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", remember_first),
-            ("A new code was emailed to a\\*\\*\\*@example.com.\r?\n4-digit code",
+            ("code, or Enter to resend: ", remember_first),
+            ("New code emailed to a\\*\\*\\*@example.com.\r?\n\r?\n4-digit code",
              lambda: wait_for(lambda: self.env.emu.codes_sent() == 2 and
                               self.env.emu.code_for("alice@example.com"), what="second code")),
         ])
@@ -158,7 +158,7 @@ class FirstPass(FreddyTestCase):
 
     def test_use_first_pass_asks_only_for_the_code(self):
         r = self.run_with_authtok("first-use", "Correct-Horse-1", [
-            ("code \\(Enter for a new one\\): ", lambda: self.env.emu.code_for("alice@example.com"))])
+            ("code, or Enter to resend: ", lambda: self.env.emu.code_for("alice@example.com"))])
         self.assertEqual(r.status, 0, r)
         self.assertNotIn("Password:", r.transcript)
 
@@ -170,7 +170,7 @@ class FirstPass(FreddyTestCase):
     def test_try_first_pass_prompts_after_a_wrong_one(self):
         r = self.run_with_authtok("first-try", "wrong", [
             ("Password: ", "Correct-Horse-1"),
-            ("code \\(Enter for a new one\\): ", lambda: self.env.emu.code_for("alice@example.com"))])
+            ("code, or Enter to resend: ", lambda: self.env.emu.code_for("alice@example.com"))])
         self.assertEqual(r.status, 0, r)
         self.assertEqual(self.env.emu.requests("POST /v1/auth/login"), 2)
 

@@ -121,7 +121,7 @@ class Chauthtok(FreddyTestCase):
             conn.sendall(fh.done(fh.SUCCESS))
         self.fake(passwd_script(mismatch))
         r = self.passwd("chpw", [("New password: ", "first-try-1"), ("Retype new password: ", "other-2"),
-                                 ("Sorry, passwords do not match.\r?\nNew password: ", NEW),
+                                 ("Sorry, passwords do not match.\r?\n\r?\nNew password: ", NEW),
                                  ("Retype new password: ", NEW)])
         self.assertEqual(r.status, 0, r)
         self.assertEqual(self.authtok_seen(), NEW)

@@ -31,7 +31,7 @@ class Secrets(FreddyTestCase):
         # adds pam_wrapper's own tracing, which prints PAM_AUTHTOK itself.
         with security.PamDebugLevel(2):
             r = self.env.pamtester("alice", [("Password: ", PASSWORD),
-                                             ("code \\(Enter for a new one\\): ", code)])
+                                             ("code, or Enter to resend: ", code)])
         self.assertEqual(r.status, 0, r)
         self.assertIn("SYSLOG(7)", r.transcript)	# LOG_DEBUG lines really were shown
 

@@ -47,7 +47,7 @@ class AiusPasswd(SelfServiceTestCase):
     def full_change(self, user="alice", as_user="alice", new=NEW_PASSWORD, service="passwd-test"):
         started = time.time() - 0.001
         script = [(CURRENT, PASSWORDS[user])] if as_user != "root" else []
-        script += [(EMAILED + "\r?\n" + RESET_CODE, self.code(user, started)), (NEW, new), (RETYPE, new)]
+        script += [(EMAILED + "\r?\n\r?\n" + RESET_CODE, self.code(user, started)), (NEW, new), (RETYPE, new)]
         return self.env.chauthtok(user, script, as_user=as_user, service=service)
 
     def assertPassword(self, user, password):
@@ -89,7 +89,7 @@ class AiusPasswd(SelfServiceTestCase):
         r = self.env.chauthtok("alice", [
             (CURRENT, PASSWORDS["alice"]), (RESET_CODE, self.code("alice", started)),
             (NEW, "First-Try-Pass-1"), (RETYPE, "Other-Pass-2"),
-            (MISMATCH + "\r?\n" + NEW, NEW_PASSWORD), (RETYPE, NEW_PASSWORD)], as_user="alice")
+            (MISMATCH + "\r?\n\r?\n" + NEW, NEW_PASSWORD), (RETYPE, NEW_PASSWORD)], as_user="alice")
         self.assertEqual(r.status, 0, r)
         self.assertEqual(self.env.api_requests().get(CONFIRM), 1)     # only the matching pair
         self.assertPassword("alice", NEW_PASSWORD)
@@ -100,7 +100,7 @@ class AiusPasswd(SelfServiceTestCase):
         prompt = NEW
         for i in range(3):
             script += [(prompt, "Pass-Number-%d" % i), (RETYPE, "Other-Number-%d" % i)]
-            prompt = MISMATCH + "\r?\n" + NEW
+            prompt = MISMATCH + "\r?\n\r?\n" + NEW
         r = self.env.chauthtok("alice", script, as_user="alice")
         self.assertNotEqual(r.status, 0, r)
         self.assertIn("Have exhausted maximum number of retries", r.transcript)
@@ -112,7 +112,7 @@ class AiusPasswd(SelfServiceTestCase):
         r = self.env.chauthtok("alice", [
             (CURRENT, PASSWORDS["alice"]), (RESET_CODE, "AAAA-BBBB-CCCC"),
             (NEW, NEW_PASSWORD), (RETYPE, NEW_PASSWORD),
-            ("Invalid code, 2 attempts left\r?\n" + RESET_CODE, self.code("alice", started))],
+            ("Invalid code, 2 attempts left\r?\n\r?\n" + RESET_CODE, self.code("alice", started))],
             as_user="alice")
         self.assertEqual(r.status, 0, r)
         self.assertEqual(self.env.api_requests().get(CONFIRM), 2)
@@ -124,7 +124,7 @@ class AiusPasswd(SelfServiceTestCase):
         r = self.env.chauthtok("alice", [
             (CURRENT, PASSWORDS["alice"]), (RESET_CODE, self.code("alice", started)),
             (NEW, "short"), (RETYPE, "short"),
-            ("Password must be at least 8 characters\r?\n" + NEW, NEW_PASSWORD),
+            ("Password must be at least 8 characters\r?\n\r?\n" + NEW, NEW_PASSWORD),
             (RETYPE, NEW_PASSWORD)], as_user="alice")
         self.assertEqual(r.status, 0, r)
         self.assertEqual(self.env.api_requests().get(CONFIRM), 2)

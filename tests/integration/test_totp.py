@@ -25,7 +25,7 @@ class FreddyTotpLogin(FlowTestCase):
         prompt = CODE_PROMPT
         for code in codes:
             script.append((prompt, code))
-            prompt = "Invalid code.*\r?\n.*" + CODE_PROMPT
+            prompt = "Invalid code.*\r?\n\r?\n.*" + CODE_PROMPT
         return self.env.pamtester(user, script)
 
     def test_totp_accepted_through_dev_login(self):
@@ -96,7 +96,7 @@ class FreddyTotpLogin(FlowTestCase):
         r = self.env.pamtester("bob", [
             ("Password: ", PASSWORDS["bob"]),
             (CODE_PROMPT, lambda: used["code"]),
-            ("already used.*\r?\n.*Invalid code, 2 attempts left.*\r?\n.*" + CODE_PROMPT,
+            ("already used.*\r?\n.*Invalid code, 2 attempts left.*\r?\n\r?\n.*" + CODE_PROMPT,
              lambda: totp_code(secret, offset=30)),
         ])
         self.assertEqual(r.status, 0, r)

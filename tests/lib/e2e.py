@@ -25,7 +25,7 @@ SOCKET = "/run/freddy/helperd.sock"
 EXAMPLES = os.path.join(TOP_SRCDIR, "etc", "pam.d")
 PAM_CONFIG = os.path.join(TOP_SRCDIR, "etc", "pam-configs", "freddy")
 EMAILS = {"alice": "alice@example.com", "bob": "bob@example.com", "carol": "carol@example.com"}
-CODE_PROMPT = "4-digit code \\(Enter for a new one\\): "
+CODE_PROMPT = "4-digit code, or Enter to resend: "
 
 
 def mount_points():
@@ -171,7 +171,7 @@ class E2ETestCase(unittest.TestCase):
         """Answer the Freddy flow's two prompts in session `s`."""
         s.expect("[Pp]assword[^\n]*: ")
         s.send(PASSWORDS[user] if password is None else password)
-        s.expect("A verification code was emailed to [^\n]*\r?\n[^\n]*" + CODE_PROMPT)
+        s.expect("Code emailed to [^\n]*\r?\n\r?\n[^\n]*" + CODE_PROMPT)
         s.send(self.code(user, s) if code is None else code)
 
     def assertNoCodeSent(self):

@@ -396,7 +396,7 @@ class FreddyEnv:
         started = time.time() - 0.001
         return self.pamtester(user, [
             ("Password: ", password),
-            ("code \\(Enter for a new one\\): ",
+            ("code, or Enter to resend: ",
              code if code is not None else (lambda: self.emu.code_for(email, started))),
         ], **kw)
 

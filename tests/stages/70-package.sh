@@ -19,6 +19,7 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-li
 module=/lib/$multiarch/security/pam_freddy.so
 service=/etc/pam.d/freddy-pkgtest
 work="$build_root/pkg"
+state="$build_root/pkg-state"
 
 if [ "$(id -u)" != 0 ]; then
 	skipped "package install test needs root"
@@ -39,14 +40,14 @@ if [ -e /etc/freddy ] || [ -e /var/lib/freddy ] || [ -e "$service" ]; then
 	exit 1
 fi
 
-rm -rf "$work"
-mkdir -p "$work/src" "$work/state"
+rm -rf "$state"
+mkdir -p "$state"
 tmp=$(mktemp -d /tmp/freddy-pkgtest.XXXXXX)
 chmod 0755 "$tmp"
 helper_pid= emu_pid=
 
 pam_sums() { (cd /etc/pam.d && find . -type f -print0 | sort -z | xargs -0 md5sum); }
-pam_sums >"$work/state/pam.d.before"
+pam_sums >"$state/pam.d.before"
 cp -a /etc/pam.d "$tmp/pam.d.saved"
 cp -a /var/lib/pam "$tmp/varlibpam.saved"
 
@@ -61,7 +62,7 @@ cleanup() {
 		fi
 	done
 	# Whatever happened, leave the PAM configuration as it was.
-	if ! pam_sums | cmp -s - "$work/state/pam.d.before"; then
+	if ! pam_sums | cmp -s - "$state/pam.d.before"; then
 		echo "restoring /etc/pam.d and /var/lib/pam from the saved copy"
 		rm -rf /etc/pam.d /var/lib/pam
 		cp -a "$tmp/pam.d.saved" /etc/pam.d
@@ -80,9 +81,7 @@ trap 'exit 1' INT TERM
 
 # ---- build from a clean copy of the tree (tracked and new files) ----------
 cd "$top" || exit 1
-git ls-files -z --cached --others --exclude-standard | grep -zv '^_build/' |
-	tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$work/src" || exit 1
-if (cd "$work/src" && dpkg-buildpackage -us -uc -b -j2 >"$work/build.log" 2>&1); then
+if build_packages; then
 	ok "dpkg-buildpackage -us -uc -b"
 else
 	bad "dpkg-buildpackage -us -uc -b"
@@ -108,7 +107,7 @@ check "module installed at $module" test -f "$module"
 check "pam-auth-update profile installed" test -f /usr/share/pam-configs/freddy
 check "pam-auth-update knows the profile" grep -qx freddy /var/lib/pam/seen
 check "installing changed no PAM stack (profile is off by default)" \
-	sh -c "cd /etc/pam.d && md5sum --quiet -c '$work/state/pam.d.before'"
+	sh -c "cd /etc/pam.d && md5sum --quiet -c '$state/pam.d.before'"
 conf_mode=$(stat -c '%U:%G %a' /etc/freddy/freddy.conf)
 check "freddy.conf is root-owned and not group/other-writable ($conf_mode)" \
 	sh -c "stat -c %U:%a /etc/freddy/freddy.conf | grep -Eq '^root:[0-7][0145][0145]\$'"
@@ -204,7 +203,7 @@ else
 	cat "$work/purge.log"
 fi
 check "/etc/pam.d is exactly as before" \
-	sh -c "pam_sums() { cd /etc/pam.d && find . -type f -print0 | sort -z | xargs -0 md5sum; }; pam_sums | cmp -s - '$work/state/pam.d.before'"
+	sh -c "pam_sums() { cd /etc/pam.d && find . -type f -print0 | sort -z | xargs -0 md5sum; }; pam_sums | cmp -s - '$state/pam.d.before'"
 check "no /etc/freddy left" test ! -e /etc/freddy
 check "no /var/lib/freddy left" test ! -e /var/lib/freddy
 check "no /run/freddy left" test ! -e /run/freddy
