@@ -56,6 +56,7 @@ private_file_read(int dirfd, const char *path, const struct private_file_rule *r
 		return FR_ERR_TOO_LARGE;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory reading it", name_of(rule, path, name, sizeof(name)));
 		close(fd);
 		return FR_ERR_NOMEM;
 	}

@@ -117,6 +117,24 @@ secret_process_init(void)
 	return FR_OK;
 }
 
+/* jansson 2.14 (Debian 12) does not survive an allocation failing in the
+ * middle of a parse: it can return a wrong string as success or write out
+ * of bounds (akheron/jansson#362, reproduced here with failure
+ * injection).  The helper parses every API reply with it, so it stops
+ * instead: systemd restarts it, and no login is decided on a corrupt
+ * heap. */
+static void *
+json_malloc_or_abort(size_t size)
+{
+	void *p = malloc(size);
+
+	if (p == NULL && size > 0) {
+		log_err("out of memory inside the JSON parser; stopping rather than risk a corrupt parse");
+		abort();
+	}
+	return p;
+}
+
 int
 secret_libraries_init(void)
 {
@@ -134,7 +152,7 @@ secret_libraries_init(void)
 	 * a hundred, each madvise splits the heap's mapping under the mm lock
 	 * (a fifth of the helper's syscall time in a login storm), and the
 	 * trees live only until the reply is copied out. */
-	json_set_alloc_funcs(malloc, wiping_free);
+	json_set_alloc_funcs(json_malloc_or_abort, wiping_free);
 	return FR_OK;
 }
 

@@ -683,9 +683,12 @@ test_wrapping_reaches_the_libraries(void)
 	CHECK(fi_calls() == 1);
 	free(text);
 	fi_arm(FI_ALLOC, 1, 0, FI_FAIL);
+	err[0] = '\0';
 	CHECK(private_file_read(dfd, "f", &rule, &text, &len, err, sizeof(err)) == FR_ERR_NOMEM);
 	fi_disarm();
 	CHECK(text == NULL && fi_injected() == 1);
+	/* Every error but NOT_FOUND explains itself (private_file.h). */
+	CHECK(strstr(err, "out of memory") != NULL);
 	close(dfd);
 	remove_dir(dir);
 }
