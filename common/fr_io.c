@@ -51,7 +51,7 @@ check_socket_path(const char *path, uid_t helper_uid)
 	memcpy(dir, path, n + 1);
 	char *slash = strrchr(dir, '/');
 	if (slash == NULL)
-		return FR_ERR_UNTRUSTED;	/* relative paths are refused by the option parser */
+		return FR_ERR_UNTRUSTED; /* relative paths are refused by the option parser */
 	if (slash == dir)
 		slash[1] = '\0';
 	else
@@ -94,8 +94,8 @@ fr_io_connect(const char *path, uid_t helper_uid, int timeout_ms, int *fd_out)
 		errno = saved;
 		return saved == EAGAIN || saved == EWOULDBLOCK ? FR_ERR_TIMEOUT : FR_ERR_IO;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) != 0 ||
-	    credlen != sizeof(cred) || cred.uid != helper_uid) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) != 0 || credlen != sizeof(cred) ||
+	    cred.uid != helper_uid) {
 		close(fd);
 		return FR_ERR_UNTRUSTED;
 	}

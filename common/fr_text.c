@@ -13,10 +13,9 @@
 static bool
 is_invisible_format(uint32_t cp)
 {
-	return cp == 0x061c || cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) ||
-	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
-	       (cp >= 0x2066 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
-	       (cp >= 0xe0000 && cp <= 0xe007f);
+	return cp == 0x061c || cp == 0x180e || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206f) || cp == 0xfeff ||
+	       (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xe0000 && cp <= 0xe007f);
 }
 
 /* Length of a well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
@@ -53,7 +52,7 @@ utf8_sequence_length(const unsigned char *s, size_t avail, uint32_t *cp_out)
 	if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
-	if (cp >= 0x80 && cp <= 0x9f)	/* C1 controls, e.g. CSI */
+	if (cp >= 0x80 && cp <= 0x9f) /* C1 controls, e.g. CSI */
 		return 0;
 	*cp_out = cp;
 	return need;

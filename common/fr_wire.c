@@ -55,7 +55,7 @@ _Static_assert(FR_TAG_COUNT <= 64, "fr_msg.present has 64 bits");
 struct msg_rule {
 	uint8_t type;
 	uint64_t required;
-	uint64_t allowed;	/* besides required */
+	uint64_t allowed; /* besides required */
 };
 
 #define SESSION_TAGS (BIT(FR_TAG_RHOST) | BIT(FR_TAG_TTY) | BIT(FR_TAG_RUSER) | BIT(FR_TAG_PAM_FLAGS))
@@ -78,24 +78,21 @@ static const struct msg_rule msg_rules[] = {
 	{ FR_MSG_APIKEY_LIST, 0, 0 },
 	{ FR_MSG_APIKEY_DELETE, BIT(FR_TAG_KEY_ID), 0 },
 	{ FR_MSG_PASSWD_BEGIN,
-	  BIT(FR_TAG_USER) | BIT(FR_TAG_SERVICE) | BIT(FR_TAG_CALLER_UID) | BIT(FR_TAG_CHAUTHTOK_FLAGS),
-	  SESSION_TAGS },
+	  BIT(FR_TAG_USER) | BIT(FR_TAG_SERVICE) | BIT(FR_TAG_CALLER_UID) | BIT(FR_TAG_CHAUTHTOK_FLAGS), SESSION_TAGS },
 	{ FR_MSG_PROMPT, BIT(FR_TAG_TEXT) | BIT(FR_TAG_STYLE), BIT(FR_TAG_PROMPT_FLAGS) },
 	{ FR_MSG_INFO, BIT(FR_TAG_TEXT), 0 },
 	{ FR_MSG_ERROR, BIT(FR_TAG_TEXT), 0 },
 	{ FR_MSG_DONE, BIT(FR_TAG_RESULT), BIT(FR_TAG_TEXT) },
 	{ FR_MSG_TOKEN, BIT(FR_TAG_TOKEN), BIT(FR_TAG_EXPIRES) },
 	{ FR_MSG_STATUS, BIT(FR_TAG_VERSION_TEXT),
-	  BIT(FR_TAG_API_STATUS) | BIT(FR_TAG_API_MS) | BIT(FR_TAG_CACHED_USERS) |
-	  BIT(FR_TAG_LOGINS_ACTIVE) | BIT(FR_TAG_CLIENTS) | BIT(FR_TAG_API_CONNECTS) |
-	  BIT(FR_TAG_LOGINS_TOTAL) | BIT(FR_TAG_OPEN_SESSIONS) | BIT(FR_TAG_LOOP_STALL_US) |
-	  BIT(FR_TAG_LOOP_EVENT_US) },
+	  BIT(FR_TAG_API_STATUS) | BIT(FR_TAG_API_MS) | BIT(FR_TAG_CACHED_USERS) | BIT(FR_TAG_LOGINS_ACTIVE) |
+	      BIT(FR_TAG_CLIENTS) | BIT(FR_TAG_API_CONNECTS) | BIT(FR_TAG_LOGINS_TOTAL) | BIT(FR_TAG_OPEN_SESSIONS) |
+	      BIT(FR_TAG_LOOP_STALL_US) | BIT(FR_TAG_LOOP_EVENT_US) },
 	{ FR_MSG_CACHE_ENTRY, BIT(FR_TAG_USER), BIT(FR_TAG_LAST_LOGIN) | BIT(FR_TAG_EXPIRES) },
 	{ FR_MSG_TWOFA_STATE, BIT(FR_TAG_TWOFA_ENABLED), 0 },
 	{ FR_MSG_TWOFA_SECRET, BIT(FR_TAG_OTPAUTH_URI) | BIT(FR_TAG_TOTP_SECRET), 0 },
 	{ FR_MSG_RECOVERY_CODE, BIT(FR_TAG_CODE), 0 },
-	{ FR_MSG_APIKEY_NEW, BIT(FR_TAG_KEY_ID) | BIT(FR_TAG_API_KEY),
-	  BIT(FR_TAG_KEY_NAME) | BIT(FR_TAG_CREATED_AT) },
+	{ FR_MSG_APIKEY_NEW, BIT(FR_TAG_KEY_ID) | BIT(FR_TAG_API_KEY), BIT(FR_TAG_KEY_NAME) | BIT(FR_TAG_CREATED_AT) },
 	/* No API_KEY here: a listing cannot carry a key even by mistake. */
 	{ FR_MSG_APIKEY_ENTRY, BIT(FR_TAG_KEY_ID),
 	  BIT(FR_TAG_KEY_NAME) | BIT(FR_TAG_CREATED_AT) | BIT(FR_TAG_LAST_USED) },
@@ -148,8 +145,7 @@ number_in_range(enum fr_tag tag, uint64_t v)
 		return v <= 1;
 	case FR_TAG_CHAUTHTOK_FLAGS: {
 		uint64_t phase = v & (FR_CHAUTHTOK_PRELIM | FR_CHAUTHTOK_UPDATE);
-		return (v & ~(uint64_t)(FR_CHAUTHTOK_PRELIM | FR_CHAUTHTOK_UPDATE |
-					FR_CHAUTHTOK_EXPIRED_ONLY)) == 0 &&
+		return (v & ~(uint64_t)(FR_CHAUTHTOK_PRELIM | FR_CHAUTHTOK_UPDATE | FR_CHAUTHTOK_EXPIRED_ONLY)) == 0 &&
 		       (phase == FR_CHAUTHTOK_PRELIM || phase == FR_CHAUTHTOK_UPDATE);
 	}
 	default:
@@ -176,7 +172,7 @@ int
 fr_msg_decode(const uint8_t *payload, size_t len, struct fr_msg *out)
 {
 	int r;
-	size_t used = 0;	/* bytes of out->data in use */
+	size_t used = 0; /* bytes of out->data in use */
 
 	memset(out, 0, sizeof(*out));
 	if (len < 2)
@@ -203,8 +199,7 @@ fr_msg_decode(const uint8_t *payload, size_t len, struct fr_msg *out)
 			r = FR_ERR_INVALID;
 			goto fail;
 		}
-		if (tag == 0 || tag >= FR_TAG_COUNT ||
-		    ((rule->required | rule->allowed) & BIT(tag)) == 0) {
+		if (tag == 0 || tag >= FR_TAG_COUNT || ((rule->required | rule->allowed) & BIT(tag)) == 0) {
 			r = FR_ERR_INVALID;
 			goto fail;
 		}
@@ -395,35 +390,64 @@ const char *
 fr_msg_type_name(int type)
 {
 	switch (type) {
-	case FR_MSG_AUTH_BEGIN:		return "AUTH_BEGIN";
-	case FR_MSG_ANSWER:		return "ANSWER";
-	case FR_MSG_SESSION_OPEN:	return "SESSION_OPEN";
-	case FR_MSG_SESSION_CLOSE:	return "SESSION_CLOSE";
-	case FR_MSG_TOKEN_GET:		return "TOKEN_GET";
-	case FR_MSG_STATUS_GET:		return "STATUS_GET";
-	case FR_MSG_CACHE_LIST:		return "CACHE_LIST";
-	case FR_MSG_CACHE_FORGET:	return "CACHE_FORGET";
-	case FR_MSG_TWOFA_STATUS_GET:	return "TWOFA_STATUS_GET";
-	case FR_MSG_TWOFA_SETUP:	return "TWOFA_SETUP";
-	case FR_MSG_TWOFA_ENABLE:	return "TWOFA_ENABLE";
-	case FR_MSG_TWOFA_DISABLE:	return "TWOFA_DISABLE";
-	case FR_MSG_APIKEY_CREATE:	return "APIKEY_CREATE";
-	case FR_MSG_APIKEY_LIST:	return "APIKEY_LIST";
-	case FR_MSG_APIKEY_DELETE:	return "APIKEY_DELETE";
-	case FR_MSG_PASSWD_BEGIN:	return "PASSWD_BEGIN";
-	case FR_MSG_PROMPT:		return "PROMPT";
-	case FR_MSG_INFO:		return "INFO";
-	case FR_MSG_ERROR:		return "ERROR";
-	case FR_MSG_DONE:		return "DONE";
-	case FR_MSG_TOKEN:		return "TOKEN";
-	case FR_MSG_STATUS:		return "STATUS";
-	case FR_MSG_CACHE_ENTRY:	return "CACHE_ENTRY";
-	case FR_MSG_TWOFA_STATE:	return "TWOFA_STATE";
-	case FR_MSG_TWOFA_SECRET:	return "TWOFA_SECRET";
-	case FR_MSG_RECOVERY_CODE:	return "RECOVERY_CODE";
-	case FR_MSG_APIKEY_NEW:		return "APIKEY_NEW";
-	case FR_MSG_APIKEY_ENTRY:	return "APIKEY_ENTRY";
-	default:			return "UNKNOWN";
+	case FR_MSG_AUTH_BEGIN:
+		return "AUTH_BEGIN";
+	case FR_MSG_ANSWER:
+		return "ANSWER";
+	case FR_MSG_SESSION_OPEN:
+		return "SESSION_OPEN";
+	case FR_MSG_SESSION_CLOSE:
+		return "SESSION_CLOSE";
+	case FR_MSG_TOKEN_GET:
+		return "TOKEN_GET";
+	case FR_MSG_STATUS_GET:
+		return "STATUS_GET";
+	case FR_MSG_CACHE_LIST:
+		return "CACHE_LIST";
+	case FR_MSG_CACHE_FORGET:
+		return "CACHE_FORGET";
+	case FR_MSG_TWOFA_STATUS_GET:
+		return "TWOFA_STATUS_GET";
+	case FR_MSG_TWOFA_SETUP:
+		return "TWOFA_SETUP";
+	case FR_MSG_TWOFA_ENABLE:
+		return "TWOFA_ENABLE";
+	case FR_MSG_TWOFA_DISABLE:
+		return "TWOFA_DISABLE";
+	case FR_MSG_APIKEY_CREATE:
+		return "APIKEY_CREATE";
+	case FR_MSG_APIKEY_LIST:
+		return "APIKEY_LIST";
+	case FR_MSG_APIKEY_DELETE:
+		return "APIKEY_DELETE";
+	case FR_MSG_PASSWD_BEGIN:
+		return "PASSWD_BEGIN";
+	case FR_MSG_PROMPT:
+		return "PROMPT";
+	case FR_MSG_INFO:
+		return "INFO";
+	case FR_MSG_ERROR:
+		return "ERROR";
+	case FR_MSG_DONE:
+		return "DONE";
+	case FR_MSG_TOKEN:
+		return "TOKEN";
+	case FR_MSG_STATUS:
+		return "STATUS";
+	case FR_MSG_CACHE_ENTRY:
+		return "CACHE_ENTRY";
+	case FR_MSG_TWOFA_STATE:
+		return "TWOFA_STATE";
+	case FR_MSG_TWOFA_SECRET:
+		return "TWOFA_SECRET";
+	case FR_MSG_RECOVERY_CODE:
+		return "RECOVERY_CODE";
+	case FR_MSG_APIKEY_NEW:
+		return "APIKEY_NEW";
+	case FR_MSG_APIKEY_ENTRY:
+		return "APIKEY_ENTRY";
+	default:
+		return "UNKNOWN";
 	}
 }
 
@@ -431,17 +455,29 @@ const char *
 fr_result_name(int result)
 {
 	switch (result) {
-	case FR_RESULT_SUCCESS:		return "success";
-	case FR_RESULT_AUTH_ERR:	return "auth_err";
-	case FR_RESULT_MAXTRIES:	return "maxtries";
-	case FR_RESULT_AUTHINFO_UNAVAIL: return "authinfo_unavail";
-	case FR_RESULT_USER_UNKNOWN:	return "user_unknown";
-	case FR_RESULT_IGNORE:		return "ignore";
-	case FR_RESULT_CONV_ERR:	return "conv_err";
-	case FR_RESULT_PERM_DENIED:	return "perm_denied";
-	case FR_RESULT_SYSTEM_ERR:	return "system_err";
-	case FR_RESULT_NOT_FOUND:	return "not_found";
-	case FR_RESULT_BUSY:		return "busy";
-	default:			return "unknown";
+	case FR_RESULT_SUCCESS:
+		return "success";
+	case FR_RESULT_AUTH_ERR:
+		return "auth_err";
+	case FR_RESULT_MAXTRIES:
+		return "maxtries";
+	case FR_RESULT_AUTHINFO_UNAVAIL:
+		return "authinfo_unavail";
+	case FR_RESULT_USER_UNKNOWN:
+		return "user_unknown";
+	case FR_RESULT_IGNORE:
+		return "ignore";
+	case FR_RESULT_CONV_ERR:
+		return "conv_err";
+	case FR_RESULT_PERM_DENIED:
+		return "perm_denied";
+	case FR_RESULT_SYSTEM_ERR:
+		return "system_err";
+	case FR_RESULT_NOT_FOUND:
+		return "not_found";
+	case FR_RESULT_BUSY:
+		return "busy";
+	default:
+		return "unknown";
 	}
 }

@@ -17,11 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FR_WIRE_VERSION		1
-#define FR_WIRE_HEADER_LEN	4
-#define FR_WIRE_MAX_PAYLOAD	8192
-#define FR_WIRE_MAX_FRAME	(FR_WIRE_HEADER_LEN + FR_WIRE_MAX_PAYLOAD)
-#define FR_WIRE_MAX_STRING	2048
+#define FR_WIRE_VERSION	    1
+#define FR_WIRE_HEADER_LEN  4
+#define FR_WIRE_MAX_PAYLOAD 8192
+#define FR_WIRE_MAX_FRAME   (FR_WIRE_HEADER_LEN + FR_WIRE_MAX_PAYLOAD)
+#define FR_WIRE_MAX_STRING  2048
 
 enum fr_msg_type {
 	/* client -> helper */
@@ -51,58 +51,58 @@ enum fr_msg_type {
 	FR_MSG_TOKEN = 68,
 	FR_MSG_STATUS = 69,
 	FR_MSG_CACHE_ENTRY = 70,
-	FR_MSG_TWOFA_STATE = 71,	/* reply to TWOFA_STATUS_GET, _ENABLE, _DISABLE */
-	FR_MSG_TWOFA_SECRET = 72,	/* reply to TWOFA_SETUP */
-	FR_MSG_RECOVERY_CODE = 73,	/* one per code, after TWOFA_STATE of an enable */
-	FR_MSG_APIKEY_NEW = 74,		/* reply to APIKEY_CREATE: the only one with the key */
-	FR_MSG_APIKEY_ENTRY = 75,	/* one per key of APIKEY_LIST: never the key */
+	FR_MSG_TWOFA_STATE = 71,   /* reply to TWOFA_STATUS_GET, _ENABLE, _DISABLE */
+	FR_MSG_TWOFA_SECRET = 72,  /* reply to TWOFA_SETUP */
+	FR_MSG_RECOVERY_CODE = 73, /* one per code, after TWOFA_STATE of an enable */
+	FR_MSG_APIKEY_NEW = 74,	   /* reply to APIKEY_CREATE: the only one with the key */
+	FR_MSG_APIKEY_ENTRY = 75,  /* one per key of APIKEY_LIST: never the key */
 };
 
 enum fr_tag {
-	FR_TAG_USER = 1,	/* str: target user name */
-	FR_TAG_SERVICE = 2,	/* str: PAM service */
-	FR_TAG_RHOST = 3,	/* str */
-	FR_TAG_TTY = 4,		/* str */
-	FR_TAG_RUSER = 5,	/* str */
-	FR_TAG_AUTHTOK = 6,	/* str: already known password (secret) */
-	FR_TAG_AUTHTOK_MODE = 7, /* u32: enum fr_authtok_mode */
-	FR_TAG_PAM_FLAGS = 8,	/* u32: flags given to pam_sm_* */
-	FR_TAG_TEXT = 9,	/* str: prompt/info/error text, or an answer (secret) */
-	FR_TAG_STYLE = 10,	/* u32: enum fr_prompt_style */
-	FR_TAG_PROMPT_FLAGS = 11, /* u32: FR_PROMPT_* bits */
-	FR_TAG_RESULT = 12,	/* u32: enum fr_result */
-	FR_TAG_TOKEN = 13,	/* str: access token (secret) */
-	FR_TAG_EXPIRES = 14,	/* u64: unix time */
-	FR_TAG_LAST_LOGIN = 15,	/* u64: unix time */
-	FR_TAG_VERSION_TEXT = 16, /* str */
-	FR_TAG_API_STATUS = 17,	/* u32: HTTP status of the probe, 0 = unreachable */
-	FR_TAG_API_MS = 18,	/* u32: probe round trip in ms */
-	FR_TAG_CACHED_USERS = 19, /* u32 */
-	FR_TAG_LOGINS_ACTIVE = 20, /* u32 */
-	FR_TAG_CLIENTS = 21,	/* u32 */
-	FR_TAG_API_CONNECTS = 22, /* u64: TLS connections opened so far */
-	FR_TAG_LOGINS_TOTAL = 23, /* u64 */
-	FR_TAG_OPEN_SESSIONS = 24, /* u32 */
-	FR_TAG_LOOP_STALL_US = 25, /* u64: longest event-loop pass since the last STATUS */
-	FR_TAG_LOOP_EVENT_US = 26, /* u64: longest single event callback, same period */
-	FR_TAG_CODE = 27,	/* str: a TOTP or recovery code (secret) */
-	FR_TAG_TWOFA_ENABLED = 28, /* u32: 0 or 1 */
-	FR_TAG_OTPAUTH_URI = 29, /* str: otpauth:// URI of a new TOTP secret (secret) */
-	FR_TAG_TOTP_SECRET = 30, /* str: that secret, base32 (secret) */
-	FR_TAG_KEY_NAME = 31,	/* str: an API key's name */
-	FR_TAG_KEY_ID = 32,	/* str: an API key's id */
-	FR_TAG_API_KEY = 33,	/* str: the API key itself (secret) */
-	FR_TAG_CREATED_AT = 34,	/* str: creation time, as the API wrote it */
-	FR_TAG_LAST_USED = 35,	/* str: last use, as the API wrote it; absent = never */
-	FR_TAG_CALLER_UID = 36,	/* u32: real uid of the process running the PAM stack */
+	FR_TAG_USER = 1,	     /* str: target user name */
+	FR_TAG_SERVICE = 2,	     /* str: PAM service */
+	FR_TAG_RHOST = 3,	     /* str */
+	FR_TAG_TTY = 4,		     /* str */
+	FR_TAG_RUSER = 5,	     /* str */
+	FR_TAG_AUTHTOK = 6,	     /* str: already known password (secret) */
+	FR_TAG_AUTHTOK_MODE = 7,     /* u32: enum fr_authtok_mode */
+	FR_TAG_PAM_FLAGS = 8,	     /* u32: flags given to pam_sm_* */
+	FR_TAG_TEXT = 9,	     /* str: prompt/info/error text, or an answer (secret) */
+	FR_TAG_STYLE = 10,	     /* u32: enum fr_prompt_style */
+	FR_TAG_PROMPT_FLAGS = 11,    /* u32: FR_PROMPT_* bits */
+	FR_TAG_RESULT = 12,	     /* u32: enum fr_result */
+	FR_TAG_TOKEN = 13,	     /* str: access token (secret) */
+	FR_TAG_EXPIRES = 14,	     /* u64: unix time */
+	FR_TAG_LAST_LOGIN = 15,	     /* u64: unix time */
+	FR_TAG_VERSION_TEXT = 16,    /* str */
+	FR_TAG_API_STATUS = 17,	     /* u32: HTTP status of the probe, 0 = unreachable */
+	FR_TAG_API_MS = 18,	     /* u32: probe round trip in ms */
+	FR_TAG_CACHED_USERS = 19,    /* u32 */
+	FR_TAG_LOGINS_ACTIVE = 20,   /* u32 */
+	FR_TAG_CLIENTS = 21,	     /* u32 */
+	FR_TAG_API_CONNECTS = 22,    /* u64: TLS connections opened so far */
+	FR_TAG_LOGINS_TOTAL = 23,    /* u64 */
+	FR_TAG_OPEN_SESSIONS = 24,   /* u32 */
+	FR_TAG_LOOP_STALL_US = 25,   /* u64: longest event-loop pass since the last STATUS */
+	FR_TAG_LOOP_EVENT_US = 26,   /* u64: longest single event callback, same period */
+	FR_TAG_CODE = 27,	     /* str: a TOTP or recovery code (secret) */
+	FR_TAG_TWOFA_ENABLED = 28,   /* u32: 0 or 1 */
+	FR_TAG_OTPAUTH_URI = 29,     /* str: otpauth:// URI of a new TOTP secret (secret) */
+	FR_TAG_TOTP_SECRET = 30,     /* str: that secret, base32 (secret) */
+	FR_TAG_KEY_NAME = 31,	     /* str: an API key's name */
+	FR_TAG_KEY_ID = 32,	     /* str: an API key's id */
+	FR_TAG_API_KEY = 33,	     /* str: the API key itself (secret) */
+	FR_TAG_CREATED_AT = 34,	     /* str: creation time, as the API wrote it */
+	FR_TAG_LAST_USED = 35,	     /* str: last use, as the API wrote it; absent = never */
+	FR_TAG_CALLER_UID = 36,	     /* u32: real uid of the process running the PAM stack */
 	FR_TAG_CHAUTHTOK_FLAGS = 37, /* u32: FR_CHAUTHTOK_* bits */
-	FR_TAG_COUNT = 38	/* one past the last tag */
+	FR_TAG_COUNT = 38	     /* one past the last tag */
 };
 
 enum fr_authtok_mode {
-	FR_AUTHTOK_NONE = 0,	/* prompt for the password */
-	FR_AUTHTOK_TRY = 1,	/* try AUTHTOK, prompt if it is wrong */
-	FR_AUTHTOK_USE = 2,	/* use AUTHTOK only, never prompt */
+	FR_AUTHTOK_NONE = 0, /* prompt for the password */
+	FR_AUTHTOK_TRY = 1,  /* try AUTHTOK, prompt if it is wrong */
+	FR_AUTHTOK_USE = 2,  /* use AUTHTOK only, never prompt */
 };
 
 enum fr_prompt_style {
@@ -111,13 +111,13 @@ enum fr_prompt_style {
 };
 
 /* PROMPT flags */
-#define FR_PROMPT_IS_PASSWORD	0x1u	/* on success, the module sets PAM_AUTHTOK to this answer */
+#define FR_PROMPT_IS_PASSWORD 0x1u /* on success, the module sets PAM_AUTHTOK to this answer */
 
 /* CHAUTHTOK_FLAGS: libpam's phase (exactly one of the first two) and
  * whether only an expired password is to be changed. */
-#define FR_CHAUTHTOK_PRELIM	0x1u	/* PAM_PRELIM_CHECK: may this go ahead?  No prompt. */
-#define FR_CHAUTHTOK_UPDATE	0x2u	/* PAM_UPDATE_AUTHTOK: change the password */
-#define FR_CHAUTHTOK_EXPIRED_ONLY 0x4u	/* PAM_CHANGE_EXPIRED_AUTHTOK */
+#define FR_CHAUTHTOK_PRELIM	  0x1u /* PAM_PRELIM_CHECK: may this go ahead?  No prompt. */
+#define FR_CHAUTHTOK_UPDATE	  0x2u /* PAM_UPDATE_AUTHTOK: change the password */
+#define FR_CHAUTHTOK_EXPIRED_ONLY 0x4u /* PAM_CHANGE_EXPIRED_AUTHTOK */
 
 enum fr_result {
 	FR_RESULT_SUCCESS = 0,
@@ -129,8 +129,8 @@ enum fr_result {
 	FR_RESULT_CONV_ERR = 6,
 	FR_RESULT_PERM_DENIED = 7,
 	FR_RESULT_SYSTEM_ERR = 8,
-	FR_RESULT_NOT_FOUND = 9,	/* freddyctl: nothing cached */
-	FR_RESULT_BUSY = 10,		/* helper at its client limit */
+	FR_RESULT_NOT_FOUND = 9, /* freddyctl: nothing cached */
+	FR_RESULT_BUSY = 10,	 /* helper at its client limit */
 	FR_RESULT_MAX = 10
 };
 
@@ -139,8 +139,8 @@ enum fr_result {
  * fr_msg_wipe(). */
 struct fr_msg {
 	uint8_t type;
-	uint64_t present;		/* bit (1 << tag) */
-	uint16_t offset[FR_TAG_COUNT];	/* into data, for strings */
+	uint64_t present;	       /* bit (1 << tag) */
+	uint16_t offset[FR_TAG_COUNT]; /* into data, for strings */
 	uint16_t length[FR_TAG_COUNT];
 	uint64_t number[FR_TAG_COUNT];
 	char data[FR_WIRE_MAX_PAYLOAD + FR_TAG_COUNT];

@@ -8,11 +8,11 @@
 #include "fr_wire.h"
 
 /* Exit codes, documented in freddyctl(1). */
-#define CTL_EXIT_OK		0
-#define CTL_EXIT_FAILURE	1	/* the request was refused or found nothing */
-#define CTL_EXIT_USAGE		2
-#define CTL_EXIT_UNAVAILABLE	3	/* the helper cannot be reached */
-#define CTL_EXIT_PERMISSION	4	/* needs root */
+#define CTL_EXIT_OK	     0
+#define CTL_EXIT_FAILURE     1 /* the request was refused or found nothing */
+#define CTL_EXIT_USAGE	     2
+#define CTL_EXIT_UNAVAILABLE 3 /* the helper cannot be reached */
+#define CTL_EXIT_PERMISSION  4 /* needs root */
 
 struct ctl_context {
 	const char *socket_path;
@@ -21,7 +21,7 @@ struct ctl_context {
 
 struct ctl_command {
 	const char *name;
-	const char *usage;	/* arguments, for --help */
+	const char *usage; /* arguments, for --help */
 	const char *summary;
 	int (*run)(const struct ctl_context *ctx, int argc, char **argv);
 };

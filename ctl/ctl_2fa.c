@@ -61,7 +61,7 @@ on_state_reply(void *arg, const struct fr_msg *reply)
 		printf("%s\n", code);
 		return 0;
 	}
-	return ctl_done_status(reply);	/* says "unexpected …" */
+	return ctl_done_status(reply); /* says "unexpected …" */
 }
 
 static int
@@ -75,24 +75,23 @@ on_secret_reply(void *arg, const struct fr_msg *reply)
 		return ctl_done_status(reply);
 	/* Server text: only what a person can copy exactly reaches the
 	 * terminal, and what is not otpauth:// is no enrolment. */
-	if (!ctl_printable_word(uri) || !ctl_printable_word(secret) ||
-	    strncmp(uri, "otpauth://", 10) != 0) {
+	if (!ctl_printable_word(uri) || !ctl_printable_word(secret) || strncmp(uri, "otpauth://", 10) != 0) {
 		fprintf(stderr, "freddyctl: the helper sent a malformed enrolment\n");
 		return CTL_EXIT_FAILURE;
 	}
 	*shown = true;
-	(void)ctl_qr_print(uri);	/* the URI and the secret serve without it */
+	(void)ctl_qr_print(uri); /* the URI and the secret serve without it */
 	printf("\nScan the code above with an authenticator app, or enter this URI:\n%s\n"
 	       "or this secret: %s\n"
 	       "\nTwo-factor authentication is not on yet: run \"freddyctl 2fa enable\" with\n"
-	       "the app's code to switch it on.\n", uri, secret);
+	       "the app's code to switch it on.\n",
+	       uri, secret);
 	return 0;
 }
 
 /* One request, with the code for enable and disable, wiped after use. */
 static int
-run_request(const struct ctl_context *ctx, enum fr_msg_type type, const char *code, ctl_reply_fn each,
-	    void *arg)
+run_request(const struct ctl_context *ctx, enum fr_msg_type type, const char *code, ctl_reply_fn each, void *arg)
 {
 	struct fr_frame request;
 	int r;

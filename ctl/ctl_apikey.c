@@ -78,7 +78,7 @@ static int
 no_reply_expected(void *arg, const struct fr_msg *reply)
 {
 	(void)arg;
-	return ctl_done_status(reply);	/* says "unexpected …" */
+	return ctl_done_status(reply); /* says "unexpected …" */
 }
 
 static int

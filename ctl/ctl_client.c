@@ -67,7 +67,7 @@ ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out
 		(void)clock_gettime(CLOCK_MONOTONIC, &now);
 		long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
 		if (waited + pause_ms >= ctx->timeout_ms)
-			return CTL_EXIT_OK;	/* the caller shows the busy DONE */
+			return CTL_EXIT_OK; /* the caller shows the busy DONE */
 		close(*fd_out);
 		*fd_out = -1;
 		fr_msg_wipe(first);

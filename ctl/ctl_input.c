@@ -26,7 +26,7 @@ note_signal(int signo)
 
 struct echo_off {
 	bool active;
-	size_t handlers;	/* how many of old_actions were saved */
+	size_t handlers; /* how many of old_actions were saved */
 	struct termios saved;
 	struct sigaction old_actions[N_SIGNALS];
 };
@@ -38,7 +38,7 @@ echo_off_begin(struct echo_off *e)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = note_signal;	/* no SA_RESTART: read() must return */
+	sa.sa_handler = note_signal; /* no SA_RESTART: read() must return */
 	sigemptyset(&sa.sa_mask);
 	caught_signal = 0;
 	for (size_t i = 0; i < N_SIGNALS; i++) {

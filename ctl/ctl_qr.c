@@ -9,13 +9,13 @@
 
 #include "ctl_qr.h"
 
-#define QR_QUIET_ZONE 4		/* modules of light border the QR standard asks for */
+#define QR_QUIET_ZONE 4 /* modules of light border the QR standard asks for */
 
 static int
 is_dark(const QRcode *qr, int x, int y)
 {
 	if (x < 0 || y < 0 || x >= qr->width || y >= qr->width)
-		return 0;	/* the quiet zone */
+		return 0; /* the quiet zone */
 	return qr->data[y * qr->width + x] & 1;
 }
 

@@ -27,8 +27,8 @@
 #include "fr_error.h"
 
 #define DEFAULT_USERS_FILE SYSCONFDIR "/freddy/totp_users"
-#define SECRET_BYTES 20		/* 160 bits, RFC 4226's recommendation for SHA-1 */
-#define ISSUER "Freddy"
+#define SECRET_BYTES	   20 /* 160 bits, RFC 4226's recommendation for SHA-1 */
+#define ISSUER		   "Freddy"
 
 struct totp_opts {
 	const char *users_file;
@@ -156,8 +156,8 @@ uri_escape(const char *s, char *out, size_t cap)
 
 	for (; *s != '\0' && n + 4 < cap; s++) {
 		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~') {
 			out[n++] = (char)c;
 		} else {
 			out[n++] = '%';
@@ -200,8 +200,7 @@ enroll(const struct totp_opts *o)
 	while (b32_len > 0 && b32[b32_len - 1] == '=')
 		b32[--b32_len] = '\0';
 	snprintf(line, sizeof(line), "HOTP/T%u/%u\t%s\t-\t%s", o->step, o->digits, o->user, hex);
-	if (totp_users_rewrite(cur != NULL ? cur : "", cur_len, o->user, line, &next, &next_len,
-			       &removed) != 0) {
+	if (totp_users_rewrite(cur != NULL ? cur : "", cur_len, o->user, line, &next, &next_len, &removed) != 0) {
 		fprintf(stderr, "freddyctl: %s cannot be rewritten (NUL byte or too large)\n", o->users_file);
 		goto out;
 	}
@@ -209,9 +208,9 @@ enroll(const struct totp_opts *o)
 		goto out;
 	uri_escape(o->user, label, sizeof(label));
 	snprintf(uri, sizeof(uri),
-		 "otpauth://totp/" ISSUER ":%s?secret=%s&issuer=" ISSUER "&algorithm=SHA1&digits=%u&period=%u",
-		 label, b32, o->digits, o->step);
-	(void)ctl_qr_print(uri);	/* the URI below serves without it */
+		 "otpauth://totp/" ISSUER ":%s?secret=%s&issuer=" ISSUER "&algorithm=SHA1&digits=%u&period=%u", label,
+		 b32, o->digits, o->step);
+	(void)ctl_qr_print(uri); /* the URI below serves without it */
 	if (removed > 0)
 		printf("\nThe previous secret of %s was replaced.\n", o->user);
 	printf("\nScan the code above with an authenticator app, or enter this URI:\n%s\n", uri);
@@ -241,8 +240,7 @@ remove_user(const struct totp_opts *o)
 
 	if (read_current(o->users_file, &cur, &cur_len) != 0)
 		return CTL_EXIT_FAILURE;
-	if (cur == NULL ||
-	    totp_users_rewrite(cur, cur_len, o->user, NULL, &next, &next_len, &removed) != 0 ||
+	if (cur == NULL || totp_users_rewrite(cur, cur_len, o->user, NULL, &next, &next_len, &removed) != 0 ||
 	    removed == 0) {
 		fprintf(stderr, "freddyctl: %s is not enrolled in %s\n", o->user, o->users_file);
 		goto out;
@@ -304,7 +302,7 @@ ctl_totp_main(const struct ctl_context *ctx, int argc, char **argv)
 	struct totp_opts o = { 0 };
 	int enrolling;
 
-	(void)ctx;	/* the users file is local; the helper reads it at each login */
+	(void)ctx; /* the users file is local; the helper reads it at each login */
 	if (argc < 2 || (strcmp(argv[1], "enroll") != 0 && strcmp(argv[1], "remove") != 0)) {
 		totp_usage(stderr);
 		return CTL_EXIT_USAGE;

@@ -13,7 +13,7 @@
 #include "ctl.h"
 #include "ctl_cache.h"
 
-#define DEFAULT_SOCKET "/run/freddy/helperd.sock"
+#define DEFAULT_SOCKET	   "/run/freddy/helperd.sock"
 #define DEFAULT_TIMEOUT_MS 30000
 
 static const struct ctl_command commands[] = {

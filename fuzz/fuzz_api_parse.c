@@ -44,15 +44,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	static const char *const shapes[][2] = {
-		{ "token", NULL }, { "token", "refresh_token" }, { "accessToken", "refreshToken" },
+		{ "token", NULL },
+		{ "token", "refresh_token" },
+		{ "accessToken", "refreshToken" },
 		{ "session_token", NULL },
 	};
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		for (unsigned flags = 0; flags <= API_REFRESH_REQUIRED; flags++) {
 			memset(&tokens, 0, sizeof(tokens));
 			if (api_parse_tokens(body, size, shapes[i][0], shapes[i][1], flags, &tokens) == 0) {
-				if (tokens.access_token == NULL ||
-				    strlen(tokens.access_token) > API_TOKEN_MAX ||
+				if (tokens.access_token == NULL || strlen(tokens.access_token) > API_TOKEN_MAX ||
 				    ((flags & API_REFRESH_REQUIRED) && shapes[i][1] != NULL &&
 				     tokens.refresh_token == NULL))
 					__builtin_trap();

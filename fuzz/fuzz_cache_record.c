@@ -61,7 +61,7 @@ check_record(const struct cache_record *r)
 	check_secret(r->access_token, 0);
 	check_secret(r->verifier, 0);
 	if (r->verifier != NULL && strncmp(r->verifier, "$y$", 3) != 0)
-		__builtin_trap();	/* only yescrypt reaches crypt_r */
+		__builtin_trap(); /* only yescrypt reaches crypt_r */
 	if (r->access_expires < 0 || r->last_login < 0 || r->last_online < 0)
 		__builtin_trap();
 }

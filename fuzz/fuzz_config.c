@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	config_init(&cfg);
 	int r = config_parse((const char *)data, size, "fuzz.conf", &cfg, err, sizeof(err));
 	if (r == 0 && (cfg.api_url == NULL || strncmp(cfg.api_url, "https://", 8) != 0))
-		__builtin_trap();		/* only https ever leaves the parser */
+		__builtin_trap(); /* only https ever leaves the parser */
 	if (r != 0 && strnlen(err, sizeof(err)) == sizeof(err))
 		__builtin_trap();
 	config_free(&cfg);

@@ -30,8 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((c < 0x20 && !(c == '\n' && flags)) || c == 0x7f)
 			__builtin_trap();
 		/* No C1 controls: U+0080..U+009F encode as C2 80..C2 9F. */
-		if (c == 0xc2 && i + 1 < n && (unsigned char)out[i + 1] >= 0x80 &&
-		    (unsigned char)out[i + 1] <= 0x9f)
+		if (c == 0xc2 && i + 1 < n && (unsigned char)out[i + 1] >= 0x80 && (unsigned char)out[i + 1] <= 0x9f)
 			__builtin_trap();
 	}
 	return 0;

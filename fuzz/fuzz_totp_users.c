@@ -38,8 +38,8 @@ find(const char *text, size_t len, const char *user, struct found *f)
 {
 	f->r = totp_users_find(text, len, user, 30, 6, &f->e);
 	if (f->r == FR_OK) {
-		if (f->e.step < 1 || f->e.step > 3600 || f->e.digits < 6 || f->e.digits > 8 ||
-		    f->e.secret_len < 1 || f->e.secret_len > TOTP_SECRET_MAX)
+		if (f->e.step < 1 || f->e.step > 3600 || f->e.digits < 6 || f->e.digits > 8 || f->e.secret_len < 1 ||
+		    f->e.secret_len > TOTP_SECRET_MAX)
 			__builtin_trap();
 		return;
 	}

@@ -28,19 +28,19 @@ struct helper {
 	struct config *cfg;
 	struct loop *loop;
 	struct http_client *http;
-	struct api_transport api;	/* what logins send their requests through: http, or a test's fake */
-	struct api_health *health;	/* the shared probe, outages */
+	struct api_transport api;  /* what logins send their requests through: http, or a test's fake */
+	struct api_health *health; /* the shared probe, outages */
 	struct token_cache *cache;
 	struct server *server;
 	struct session_table *sessions;
-	struct refresh_table *refreshes;	/* auth/refresh.c */
-	struct offline_guard *offline;		/* auth/offline.c */
-	struct ratelimit *ratelimit;	/* failure budgets (auth/access.c) */
-	struct verifier_worker *verifiers;	/* yescrypt off the loop */
-	struct caller_quota *quota;	/* what each non-root uid holds */
-	struct state_writer *state_writer;	/* rate-limit and replay files, written behind */
-	struct totp_replay *totp_replay;	/* used TOTP steps */
-	int cache_dirfd;		/* cache_dir, for the state files */
+	struct refresh_table *refreshes;   /* auth/refresh.c */
+	struct offline_guard *offline;	   /* auth/offline.c */
+	struct ratelimit *ratelimit;	   /* failure budgets (auth/access.c) */
+	struct verifier_worker *verifiers; /* yescrypt off the loop */
+	struct caller_quota *quota;	   /* what each non-root uid holds */
+	struct state_writer *state_writer; /* rate-limit and replay files, written behind */
+	struct totp_replay *totp_replay;   /* used TOTP steps */
+	int cache_dirfd;		   /* cache_dir, for the state files */
 	unsigned logins_active;
 	uint64_t logins_total;
 };

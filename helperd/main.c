@@ -44,7 +44,7 @@
 #include "store/totp_replay.h"
 #include "crypto/verifier_worker.h"
 
-#define SHUTDOWN_GRACE_MS 10000
+#define SHUTDOWN_GRACE_MS   10000
 #define SD_LISTEN_FDS_START 3
 
 /* Logins between two malloc_trim calls, at least. */
@@ -54,7 +54,7 @@ struct daemon_state {
 	struct helper h;
 	struct loop_source signals;
 	const char *config_path;
-	char *api_key;			/* secret, handed to the HTTP client */
+	char *api_key; /* secret, handed to the HTTP client */
 	int stopping;
 	int64_t stop_deadline;
 };
@@ -103,8 +103,7 @@ inherited_listener(void)
 		return -2;
 	}
 	int flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
 		return -2;
 	return fd;
 }
@@ -224,9 +223,9 @@ run(struct daemon_state *d, int foreground)
 		log_err("cannot daemonize: %s", strerror(errno));
 		return EX_OSERR;
 	}
-	if ((r = loop_new(&h->loop)) != 0 || (r = setup_signals(d)) != 0 ||
-	    (r = sessions_new(&h->sessions)) != 0 || (r = refresh_table_new(&h->refreshes)) != 0 ||
-	    (r = offline_guard_new(&h->offline)) != 0 || (r = caller_quota_new(&h->quota)) != 0) {
+	if ((r = loop_new(&h->loop)) != 0 || (r = setup_signals(d)) != 0 || (r = sessions_new(&h->sessions)) != 0 ||
+	    (r = refresh_table_new(&h->refreshes)) != 0 || (r = offline_guard_new(&h->offline)) != 0 ||
+	    (r = caller_quota_new(&h->quota)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
@@ -263,8 +262,8 @@ run(struct daemon_state *d, int foreground)
 	if ((r = server_open(h->loop, h->cfg, h->quota, listen_fd, requests_dispatch, h, &h->server)) != 0)
 		return EX_OSERR;
 	log_info("pam_freddy helper %s ready on %s (api %s at %s)", PACKAGE_VERSION,
-		 listen_fd >= 0 ? "an inherited socket" : h->cfg->socket_path,
-		 config_api_name(h->cfg->api), h->cfg->api_url);
+		 listen_fd >= 0 ? "an inherited socket" : h->cfg->socket_path, config_api_name(h->cfg->api),
+		 h->cfg->api_url);
 
 	uint64_t logins_at_trim = 0;
 	while (!d->stopping || (h->logins_active > 0 && loop_now_ms() < d->stop_deadline)) {
@@ -280,7 +279,7 @@ run(struct daemon_state *d, int foreground)
 		 * costs about a millisecond. */
 		if (h->logins_active == 0 && h->logins_total - logins_at_trim >= LOGINS_PER_TRIM) {
 			logins_at_trim = h->logins_total;
-			(void)malloc_trim(0);	/* returns only whether it released anything */
+			(void)malloc_trim(0); /* returns only whether it released anything */
 		}
 	}
 	if (h->logins_active > 0)
@@ -331,27 +330,35 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "check-config", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
+		{ "check-config", no_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },	    { NULL, 0, NULL, 0 },
 	};
-	struct daemon_state d = { .config_path = CONFIG_DEFAULT_PATH, .signals.fd = -1,
-				  .h.cache_dirfd = -1 };
+	struct daemon_state d = { .config_path = CONFIG_DEFAULT_PATH, .signals.fd = -1, .h.cache_dirfd = -1 };
 	struct config cfg;
 	char err[512];
 	int foreground = 0, check_only = 0, opt;
 
 	while ((opt = getopt_long(argc, argv, "c:fthV", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': d.config_path = optarg; break;
-		case 'f': foreground = 1; break;
-		case 't': check_only = 1; break;
-		case 'h': usage(stdout); return EX_OK;
-		case 'V': printf("freddy-helperd %s\n", PACKAGE_VERSION); return EX_OK;
-		default: usage(stderr); return EX_USAGE;
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			check_only = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		case 'V':
+			printf("freddy-helperd %s\n", PACKAGE_VERSION);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {

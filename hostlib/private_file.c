@@ -22,8 +22,8 @@ name_of(const struct private_file_rule *rule, const char *path, char *buf, size_
 }
 
 int
-private_file_read(int dirfd, const char *path, const struct private_file_rule *rule, char **text,
-		  size_t *len, char *err, size_t errlen)
+private_file_read(int dirfd, const char *path, const struct private_file_rule *rule, char **text, size_t *len,
+		  char *err, size_t errlen)
 {
 	struct stat st;
 	size_t got = 0;
@@ -43,8 +43,7 @@ private_file_read(int dirfd, const char *path, const struct private_file_rule *r
 		return e == ELOOP ? FR_ERR_UNTRUSTED : FR_ERR_IO;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_uid != rule->owner && st.st_uid != rule->other_owner) ||
-	    (st.st_mode & rule->forbidden_mode) != 0) {
+	    (st.st_uid != rule->owner && st.st_uid != rule->other_owner) || (st.st_mode & rule->forbidden_mode) != 0) {
 		snprintf(err, errlen, "%s: must be %s", name_of(rule, path, name, sizeof(name)), rule->must_be);
 		close(fd);
 		return FR_ERR_UNTRUSTED;
@@ -65,14 +64,15 @@ private_file_read(int dirfd, const char *path, const struct private_file_rule *r
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(err, errlen, "%s: read failed: %s", name_of(rule, path, name, sizeof(name)), strerror(errno));
+			snprintf(err, errlen, "%s: read failed: %s", name_of(rule, path, name, sizeof(name)),
+				 strerror(errno));
 			explicit_bzero(buf, got);
 			free(buf);
 			close(fd);
 			return FR_ERR_IO;
 		}
 		if (n == 0)
-			break;		/* shrank meanwhile: what was there */
+			break; /* shrank meanwhile: what was there */
 		got += (size_t)n;
 	}
 	close(fd);

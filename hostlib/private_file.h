@@ -14,12 +14,12 @@
 #include <sys/types.h>
 
 struct private_file_rule {
-	uid_t owner;			/* owned by this uid */
-	uid_t other_owner;		/* or this one (the same as owner for one only) */
-	mode_t forbidden_mode;		/* bits that must be clear: 0077 for secrets, 0022 for the config */
+	uid_t owner;	       /* owned by this uid */
+	uid_t other_owner;     /* or this one (the same as owner for one only) */
+	mode_t forbidden_mode; /* bits that must be clear: 0077 for secrets, 0022 for the config */
 	size_t max_size;
-	const char *what;		/* names the file in messages ("totp_users_file"), or NULL */
-	const char *must_be;		/* "a regular file owned by root with mode 0600 or 0400" */
+	const char *what;    /* names the file in messages ("totp_users_file"), or NULL */
+	const char *must_be; /* "a regular file owned by root with mode 0600 or 0400" */
 };
 
 /* Read `path` (relative to `dirfd`, or AT_FDCWD) under `rule`.  *text is
@@ -27,7 +27,7 @@ struct private_file_rule {
  * FR_OK; FR_ERR_NOT_FOUND (no such file); FR_ERR_UNTRUSTED (type, owner
  * or mode); FR_ERR_TOO_LARGE; FR_ERR_IO; FR_ERR_NOMEM.  Except for
  * NOT_FOUND, `err` says why, naming the file. */
-int private_file_read(int dirfd, const char *path, const struct private_file_rule *rule, char **text,
-		      size_t *len, char *err, size_t errlen);
+int private_file_read(int dirfd, const char *path, const struct private_file_rule *rule, char **text, size_t *len,
+		      char *err, size_t errlen);
 
 #endif

@@ -73,8 +73,7 @@ small_number(const char *s, size_t n, unsigned min, unsigned max, unsigned *out)
 /* "HOTP/T30", "HOTP/T30/6", "HOTP/T/8": pam_oath's time-based types.
  * Counter-based HOTP lines are not ours. */
 static bool
-parse_type(const char *s, size_t n, unsigned default_step, unsigned default_digits, unsigned *step,
-	   unsigned *digits)
+parse_type(const char *s, size_t n, unsigned default_step, unsigned default_digits, unsigned *step, unsigned *digits)
 {
 	if (n < 6 || memcmp(s, "HOTP/T", 6) != 0)
 		return false;
@@ -119,8 +118,8 @@ parse_hex(const char *s, size_t n, unsigned char *out, size_t cap, size_t *out_l
 }
 
 int
-totp_users_find(const char *text, size_t len, const char *user, unsigned default_step,
-		unsigned default_digits, struct totp_entry *out)
+totp_users_find(const char *text, size_t len, const char *user, unsigned default_step, unsigned default_digits,
+		struct totp_entry *out)
 {
 	const char *end = text + len, *line = text;
 	size_t ulen = strlen(user);
@@ -165,8 +164,8 @@ line_names_user(const char *line, const char *eol, const char *user)
 }
 
 int
-totp_users_rewrite(const char *text, size_t len, const char *user, const char *new_line,
-		   char **out, size_t *out_len, unsigned *removed)
+totp_users_rewrite(const char *text, size_t len, const char *user, const char *new_line, char **out, size_t *out_len,
+		   unsigned *removed)
 {
 	size_t add = new_line != NULL ? strlen(new_line) : 0;
 	const char *end = text + len, *line = text;
@@ -207,14 +206,17 @@ totp_users_rewrite(const char *text, size_t len, const char *user, const char *n
 }
 
 int
-totp_users_read(const char *path, unsigned trusted_uid, char **text, size_t *len, char *err,
-		size_t errlen)
+totp_users_read(const char *path, unsigned trusted_uid, char **text, size_t *len, char *err, size_t errlen)
 {
 	/* Anyone who can read a secret can make codes; anyone who can write
 	 * the file can enrol their own. */
 	const struct private_file_rule rule = {
-		.owner = 0, .other_owner = trusted_uid, .forbidden_mode = 0077, .max_size = TOTP_USERS_FILE_MAX,
-		.what = "totp_users_file", .must_be = "a regular file owned by root with mode 0600 or 0400",
+		.owner = 0,
+		.other_owner = trusted_uid,
+		.forbidden_mode = 0077,
+		.max_size = TOTP_USERS_FILE_MAX,
+		.what = "totp_users_file",
+		.must_be = "a regular file owned by root with mode 0600 or 0400",
 	};
 
 	return private_file_read(AT_FDCWD, path, &rule, text, len, err, errlen);

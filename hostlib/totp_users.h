@@ -9,15 +9,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TOTP_SECRET_MAX		64	/* bytes; RFC 4226 asks for at least 16 */
-#define TOTP_USERS_FILE_MAX	(1024 * 1024)
-#define TOTP_LINE_MAX		1024
-#define TOTP_CODE_MAX		8
+#define TOTP_SECRET_MAX	    64 /* bytes; RFC 4226 asks for at least 16 */
+#define TOTP_USERS_FILE_MAX (1024 * 1024)
+#define TOTP_LINE_MAX	    1024
+#define TOTP_CODE_MAX	    8
 
 /* One user's token.  `secret` is a secret: wipe with totp_entry_wipe. */
 struct totp_entry {
-	unsigned step;			/* seconds */
-	unsigned digits;		/* 6..8 */
+	unsigned step;	 /* seconds */
+	unsigned digits; /* 6..8 */
 	size_t secret_len;
 	unsigned char secret[TOTP_SECRET_MAX];
 };
@@ -29,20 +29,19 @@ void totp_entry_wipe(struct totp_entry *e);
  * `HOTP/T` without a number uses `default_step`; a type without digits
  * uses `default_digits`.  FR_ERR_NOT_FOUND when the user has no line,
  * FR_ERR_INVALID when the user's line is not a PIN-less TOTP entry. */
-int totp_users_find(const char *text, size_t len, const char *user, unsigned default_step,
-		    unsigned default_digits, struct totp_entry *out);
+int totp_users_find(const char *text, size_t len, const char *user, unsigned default_step, unsigned default_digits,
+		    struct totp_entry *out);
 
 /* Pure: `text` without the lines of `user`, plus `new_line` (may be NULL)
  * at the end.  *removed counts the dropped lines.  *out is heap, NUL
  * terminated, and holds secrets: wipe it (explicit_bzero) and free it. */
-int totp_users_rewrite(const char *text, size_t len, const char *user, const char *new_line,
-		       char **out, size_t *out_len, unsigned *removed);
+int totp_users_rewrite(const char *text, size_t len, const char *user, const char *new_line, char **out,
+		       size_t *out_len, unsigned *removed);
 
 /* Read the users file, which must be a regular file owned by root (or
  * `trusted_uid`) and neither group- nor other-readable (private_file.h).
  * FR_ERR_NOT_FOUND when it does not exist; `err` says why otherwise.
  * *text: as above. */
-int totp_users_read(const char *path, unsigned trusted_uid, char **text, size_t *len, char *err,
-		    size_t errlen);
+int totp_users_read(const char *path, unsigned trusted_uid, char **text, size_t *len, char *err, size_t errlen);
 
 #endif

@@ -13,8 +13,8 @@ user_name_valid(const char *user)
 		return false;
 	for (const char *p = user; *p != '\0'; p++) {
 		char c = *p;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-' || c == '@' || c == '+'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-' || c == '@' || c == '+'))
 			return false;
 	}
 	return true;

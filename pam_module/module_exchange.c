@@ -17,7 +17,10 @@
 #include "module_exchange.h"
 
 #define DEBUG_LOG(opt, pamh, ...) \
-	do { if ((opt)->debug) pam_syslog((pamh), LOG_DEBUG, __VA_ARGS__); } while (0)
+	do { \
+		if ((opt)->debug) \
+			pam_syslog((pamh), LOG_DEBUG, __VA_ARGS__); \
+	} while (0)
 
 /* A user name or path as it may appear in a log line: PAM_USER comes from
  * whoever started the application (a newline in it would forge a second
@@ -52,7 +55,7 @@ struct exchange {
 	const struct module_options *opt;
 	int fd;
 	int silent;
-	char *password;		/* answer to a FR_PROMPT_IS_PASSWORD prompt */
+	char *password; /* answer to a FR_PROMPT_IS_PASSWORD prompt */
 };
 
 static void
@@ -114,8 +117,7 @@ render_prompt(struct exchange *ex, struct pending_text *p, const struct fr_msg *
 {
 	char prompt[2 * FR_WIRE_MAX_STRING + 3];
 	const char *text = fr_msg_str(msg, FR_TAG_TEXT);
-	int style = fr_msg_num(msg, FR_TAG_STYLE) == FR_PROMPT_ECHO_ON ?
-		PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF;
+	int style = fr_msg_num(msg, FR_TAG_STYLE) == FR_PROMPT_ECHO_ON ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF;
 	size_t off = 0;
 
 	*answer = NULL;
@@ -175,7 +177,8 @@ unavailable(struct exchange *ex, const char *why, int err)
 	 * soften it. */
 	int safe = ex->opt->fail_safe && err != FR_ERR_UNTRUSTED;
 	if (safe)
-		pam_syslog(ex->pamh, LOG_WARNING, "fail_mode=safe: returning PAM_IGNORE; the PAM stack "
+		pam_syslog(ex->pamh, LOG_WARNING,
+			   "fail_mode=safe: returning PAM_IGNORE; the PAM stack "
 			   "decides without Freddy");
 	if (!ex->silent)
 		(void)pam_error(ex->pamh, "Authentication service unavailable");
@@ -198,8 +201,7 @@ put_item(struct exchange *ex, struct fr_frame *f, int item, enum fr_tag tag)
 {
 	const void *value = NULL;
 
-	if (pam_get_item(ex->pamh, item, &value) == PAM_SUCCESS && value != NULL &&
-	    *(const char *)value != '\0')
+	if (pam_get_item(ex->pamh, item, &value) == PAM_SUCCESS && value != NULL && *(const char *)value != '\0')
 		fr_frame_put_str(f, tag, value);
 }
 
@@ -338,8 +340,7 @@ module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *op
 
 	if ((result = target_user(pamh, opt, &user)) != FR_RESULT_SUCCESS)
 		return result;
-	if (opt->authtok_mode != FR_AUTHTOK_NONE &&
-	    pam_get_item(pamh, PAM_AUTHTOK, &authtok) != PAM_SUCCESS)
+	if (opt->authtok_mode != FR_AUTHTOK_NONE && pam_get_item(pamh, PAM_AUTHTOK, &authtok) != PAM_SUCCESS)
 		authtok = NULL;
 
 	if ((frame = malloc(sizeof(*frame))) == NULL)
@@ -416,8 +417,7 @@ module_exchange_session(pam_handle_t *pamh, const struct module_options *opt, in
 		goto out;
 	/* A session hook only tells the helper what happened; a helper that
 	 * cannot be reached must not keep anyone from logging out or in. */
-	if ((r = open_helper(&ex)) != 0 || (r = send_frame(&ex, frame)) != 0 ||
-	    (r = converse(&ex, &result)) != 0) {
+	if ((r = open_helper(&ex)) != 0 || (r = send_frame(&ex, frame)) != 0 || (r = converse(&ex, &result)) != 0) {
 		struct log_text name;
 		pam_syslog(pamh, LOG_WARNING, "session %s for %s not recorded by freddy-helperd: %s",
 			   opening ? "open" : "close", for_log(&name, user), fr_strerror(r));

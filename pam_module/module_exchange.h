@@ -12,8 +12,7 @@
 
 /* Both return an enum fr_result; only pam_freddy.c speaks PAM_* codes. */
 int module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *opt, int flags);
-int module_exchange_session(pam_handle_t *pamh, const struct module_options *opt, int flags,
-			    int opening);
+int module_exchange_session(pam_handle_t *pamh, const struct module_options *opt, int flags, int opening);
 /* pam_sm_chauthtok, either phase: the helper leads the change. */
 int module_exchange_chauthtok(pam_handle_t *pamh, const struct module_options *opt, int flags);
 

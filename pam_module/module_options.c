@@ -35,8 +35,7 @@ copy_value(char *dst, size_t dstlen, const char *value)
 }
 
 int
-module_options_parse(int argc, const char **argv, struct module_options *opt,
-		     char *err, size_t errlen)
+module_options_parse(int argc, const char **argv, struct module_options *opt, char *err, size_t errlen)
 {
 	memset(opt, 0, sizeof(*opt));
 	memcpy(opt->socket_path, MODULE_DEFAULT_SOCKET, sizeof(MODULE_DEFAULT_SOCKET));

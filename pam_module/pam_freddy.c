@@ -23,16 +23,26 @@ static int
 auth_result_to_pam(int result)
 {
 	switch (result) {
-	case FR_RESULT_SUCCESS:		return PAM_SUCCESS;
-	case FR_RESULT_AUTH_ERR:	return PAM_AUTH_ERR;
-	case FR_RESULT_MAXTRIES:	return PAM_MAXTRIES;
-	case FR_RESULT_AUTHINFO_UNAVAIL: return PAM_AUTHINFO_UNAVAIL;
-	case FR_RESULT_BUSY:		return PAM_AUTHINFO_UNAVAIL;
-	case FR_RESULT_USER_UNKNOWN:	return PAM_USER_UNKNOWN;
-	case FR_RESULT_IGNORE:		return PAM_IGNORE;
-	case FR_RESULT_CONV_ERR:	return PAM_CONV_ERR;
-	case FR_RESULT_PERM_DENIED:	return PAM_PERM_DENIED;
-	default:			return PAM_SERVICE_ERR;
+	case FR_RESULT_SUCCESS:
+		return PAM_SUCCESS;
+	case FR_RESULT_AUTH_ERR:
+		return PAM_AUTH_ERR;
+	case FR_RESULT_MAXTRIES:
+		return PAM_MAXTRIES;
+	case FR_RESULT_AUTHINFO_UNAVAIL:
+		return PAM_AUTHINFO_UNAVAIL;
+	case FR_RESULT_BUSY:
+		return PAM_AUTHINFO_UNAVAIL;
+	case FR_RESULT_USER_UNKNOWN:
+		return PAM_USER_UNKNOWN;
+	case FR_RESULT_IGNORE:
+		return PAM_IGNORE;
+	case FR_RESULT_CONV_ERR:
+		return PAM_CONV_ERR;
+	case FR_RESULT_PERM_DENIED:
+		return PAM_PERM_DENIED;
+	default:
+		return PAM_SERVICE_ERR;
 	}
 }
 
@@ -40,9 +50,12 @@ static int
 session_result_to_pam(int result)
 {
 	switch (result) {
-	case FR_RESULT_SUCCESS:		return PAM_SUCCESS;
-	case FR_RESULT_IGNORE:		return PAM_IGNORE;
-	default:			return PAM_SESSION_ERR;
+	case FR_RESULT_SUCCESS:
+		return PAM_SUCCESS;
+	case FR_RESULT_IGNORE:
+		return PAM_IGNORE;
+	default:
+		return PAM_SESSION_ERR;
 	}
 }
 
@@ -52,16 +65,26 @@ static int
 passwd_result_to_pam(int result)
 {
 	switch (result) {
-	case FR_RESULT_SUCCESS:		return PAM_SUCCESS;
-	case FR_RESULT_IGNORE:		return PAM_IGNORE;
-	case FR_RESULT_AUTH_ERR:	return PAM_AUTH_ERR;
-	case FR_RESULT_MAXTRIES:	return PAM_MAXTRIES;
-	case FR_RESULT_AUTHINFO_UNAVAIL: return PAM_TRY_AGAIN;
-	case FR_RESULT_BUSY:		return PAM_TRY_AGAIN;
-	case FR_RESULT_PERM_DENIED:	return PAM_PERM_DENIED;
-	case FR_RESULT_USER_UNKNOWN:	return PAM_USER_UNKNOWN;
-	case FR_RESULT_CONV_ERR:	return PAM_CONV_ERR;
-	default:			return PAM_AUTHTOK_ERR;
+	case FR_RESULT_SUCCESS:
+		return PAM_SUCCESS;
+	case FR_RESULT_IGNORE:
+		return PAM_IGNORE;
+	case FR_RESULT_AUTH_ERR:
+		return PAM_AUTH_ERR;
+	case FR_RESULT_MAXTRIES:
+		return PAM_MAXTRIES;
+	case FR_RESULT_AUTHINFO_UNAVAIL:
+		return PAM_TRY_AGAIN;
+	case FR_RESULT_BUSY:
+		return PAM_TRY_AGAIN;
+	case FR_RESULT_PERM_DENIED:
+		return PAM_PERM_DENIED;
+	case FR_RESULT_USER_UNKNOWN:
+		return PAM_USER_UNKNOWN;
+	case FR_RESULT_CONV_ERR:
+		return PAM_CONV_ERR;
+	default:
+		return PAM_AUTHTOK_ERR;
 	}
 }
 

@@ -22,16 +22,15 @@
 /* Recovery codes are short ("abcd-efgh-ijkl"); anything longer is a
  * mistake, not worth a request. */
 #define AIUS_CODE_MAX 64
-#define CODE_PROMPT "Authenticator or recovery code: "
+#define CODE_PROMPT   "Authenticator or recovery code: "
 
 struct aius {
 	bool challenged;
-	char challenge[API_CHALLENGE_MAX + 1];	/* secret: it is the credential for /v1/2fa/login */
+	char challenge[API_CHALLENGE_MAX + 1]; /* secret: it is the credential for /v1/2fa/login */
 };
 
 static void
-aius_login(void *state, const struct config *cfg, const char *name, const char *password,
-	   struct profile_step *out)
+aius_login(void *state, const struct config *cfg, const char *name, const char *password, struct profile_step *out)
 {
 	(void)state;
 	(void)cfg;
@@ -39,8 +38,7 @@ aius_login(void *state, const struct config *cfg, const char *name, const char *
 }
 
 static void
-on_login_reply(struct aius *st, const struct config *cfg, const struct http_response *resp,
-	       struct profile_step *out)
+on_login_reply(struct aius *st, const struct config *cfg, const struct http_response *resp, struct profile_step *out)
 {
 	struct aius_login_reply reply;
 	struct api_error err;
@@ -68,7 +66,7 @@ on_login_reply(struct aius *st, const struct config *cfg, const struct http_resp
 		snprintf(out->note, sizeof(out->note), "has no two-factor authentication and require_2fa is set");
 		return;
 	}
-	out->verdict = STEP_SUCCESS;	/* the session token is dropped unused */
+	out->verdict = STEP_SUCCESS; /* the session token is dropped unused */
 }
 
 static void
@@ -81,7 +79,7 @@ on_2fa_reply(const struct http_response *resp, struct profile_step *out)
 			step_unavailable(out, "2fa/login: reply without a valid session_token");
 			return;
 		}
-		api_tokens_wipe(&out->tokens);	/* nothing to cache (see above) */
+		api_tokens_wipe(&out->tokens); /* nothing to cache (see above) */
 		out->tokens.expires_in = -1;
 		out->verdict = STEP_SUCCESS;
 		return;
@@ -97,8 +95,7 @@ on_2fa_reply(const struct http_response *resp, struct profile_step *out)
 }
 
 static void
-aius_on_reply(void *state, const struct config *cfg, const struct http_response *resp,
-	      struct profile_step *out)
+aius_on_reply(void *state, const struct config *cfg, const struct http_response *resp, struct profile_step *out)
 {
 	struct aius *st = state;
 
@@ -144,11 +141,11 @@ aius_on_answer(void *state, const struct config *cfg, const char *answer, struct
 	(void)cfg;
 	if (!normalise_code(answer, code, sizeof(code))) {
 		explicit_bzero(code, sizeof(code));
-		step_wrong_answer(out, NULL);	/* costs an attempt, but no request */
+		step_wrong_answer(out, NULL); /* costs an attempt, but no request */
 		return;
 	}
-	step_post(out, "/v1/2fa/login", json_pack("{s:s, s:s}", "challenge_token", st->challenge, "code", code),
-		  false, NULL);
+	step_post(out, "/v1/2fa/login", json_pack("{s:s, s:s}", "challenge_token", st->challenge, "code", code), false,
+		  NULL);
 	explicit_bzero(code, sizeof(code));
 }
 

@@ -39,8 +39,12 @@ api_key_load(const char *path, unsigned trusted_uid, char **key_out, char *err, 
 {
 	/* A key others can read is a key others have. */
 	const struct private_file_rule rule = {
-		.owner = 0, .other_owner = trusted_uid, .forbidden_mode = 0077, .max_size = 4096,
-		.what = "api_key_file", .must_be = "a regular file owned by root with mode 0600 or 0400",
+		.owner = 0,
+		.other_owner = trusted_uid,
+		.forbidden_mode = 0077,
+		.max_size = 4096,
+		.what = "api_key_file",
+		.must_be = "a regular file owned by root with mode 0600 or 0400",
 	};
 	char *text = NULL;
 	size_t len = 0;

@@ -22,7 +22,7 @@
  * when a reply carries no expires_in; DOCS SILENT: the refresh reply has
  * none either, so the same is assumed. */
 #define FREDDY_ACCESS_TTL 86400
-#define CODE_PROMPT "4-digit code, or Enter to resend: "
+#define CODE_PROMPT	  "4-digit code, or Enter to resend: "
 
 enum freddy_phase { FREDDY_LOGGING_IN = 0, FREDDY_VERIFYING, FREDDY_RESENDING };
 
@@ -42,15 +42,14 @@ static const struct profile_refresh freddy_refresh = {
 };
 
 static void
-email_login(void *state, const struct config *cfg, const char *name, const char *password,
-	    struct profile_step *out)
+email_login(void *state, const struct config *cfg, const char *name, const char *password, struct profile_step *out)
 {
 	struct freddy *st = state;
 
 	(void)cfg;
 	st->phase = FREDDY_LOGGING_IN;
-	step_post(out, "/auth/login", json_pack("{s:s, s:s}", "email_or_username", name, "password", password),
-		  false, NULL);
+	step_post(out, "/auth/login", json_pack("{s:s, s:s}", "email_or_username", name, "password", password), false,
+		  NULL);
 }
 
 /* "Code emailed to u***@example.com." above the prompt: short lines that
@@ -86,8 +85,7 @@ on_login_reply(struct freddy *st, const struct http_response *resp, struct profi
 }
 
 static void
-email_on_reply(void *state, const struct config *cfg, const struct http_response *resp,
-	       struct profile_step *out)
+email_on_reply(void *state, const struct config *cfg, const struct http_response *resp, struct profile_step *out)
 {
 	struct freddy *st = state;
 
@@ -159,8 +157,8 @@ email_on_answer(void *state, const struct config *cfg, const char *answer, struc
 	st->phase = FREDDY_VERIFYING;
 	/* The guide sends the code as a JSON integer (2290), so codes are
 	 * 4 digits without a leading zero in practice; we send the number. */
-	step_post(out, "/auth/verify",
-		  json_pack("{s:s, s:i}", "email_key", st->email_key, "verification_code", code), false, NULL);
+	step_post(out, "/auth/verify", json_pack("{s:s, s:i}", "email_key", st->email_key, "verification_code", code),
+		  false, NULL);
 }
 
 static const char *
@@ -191,8 +189,7 @@ const struct profile profile_freddy_email = {
 /* ---- dev-login, for the authenticator-app second factor ----------------- */
 
 static void
-dev_login(void *state, const struct config *cfg, const char *name, const char *password,
-	  struct profile_step *out)
+dev_login(void *state, const struct config *cfg, const char *name, const char *password, struct profile_step *out)
 {
 	(void)state;
 	(void)cfg;
@@ -213,8 +210,7 @@ dev_login_key_refused(long status, const char *code)
 }
 
 static void
-dev_login_on_reply(void *state, const struct config *cfg, const struct http_response *resp,
-		   struct profile_step *out)
+dev_login_on_reply(void *state, const struct config *cfg, const struct http_response *resp, struct profile_step *out)
 {
 	struct api_error err;
 	char why[PROFILE_TEXT_MAX];
@@ -222,8 +218,8 @@ dev_login_on_reply(void *state, const struct config *cfg, const struct http_resp
 	(void)state;
 	(void)cfg;
 	if (resp->status == 200) {
-		if (api_parse_tokens(resp->body, resp->body_len, "access_token", "refresh_token",
-				     API_REFRESH_REQUIRED, &out->tokens) != 0) {
+		if (api_parse_tokens(resp->body, resp->body_len, "access_token", "refresh_token", API_REFRESH_REQUIRED,
+				     &out->tokens) != 0) {
 			step_unavailable(out, "login: reply without valid tokens");
 			return;
 		}

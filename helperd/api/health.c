@@ -17,15 +17,15 @@ struct api_health_waiter {
 struct api_health {
 	struct loop *loop;
 	struct http_client *http;
-	struct loop_timer timer;	/* the next probe during an outage */
-	struct http_xfer *probe;	/* in flight */
+	struct loop_timer timer; /* the next probe during an outage */
+	struct http_xfer *probe; /* in flight */
 	struct api_health_waiter *waiters;
 	struct api_health_result last;
 	bool have_last;
 	uint64_t probes;
-	int64_t outage_since_ms;	/* 0: no outage */
-	int64_t last_failure_ms;	/* the latest transport failure of the outage */
-	bool start_failed;		/* the probe could not start: the timer tells the waiters */
+	int64_t outage_since_ms; /* 0: no outage */
+	int64_t last_failure_ms; /* the latest transport failure of the outage */
+	bool start_failed;	 /* the probe could not start: the timer tells the waiters */
 };
 
 static void start_probe(struct api_health *ah);
@@ -61,7 +61,7 @@ api_health_observe(struct api_health *ah, enum http_outcome outcome)
 		ah->last_failure_ms = now;
 		break;
 	case HTTP_LOCAL_FAILURE:
-		break;		/* says nothing about the API */
+		break; /* says nothing about the API */
 	case HTTP_ANSWERED:
 	case HTTP_TLS_FAILED:
 	case HTTP_TOO_LARGE:
@@ -168,8 +168,7 @@ api_health_free(struct api_health *ah)
 }
 
 int
-api_health_get(struct api_health *ah, int64_t max_age_ms, api_health_fn fn, void *ctx,
-	       struct api_health_waiter **out)
+api_health_get(struct api_health *ah, int64_t max_age_ms, api_health_fn fn, void *ctx, struct api_health_waiter **out)
 {
 	*out = NULL;
 	if (ah->have_last && loop_now_ms() - ah->last.at_ms <= max_age_ms) {

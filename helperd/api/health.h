@@ -21,18 +21,18 @@
 #include "api/http.h"
 #include "core/loop.h"
 
-#define API_HEALTH_PROBE_PATH	"/"	/* DOCS SILENT: no health endpoint; any HTTP answer means reachable */
-#define API_HEALTH_PROBE_EVERY_MS	5000	/* during an outage */
+#define API_HEALTH_PROBE_PATH	  "/"  /* DOCS SILENT: no health endpoint; any HTTP answer means reachable */
+#define API_HEALTH_PROBE_EVERY_MS 5000 /* during an outage */
 
 struct api_health;
 struct api_health_waiter;
 
 struct api_health_result {
 	enum http_outcome outcome;
-	long status;			/* HTTP status when answered, else 0 */
+	long status; /* HTTP status when answered, else 0 */
 	int64_t elapsed_ms;
-	char error[160];		/* curl's text when not answered */
-	int64_t at_ms;			/* monotonic time the probe ended */
+	char error[160]; /* curl's text when not answered */
+	int64_t at_ms;	 /* monotonic time the probe ended */
 };
 
 typedef void (*api_health_fn)(void *ctx, const struct api_health_result *r);

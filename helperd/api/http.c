@@ -30,7 +30,7 @@
  * its request goes back to the head of the queue.
  */
 enum api_proto {
-	API_PROTO_UNKNOWN,	/* nothing learned yet: one request goes first */
+	API_PROTO_UNKNOWN, /* nothing learned yet: one request goes first */
 	API_PROTO_HTTP1,
 	API_PROTO_HTTP2,
 };
@@ -59,44 +59,44 @@ enum api_proto {
 struct api_conn {
 	struct api_conn *next;
 	unsigned port;
-	unsigned streams;	/* our transfers on it now */
+	unsigned streams; /* our transfers on it now */
 	bool h2;
 };
 
 /* The roles of a transfer handed to curl while learning or growing. */
 enum xfer_role {
 	XFER_PLAIN,
-	XFER_PROBE,	/* the first request to an API whose protocol is unknown */
-	XFER_OPENER,	/* HTTP/2: expected to open a new connection */
+	XFER_PROBE,  /* the first request to an API whose protocol is unknown */
+	XFER_OPENER, /* HTTP/2: expected to open a new connection */
 };
 
 struct http_client {
 	struct loop *loop;
 	const struct config *cfg;
 	CURLM *multi;
-	struct loop_timer timer;	/* curl's next timeout */
+	struct loop_timer timer; /* curl's next timeout */
 	struct curl_slist *plain_headers;
-	struct curl_slist *key_headers;	/* plain + X-API-Key; wiped at free */
+	struct curl_slist *key_headers; /* plain + X-API-Key; wiped at free */
 	struct http_xfer *xfers;	/* every transfer: handed to curl or waiting */
 	/* Transfers beyond max_api_connections wait here, FIFO, holding only
 	 * their own request and no curl handle: a curl handle with its
 	 * buffers is about 25 KiB, and a login storm can queue hundreds. */
 	struct http_xfer *wait_head, *wait_tail;
-	struct http_xfer *failed;	/* could not be handed to curl; reported from the timer */
+	struct http_xfer *failed; /* could not be handed to curl; reported from the timer */
 	uint64_t connections;
 	unsigned active;
-	unsigned running;		/* handed to curl */
-	unsigned launched;		/* handed to curl since its last run */
-	unsigned waiting;		/* in wait_head… */
-	bool closing;			/* http_client_free has begun: no new transfers */
+	unsigned running;  /* handed to curl */
+	unsigned launched; /* handed to curl since its last run */
+	unsigned waiting;  /* in wait_head… */
+	bool closing;	   /* http_client_free has begun: no new transfers */
 	http_observer_fn observer;
 	void *observer_ctx;
 	enum api_proto proto;
-	struct http_xfer *probe;	/* API_PROTO_UNKNOWN: the request sent first */
-	bool probe_failed;		/* it ended unanswered: no more holding back */
+	struct http_xfer *probe; /* API_PROTO_UNKNOWN: the request sent first */
+	bool probe_failed;	 /* it ended unanswered: no more holding back */
 	struct api_conn *conns;
-	unsigned openers;		/* XFER_OPENER transfers not yet connected */
-	unsigned h2_streams;		/* per connection: H2_MAX_STREAMS or the server's fewer */
+	unsigned openers;    /* XFER_OPENER transfers not yet connected */
+	unsigned h2_streams; /* per connection: H2_MAX_STREAMS or the server's fewer */
 };
 
 /* One per socket curl asks us to watch (curl_multi_assign). */
@@ -109,20 +109,20 @@ struct http_socket {
 struct http_xfer {
 	struct http_client *client;
 	struct http_xfer *prev, *next;
-	struct http_xfer *wait_prev, *wait_next;	/* in wait_head… or failed */
+	struct http_xfer *wait_prev, *wait_next; /* in wait_head… or failed */
 	bool waiting;
 	bool launch_failed;
 	enum xfer_role role;
-	bool refused;			/* on_open_socket refused it: back to the queue */
-	unsigned refusals;		/* how often: twice, and it goes only as an opener */
-	unsigned conn_port;		/* its connection, once connected; 0 before */
+	bool refused;	    /* on_open_socket refused it: back to the queue */
+	unsigned refusals;  /* how often: twice, and it goes only as an opener */
+	unsigned conn_port; /* its connection, once connected; 0 before */
 	CURL *easy;
 	char *url;
 	bool post;
 	char *body;
 	size_t body_len;
 	struct curl_slist *headers;	/* the client's lists or own_headers */
-	struct curl_slist *own_headers;	/* only when a bearer token is sent */
+	struct curl_slist *own_headers; /* only when a bearer token is sent */
 	char *resp;
 	size_t resp_len, resp_cap;
 	int too_large;
@@ -139,12 +139,18 @@ const char *
 http_outcome_name(enum http_outcome outcome)
 {
 	switch (outcome) {
-	case HTTP_ANSWERED:	return "answered";
-	case HTTP_UNREACHABLE:	return "unreachable";
-	case HTTP_TLS_FAILED:	return "TLS failure";
-	case HTTP_TOO_LARGE:	return "response too large";
-	case HTTP_LOCAL_FAILURE: return "local resources exhausted";
-	case HTTP_FAILED:	return "failed";
+	case HTTP_ANSWERED:
+		return "answered";
+	case HTTP_UNREACHABLE:
+		return "unreachable";
+	case HTTP_TLS_FAILED:
+		return "TLS failure";
+	case HTTP_TOO_LARGE:
+		return "response too large";
+	case HTTP_LOCAL_FAILURE:
+		return "local resources exhausted";
+	case HTTP_FAILED:
+		return "failed";
 	}
 	return "unknown";
 }
@@ -173,8 +179,7 @@ build_plain_headers(struct curl_slist **list)
 {
 	*list = NULL;
 	if (slist_add(list, "Content-Type: application/json") != 0 ||
-	    slist_add(list, "Accept: application/json") != 0 ||
-	    slist_add(list, "Expect:") != 0) {
+	    slist_add(list, "Accept: application/json") != 0 || slist_add(list, "Expect:") != 0) {
 		curl_slist_free_all(*list);
 		*list = NULL;
 		return FR_ERR_NOMEM;
@@ -262,9 +267,12 @@ static const char *
 api_proto_name(enum api_proto proto)
 {
 	switch (proto) {
-	case API_PROTO_UNKNOWN:	return "unknown";
-	case API_PROTO_HTTP1:	return "HTTP/1.1";
-	case API_PROTO_HTTP2:	return "HTTP/2";
+	case API_PROTO_UNKNOWN:
+		return "unknown";
+	case API_PROTO_HTTP1:
+		return "HTTP/1.1";
+	case API_PROTO_HTTP2:
+		return "HTTP/2";
 	}
 	return "?";
 }
@@ -337,7 +345,7 @@ on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port, int l
 	struct api_conn *conn = conn_find(c, (unsigned)local_port);
 	if (conn == NULL) {
 		if ((conn = calloc(1, sizeof(*conn))) == NULL)
-			goto done;	/* untracked: only the bookkeeping suffers */
+			goto done; /* untracked: only the bookkeeping suffers */
 		conn->port = (unsigned)local_port;
 		conn->next = c->conns;
 		c->conns = conn;
@@ -357,7 +365,9 @@ on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port, int l
 			learn_proto(c, conn->h2);
 		}
 		log_debug("API connection from port %u up (%s)", conn->port,
-			  h2 < 0 ? "protocol not yet known" : h2 ? "h2" : "http/1.1");
+			  h2 < 0 ? "protocol not yet known" :
+			  h2	 ? "h2" :
+				   "http/1.1");
 	}
 done:
 	x->role = XFER_PLAIN;
@@ -413,8 +423,7 @@ on_close_socket(void *userp, curl_socket_t fd)
 	for (struct api_conn **p = &c->conns; port != 0 && *p != NULL; p = &(*p)->next) {
 		if ((*p)->port == port) {
 			struct api_conn *gone = *p;
-			log_debug("API connection from port %u closed (%u of our requests on it)", port,
-				  gone->streams);
+			log_debug("API connection from port %u closed (%u of our requests on it)", port, gone->streams);
 			*p = gone->next;
 			free(gone);
 			break;
@@ -431,7 +440,7 @@ may_launch(const struct http_client *c, const struct http_xfer *x, enum xfer_rol
 
 	*role = XFER_PLAIN;
 	if (c->launched >= LAUNCH_BATCH)
-		return false;	/* curl's next run (already due) takes more */
+		return false; /* curl's next run (already due) takes more */
 	switch (c->proto) {
 	case API_PROTO_UNKNOWN:
 		if (c->probe_failed)
@@ -569,8 +578,8 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
 static bool
 local_errno(long os_errno)
 {
-	return os_errno == EADDRNOTAVAIL || os_errno == EMFILE || os_errno == ENFILE ||
-	       os_errno == ENOBUFS || os_errno == ENOMEM || os_errno == EAGAIN;
+	return os_errno == EADDRNOTAVAIL || os_errno == EMFILE || os_errno == ENFILE || os_errno == ENOBUFS ||
+	       os_errno == ENOMEM || os_errno == EAGAIN;
 }
 
 static enum http_outcome
@@ -663,7 +672,8 @@ drain_completed(struct http_client *c)
 			  (long long)resp.elapsed_ms);
 		if (resp.outcome == HTTP_LOCAL_FAILURE)
 			log_err("request to the API not made: %s (%s); counted as unavailable, never as an "
-				"outage", resp.error, os_errno != 0 ? strerror((int)os_errno) : "no errno");
+				"outage",
+				resp.error, os_errno != 0 ? strerror((int)os_errno) : "no errno");
 		if (c->observer != NULL)
 			c->observer(c->observer_ctx, resp.outcome);
 		x->done(x->ctx, &resp);
@@ -693,7 +703,7 @@ on_socket_event(struct loop_source *src, uint32_t events)
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
 	CURLMcode mc = curl_multi_socket_action(c->multi, src->fd, flags, &running);
-	c->launched = 0;	/* any run starts what was added */
+	c->launched = 0; /* any run starts what was added */
 	if (mc != CURLM_OK)
 		log_err("curl_multi_socket_action: %s", curl_multi_strerror(mc));
 	drain_completed(c);
@@ -770,8 +780,7 @@ on_timer_event(struct loop_timer *t)
 }
 
 int
-http_client_new(struct loop *loop, const struct config *cfg, const char *api_key,
-		struct http_client **out)
+http_client_new(struct loop *loop, const struct config *cfg, const char *api_key, struct http_client **out)
 {
 	struct http_client *c = calloc(1, sizeof(*c));
 	int r = FR_ERR_NOMEM;
@@ -818,7 +827,7 @@ http_client_free(struct http_client *c)
 	while (c->xfers != NULL)
 		xfer_fail(c->xfers, HTTP_FAILED, "the helper is shutting down");
 	if (c->multi != NULL)
-		curl_multi_cleanup(c->multi);	/* closes the connections: on_close_socket */
+		curl_multi_cleanup(c->multi); /* closes the connections: on_close_socket */
 	while (c->conns != NULL) {
 		struct api_conn *next = c->conns->next;
 		free(c->conns);
@@ -831,7 +840,10 @@ http_client_free(struct http_client *c)
 }
 
 #define SETOPT(easy, opt, val) \
-	do { if (rc == CURLE_OK) rc = curl_easy_setopt((easy), (opt), (val)); } while (0)
+	do { \
+		if (rc == CURLE_OK) \
+			rc = curl_easy_setopt((easy), (opt), (val)); \
+	} while (0)
 
 static CURLcode
 configure_easy(struct http_xfer *x, const struct config *cfg)
@@ -962,8 +974,7 @@ report_failed_launches(struct http_client *c)
 }
 
 int
-http_start(struct http_client *c, const struct http_request *req, http_done_fn done, void *ctx,
-	   struct http_xfer **out)
+http_start(struct http_client *c, const struct http_request *req, http_done_fn done, void *ctx, struct http_xfer **out)
 {
 	struct http_xfer *x = calloc(1, sizeof(*x));
 	int r = FR_ERR_NOMEM;
@@ -1028,7 +1039,7 @@ http_cancel(struct http_xfer *x)
 		return;
 	struct http_client *c = x->client;
 	xfer_free(x);
-	launch_waiting(c);	/* a connection may have come free */
+	launch_waiting(c); /* a connection may have come free */
 }
 
 void

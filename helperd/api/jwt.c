@@ -26,18 +26,15 @@ static const struct profile_refresh jwt_refresh = {
 };
 
 static void
-jwt_login(void *state, const struct config *cfg, const char *name, const char *password,
-	  struct profile_step *out)
+jwt_login(void *state, const struct config *cfg, const char *name, const char *password, struct profile_step *out)
 {
 	(void)state;
 	(void)cfg;
-	step_post(out, "/auth/login", json_pack("{s:s, s:s}", "username", name, "password", password), false,
-		  NULL);
+	step_post(out, "/auth/login", json_pack("{s:s, s:s}", "username", name, "password", password), false, NULL);
 }
 
 static void
-jwt_on_reply(void *state, const struct config *cfg, const struct http_response *resp,
-	     struct profile_step *out)
+jwt_on_reply(void *state, const struct config *cfg, const struct http_response *resp, struct profile_step *out)
 {
 	struct api_error err;
 

@@ -65,8 +65,7 @@ api_parse_error(const char *body, size_t len, struct api_error *out)
 		copy_code(out->code, sizeof(out->code), json_object_get(err, "code"));
 		copy_message(out->message, sizeof(out->message), json_object_get(err, "message"));
 		json_t *retry = json_object_get(json_object_get(err, "details"), "retry_after");
-		if (json_is_integer(retry) && json_integer_value(retry) >= 0 &&
-		    json_integer_value(retry) <= 86400)
+		if (json_is_integer(retry) && json_integer_value(retry) >= 0 && json_integer_value(retry) <= 86400)
 			out->retry_after = (long)json_integer_value(retry);
 	} else if (json_is_string(err)) {
 		copy_message(out->message, sizeof(out->message), err);
@@ -86,8 +85,8 @@ valid_email_key(const char *s, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '_' || c == '.'))
 			return false;
 	}
 	return true;
@@ -138,8 +137,8 @@ valid_token(const char *s, size_t n)
 		return false;
 	for (; i < n; i++) {
 		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '.' || c == '_' || c == '~' || c == '+' || c == '/'))
 			break;
 	}
 	while (i < n && s[i] == '=')
@@ -163,8 +162,8 @@ take_token(json_t *root, const char *key, char **out)
 }
 
 int
-api_parse_tokens(const char *body, size_t len, const char *access_key, const char *refresh_key,
-		 unsigned flags, struct api_tokens *out)
+api_parse_tokens(const char *body, size_t len, const char *access_key, const char *refresh_key, unsigned flags,
+		 struct api_tokens *out)
 {
 	int r;
 
@@ -190,8 +189,7 @@ api_parse_tokens(const char *body, size_t len, const char *access_key, const cha
 	json_t *exp = json_object_get(root, "expires_in");
 	if (exp != NULL) {
 		/* One second to ten years; anything else is a broken reply. */
-		if (!json_is_integer(exp) || json_integer_value(exp) < 1 ||
-		    json_integer_value(exp) > 315360000) {
+		if (!json_is_integer(exp) || json_integer_value(exp) < 1 || json_integer_value(exp) > 315360000) {
 			r = FR_ERR_INVALID;
 			goto out;
 		}

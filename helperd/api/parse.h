@@ -9,19 +9,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define API_TOKEN_MAX		8192
-#define API_EMAIL_KEY_MAX	128
-#define API_EMAIL_MAX		254
-#define API_MESSAGE_MAX		200
+#define API_TOKEN_MAX	  8192
+#define API_EMAIL_KEY_MAX 128
+#define API_EMAIL_MAX	  254
+#define API_MESSAGE_MAX	  200
 
 /* Error bodies of all three API shapes:
  *   Freddy {"success": false, "error": {"code", "message", "details": {"retry_after"}}}
  *   AIUS   {"detail": {"code", "message"}}
  *   JWT    {"error": "message"} */
 struct api_error {
-	char code[64];			/* [A-Z0-9_] only, else empty */
+	char code[64];			   /* [A-Z0-9_] only, else empty */
 	char message[API_MESSAGE_MAX + 1]; /* sanitised, one line */
-	long retry_after;		/* seconds, -1 when absent */
+	long retry_after;		   /* seconds, -1 when absent */
 };
 
 /* Never fails: fields stay empty when the body has no usable error. */
@@ -29,7 +29,7 @@ void api_parse_error(const char *body, size_t len, struct api_error *out);
 
 struct freddy_login_reply {
 	char email_key[API_EMAIL_KEY_MAX + 1];
-	char email[API_EMAIL_MAX + 1];	/* empty when absent or implausible */
+	char email[API_EMAIL_MAX + 1]; /* empty when absent or implausible */
 };
 
 /* POST /auth/login: email_key required. */
@@ -38,26 +38,26 @@ int api_parse_freddy_login(const char *body, size_t len, struct freddy_login_rep
 /* Tokens are secrets: heap strings freed with api_tokens_wipe. */
 struct api_tokens {
 	char *access_token;
-	char *refresh_token;		/* NULL when the reply carries none */
-	long expires_in;		/* seconds, -1 when absent */
+	char *refresh_token; /* NULL when the reply carries none */
+	long expires_in;     /* seconds, -1 when absent */
 };
 
-#define API_REFRESH_REQUIRED	0x1
+#define API_REFRESH_REQUIRED 0x1
 
 /* A reply carrying tokens under the given member names, e.g.
  * ("token", "refreshToken", "expires_in").  refresh_key may be NULL. */
-int api_parse_tokens(const char *body, size_t len, const char *access_key, const char *refresh_key,
-		     unsigned flags, struct api_tokens *out);
+int api_parse_tokens(const char *body, size_t len, const char *access_key, const char *refresh_key, unsigned flags,
+		     struct api_tokens *out);
 void api_tokens_wipe(struct api_tokens *t);
 
 /* AIUS POST /v1/login: either a session (no 2FA on the account) or a
  * challenge to answer at /v1/2fa/login. */
-#define API_CHALLENGE_MAX	512
+#define API_CHALLENGE_MAX 512
 enum aius_login_kind { AIUS_LOGIN_SESSION = 1, AIUS_LOGIN_CHALLENGE };
 struct aius_login_reply {
 	enum aius_login_kind kind;
-	char *session_token;		/* secret, SESSION only */
-	char *challenge_token;		/* secret (it is the credential), CHALLENGE only */
+	char *session_token;   /* secret, SESSION only */
+	char *challenge_token; /* secret (it is the credential), CHALLENGE only */
 };
 int api_parse_aius_login(const char *body, size_t len, struct aius_login_reply *out);
 void api_aius_login_wipe(struct aius_login_reply *r);

@@ -26,28 +26,28 @@
 #include "api/http.h"
 #include "core/helper_config.h"
 
-#define PROFILE_TEXT_MAX	320
-#define PROFILE_PATH_MAX	160
+#define PROFILE_TEXT_MAX 320
+#define PROFILE_PATH_MAX 160
 
 enum step_verdict {
-	STEP_PROMPT,		/* ask the person `prompt` (after `info`, if any) */
-	STEP_REQUEST,		/* send `request`; its reply goes to on_reply */
-	STEP_SUCCESS,		/* logged in; `tokens` (may be empty) are the engine's now */
-	STEP_WRONG_ANSWER,	/* one wrong code: the engine counts it and asks again */
-	STEP_REFUSED,		/* the login ends: AUTH_ERR, `text` for the person */
-	STEP_UNAVAILABLE,	/* the API cannot decide: `text` says why, for the log */
-	STEP_RATE_LIMITED,	/* the API's own limit: try again in `retry_after` s */
+	STEP_PROMPT,	   /* ask the person `prompt` (after `info`, if any) */
+	STEP_REQUEST,	   /* send `request`; its reply goes to on_reply */
+	STEP_SUCCESS,	   /* logged in; `tokens` (may be empty) are the engine's now */
+	STEP_WRONG_ANSWER, /* one wrong code: the engine counts it and asks again */
+	STEP_REFUSED,	   /* the login ends: AUTH_ERR, `text` for the person */
+	STEP_UNAVAILABLE,  /* the API cannot decide: `text` says why, for the log */
+	STEP_RATE_LIMITED, /* the API's own limit: try again in `retry_after` s */
 };
 
 /* A request a profile wants sent.  The body holds secrets (a password, a
  * code): it is wiped with step_wipe. */
 struct profile_request {
-	const char *method;		/* "POST" or "GET" */
+	const char *method; /* "POST" or "GET" */
 	char path[PROFILE_PATH_MAX];
-	char *body;			/* JSON, secret; NULL for none */
+	char *body; /* JSON, secret; NULL for none */
 	size_t body_len;
-	bool api_key;			/* send X-API-Key */
-	char *bearer;			/* Authorization: Bearer, secret; NULL for none */
+	bool api_key; /* send X-API-Key */
+	char *bearer; /* Authorization: Bearer, secret; NULL for none */
 };
 
 struct profile_step {
@@ -59,7 +59,7 @@ struct profile_step {
 					 * WRONG_ANSWER: shown before the count ("" for none) */
 	char note[PROFILE_TEXT_MAX];	/* logged as "PROFILE: USER NOTE" at notice level, "" for none */
 	long retry_after;		/* RATE_LIMITED: seconds, -1 unknown */
-	struct profile_request request;	/* REQUEST */
+	struct profile_request request; /* REQUEST */
 	struct api_tokens tokens;	/* SUCCESS */
 };
 
@@ -76,19 +76,19 @@ void step_wrong_answer(struct profile_step *s, const char *text);
 
 /* How a profile refreshes a cached access token (NULL: it cannot). */
 struct profile_refresh {
-	const char *path;		/* appended to api_url */
-	const char *request_key;	/* the JSON member carrying the refresh token */
-	const char *reply_access_key;	/* the new access token's member */
-	const char *reply_refresh_key;	/* a rotated refresh token, or NULL */
-	long default_ttl;		/* seconds, when the reply has no expires_in */
+	const char *path;	       /* appended to api_url */
+	const char *request_key;       /* the JSON member carrying the refresh token */
+	const char *reply_access_key;  /* the new access token's member */
+	const char *reply_refresh_key; /* a rotated refresh token, or NULL */
+	long default_ttl;	       /* seconds, when the reply has no expires_in */
 };
 
 struct profile {
-	const char *name;		/* in log lines: "freddy", "jwt-totp", ... */
-	size_t state_size;		/* the profile's own state per login, zeroed */
+	const char *name;  /* in log lines: "freddy", "jwt-totp", ... */
+	size_t state_size; /* the profile's own state per login, zeroed */
 	/* Local second factor after the API's success (second_factor = totp). */
 	bool local_totp;
-	long default_ttl;		/* access token lifetime when a reply names none */
+	long default_ttl; /* access token lifetime when a reply names none */
 	const struct profile_refresh *refresh;
 
 	/* The login request for the API's name of the user and the password. */

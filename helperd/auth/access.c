@@ -92,15 +92,19 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 	if (caller != 0) {
 		(void)snprintf(key, sizeof(key), "uid:%u", (unsigned)caller);
 		if ((wait = ratelimit_wait(h->ratelimit, key, policy_for(cfg, false, &policy), now)) > 0) {
-			log_auth(LOG_NOTICE, "refusing a login for %s from uid %u: that caller is "
-				 "rate-limited for %u more s", rq->user, (unsigned)caller, wait);
+			log_auth(LOG_NOTICE,
+				 "refusing a login for %s from uid %u: that caller is "
+				 "rate-limited for %u more s",
+				 rq->user, (unsigned)caller, wait);
 			refuse_throttled(v, wait);
 			return;
 		}
 	}
 	if (rq->account == NULL && cfg->allowed_groups != NULL) {
-		log_auth(LOG_INFO, "%s has no local account, so is not in allowed_groups; leaving the "
-			 "decision to the rest of the PAM stack", rq->user);
+		log_auth(LOG_INFO,
+			 "%s has no local account, so is not in allowed_groups; leaving the "
+			 "decision to the rest of the PAM stack",
+			 rq->user);
 		refuse(v, FR_RESULT_IGNORE, NULL);
 		return;
 	}
@@ -108,8 +112,10 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 		/* Not sent to the API: a stranger's guesses at names that are
 		 * no account here must not spend a real account's budget at
 		 * the API (its 429 would lock the owner out). */
-		log_auth(LOG_NOTICE, "refusing a login for %s (rhost %s): no local account; nothing sent "
-			 "to the API", rq->user, rq->rhost != NULL ? rq->rhost : "-");
+		log_auth(LOG_NOTICE,
+			 "refusing a login for %s (rhost %s): no local account; nothing sent "
+			 "to the API",
+			 rq->user, rq->rhost != NULL ? rq->rhost : "-");
 		v->outcome = ACCESS_NO_ACCOUNT;
 		v->result = FR_RESULT_AUTH_ERR;
 		return;
@@ -118,8 +124,10 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 	const char *name = v->account.name;
 	if ((r = accounts_in_groups(cfg->allowed_groups, name)) != 0) {
 		if (r == FR_ERR_PERMISSION) {
-			log_auth(LOG_INFO, "%s is not in allowed_groups; leaving the decision to the rest "
-				 "of the PAM stack", name);
+			log_auth(LOG_INFO,
+				 "%s is not in allowed_groups; leaving the decision to the rest "
+				 "of the PAM stack",
+				 name);
 			refuse(v, FR_RESULT_IGNORE, NULL);
 		} else {
 			log_err("cannot look up the groups of %s: %s", name, fr_strerror(r));
@@ -134,14 +142,18 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 	}
 	if (!v->claim.non_root &&
 	    (wait = ratelimit_wait(h->ratelimit, v->claim.caller_key, policy_for(cfg, false, &policy), now)) > 0) {
-		log_auth(LOG_NOTICE, "refusing a login for %s from uid 0 (%s): that origin is rate-limited "
-			 "for %u more s", name, v->claim.caller_key, wait);
+		log_auth(LOG_NOTICE,
+			 "refusing a login for %s from uid 0 (%s): that origin is rate-limited "
+			 "for %u more s",
+			 name, v->claim.caller_key, wait);
 		refuse_throttled(v, wait);
 		return;
 	}
 	if ((wait = ratelimit_wait(h->ratelimit, v->claim.user_key, policy_for(cfg, true, &policy), now)) > 0) {
-		log_auth(LOG_NOTICE, "refusing a login for %s from uid %u: the user is "
-			 "rate-limited for %u more s", name, (unsigned)caller, wait);
+		log_auth(LOG_NOTICE,
+			 "refusing a login for %s from uid %u: the user is "
+			 "rate-limited for %u more s",
+			 name, (unsigned)caller, wait);
 		refuse_throttled(v, wait);
 		return;
 	}
@@ -174,8 +186,7 @@ void
 access_claim_finish(struct helper *h, struct access_claim *claim, enum fr_result result)
 {
 	int64_t now = (int64_t)time(NULL);
-	bool failed = result == FR_RESULT_AUTH_ERR || result == FR_RESULT_MAXTRIES ||
-		      result == FR_RESULT_USER_UNKNOWN;
+	bool failed = result == FR_RESULT_AUTH_ERR || result == FR_RESULT_MAXTRIES || result == FR_RESULT_USER_UNKNOWN;
 
 	bool held = claim->held;
 
@@ -200,7 +211,7 @@ access_claim_finish(struct helper *h, struct access_claim *claim, enum fr_result
 void
 access_claim_abandon(struct helper *h, struct access_claim *claim)
 {
-	access_claim_finish(h, claim, FR_RESULT_CONV_ERR);	/* released: no verdict */
+	access_claim_finish(h, claim, FR_RESULT_CONV_ERR); /* released: no verdict */
 	if (claim->non_root && claim->caller_key[0] != '\0')
 		ratelimit_failure(h->ratelimit, claim->caller_key, (int64_t)time(NULL));
 }

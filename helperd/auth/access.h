@@ -40,9 +40,9 @@ struct access_claim {
 };
 
 enum access_outcome {
-	ACCESS_GO,			/* log in `account` */
-	ACCESS_REFUSED,			/* reply `result` with `text` (may be empty); logged */
-	ACCESS_NO_ACCOUNT,		/* a root caller named no local account: nothing may reach the API */
+	ACCESS_GO,	   /* log in `account` */
+	ACCESS_REFUSED,	   /* reply `result` with `text` (may be empty); logged */
+	ACCESS_NO_ACCOUNT, /* a root caller named no local account: nothing may reach the API */
 };
 
 struct access_verdict {

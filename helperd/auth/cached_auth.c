@@ -19,11 +19,11 @@ struct cached_attempt {
 	char user[USER_NAME_MAX + 1];
 	char service[128];
 	struct cached_attempt **owner;
-	struct verifier_job *check;	/* the password against the verifier, first */
-	struct refresh_waiter *waiter;	/* then the refresh at the API */
+	struct verifier_job *check;    /* the password against the verifier, first */
+	struct refresh_waiter *waiter; /* then the refresh at the API */
 	cached_auth_done_fn done;
 	void *ctx;
-	bool decoy;			/* no usable record: the check only takes the time */
+	bool decoy; /* no usable record: the check only takes the time */
 };
 
 bool
@@ -65,12 +65,16 @@ on_refreshed(void *ctx, int result, const struct cache_record *rec)
 	a->waiter = NULL;
 	if (result == 0) {
 		note_online(a, rec);
-		log_auth(LOG_INFO, "cached re-authentication of %s for service %s: password matched the "
-			 "verifier and the API accepted the refresh; second factor skipped", a->user, a->service);
+		log_auth(LOG_INFO,
+			 "cached re-authentication of %s for service %s: password matched the "
+			 "verifier and the API accepted the refresh; second factor skipped",
+			 a->user, a->service);
 		conclude(a, CACHED_SUCCESS);
 	} else if (result == FR_ERR_PERMISSION) {
-		log_auth(LOG_NOTICE, "cached re-authentication of %s refused: the API no longer accepts "
-			 "its login", a->user);
+		log_auth(LOG_NOTICE,
+			 "cached re-authentication of %s refused: the API no longer accepts "
+			 "its login",
+			 a->user);
 		conclude(a, CACHED_REFUSED);
 	} else {
 		log_debug("cached re-authentication of %s: API not usable, full login instead", a->user);
@@ -90,7 +94,8 @@ on_checked(void *ctx, bool match)
 		return;
 	log_debug("cached re-authentication of %s: %s, full login instead", a->user,
 		  a->decoy ? "no cached login in the window" :
-		  match ? "no refresh could start" : "the password does not match the verifier");
+		  match	   ? "no refresh could start" :
+			     "the password does not match the verifier");
 	conclude(a, CACHED_DECLINED);
 }
 
@@ -125,8 +130,8 @@ cached_auth_try(struct helper *h, const char *user, const char *service, uid_t c
 		a->decoy = !usable;
 		/* yescrypt takes about 13 ms: on the verifier thread, so that a
 		 * burst of sudo calls does not queue on the loop. */
-		int r = verifier_check_start(h->verifiers, usable ? rec.verifier : NULL, password, caller,
-					     on_checked, a, &a->check);
+		int r = verifier_check_start(h->verifiers, usable ? rec.verifier : NULL, password, caller, on_checked,
+					     a, &a->check);
 		if (r != 0) {
 			log_debug("cached re-authentication of %s not tried: %s", user, fr_strerror(r));
 			free(a);

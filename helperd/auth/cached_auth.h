@@ -17,9 +17,9 @@
 struct cached_attempt;
 
 enum cached_verdict {
-	CACHED_SUCCESS,		/* matched, and the API accepted the refresh */
-	CACHED_REFUSED,		/* the API refused the refresh: the cached login was dropped */
-	CACHED_DECLINED,	/* no match, no record, or the API not usable: do the full login */
+	CACHED_SUCCESS,	 /* matched, and the API accepted the refresh */
+	CACHED_REFUSED,	 /* the API refused the refresh: the cached login was dropped */
+	CACHED_DECLINED, /* no match, no record, or the API not usable: do the full login */
 };
 typedef void (*cached_auth_done_fn)(void *ctx, enum cached_verdict verdict);
 
@@ -32,8 +32,8 @@ typedef void (*cached_auth_done_fn)(void *ctx, enum cached_verdict verdict);
  * with no verifier or outside the window gets a check that costs the same
  * and always ends DECLINED, so timing does not tell them apart.
  */
-bool cached_auth_try(struct helper *h, const char *user, const char *service, uid_t caller,
-		     const char *password, cached_auth_done_fn done, void *ctx, struct cached_attempt **attempt);
+bool cached_auth_try(struct helper *h, const char *user, const char *service, uid_t caller, const char *password,
+		     cached_auth_done_fn done, void *ctx, struct cached_attempt **attempt);
 /* The login is going away; NULL is fine; `done` will not run. */
 void cached_auth_cancel(struct helper *h, struct cached_attempt **attempt);
 

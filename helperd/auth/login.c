@@ -21,13 +21,13 @@
 #include "store/token_cache.h"
 
 enum login_state {
-	ASK_PASSWORD,		/* "Password: " is out */
-	CACHED_AUTH,		/* cached_auth.c is checking the password */
-	SENDING,		/* a request of the profile's is in flight */
-	ASK_PROFILE,		/* the profile's prompt is out (a code) */
-	ASK_TOTP,		/* the local TOTP prompt is out, tokens held */
-	ASK_OFFLINE,		/* auth/offline.c's TOTP prompt is out */
-	ASK_NO_ACCOUNT,		/* a decoy password prompt (no local account) */
+	ASK_PASSWORD,	/* "Password: " is out */
+	CACHED_AUTH,	/* cached_auth.c is checking the password */
+	SENDING,	/* a request of the profile's is in flight */
+	ASK_PROFILE,	/* the profile's prompt is out (a code) */
+	ASK_TOTP,	/* the local TOTP prompt is out, tokens held */
+	ASK_OFFLINE,	/* auth/offline.c's TOTP prompt is out */
+	ASK_NO_ACCOUNT, /* a decoy password prompt (no local account) */
 	OVER,
 };
 
@@ -36,26 +36,26 @@ struct login {
 	const struct login_io *io;
 	void *io_ctx;
 	const struct profile *profile;
-	void *pstate;			/* the profile's, profile->state_size bytes */
+	void *pstate; /* the profile's, profile->state_size bytes */
 	enum login_state state;
 	char *user, *service, *rhost, *tty, *ruser;
 	uid_t caller;
 	pid_t caller_pid;
 	struct access_claim claim;
 	enum fr_authtok_mode authtok_mode;
-	char *authtok;			/* secret: PAM_AUTHTOK from an earlier module */
-	char *password;			/* secret: until the API has seen it */
+	char *authtok;	/* secret: PAM_AUTHTOK from an earlier module */
+	char *password; /* secret: until the API has seen it */
 	bool password_from_stack;
-	bool cached_tried;		/* cached re-authentication: at most once */
-	bool login_in_flight;		/* the request in flight carries the password */
+	bool cached_tried;    /* cached re-authentication: at most once */
+	bool login_in_flight; /* the request in flight carries the password */
 	struct cached_attempt *cached;
-	struct verifier_job *verifier_job;	/* yescrypt of the password the API accepted */
+	struct verifier_job *verifier_job; /* yescrypt of the password the API accepted */
 	struct http_xfer *xfer;
 	unsigned wrong_codes;
-	struct totp_entry totp;		/* secret: the local second factor */
-	bool totp_missing;		/* refused once the password is known good */
-	bool no_account;		/* a decoy: a root caller named no local account */
-	struct api_tokens held;		/* tokens waiting for the local TOTP code */
+	struct totp_entry totp; /* secret: the local second factor */
+	bool totp_missing;	/* refused once the password is known good */
+	bool no_account;	/* a decoy: a root caller named no local account */
+	struct api_tokens held; /* tokens waiting for the local TOTP code */
 	int64_t started_ms;
 	struct loop_deferred release;
 };
@@ -185,10 +185,9 @@ log_outcome(const struct login *lg, enum fr_result result, const char *text)
 	if (text != NULL)
 		fr_text_sanitize(why, sizeof(why), text, strlen(text), 0);
 	log_auth(result == FR_RESULT_SUCCESS ? LOG_INFO : LOG_NOTICE,
-		 "%s: %s for user=%s service=%s rhost=%s tty=%s caller_uid=%u (%lld ms)%s%s",
-		 login_profile_name(lg), fr_result_name(result), lg->user, lg->service,
-		 lg->rhost ? lg->rhost : "-", lg->tty ? lg->tty : "-", (unsigned)lg->caller,
-		 (long long)(loop_now_ms() - lg->started_ms), why[0] ? ": " : "", why);
+		 "%s: %s for user=%s service=%s rhost=%s tty=%s caller_uid=%u (%lld ms)%s%s", login_profile_name(lg),
+		 fr_result_name(result), lg->user, lg->service, lg->rhost ? lg->rhost : "-", lg->tty ? lg->tty : "-",
+		 (unsigned)lg->caller, (long long)(loop_now_ms() - lg->started_ms), why[0] ? ": " : "", why);
 }
 
 static void
@@ -209,8 +208,8 @@ login_abandon(struct login *lg)
 {
 	if (lg->state == OVER)
 		return;
-	log_auth(LOG_INFO, "%s: login for %s (service %s) abandoned by the client", login_profile_name(lg),
-		 lg->user, lg->service);
+	log_auth(LOG_INFO, "%s: login for %s (service %s) abandoned by the client", login_profile_name(lg), lg->user,
+		 lg->service);
 	access_claim_abandon(lg->h, &lg->claim);
 	end(lg);
 }
@@ -219,9 +218,10 @@ static void
 login_unavailable(struct login *lg, const char *why)
 {
 	if (lg->h->cfg->fail_mode == FAIL_SAFE) {
-		log_auth(LOG_WARNING, "%s: API unavailable (%s); fail_mode=safe lets the PAM stack "
-			 "decide without Freddy for user=%s service=%s", login_profile_name(lg), why, lg->user,
-			 lg->service);
+		log_auth(LOG_WARNING,
+			 "%s: API unavailable (%s); fail_mode=safe lets the PAM stack "
+			 "decide without Freddy for user=%s service=%s",
+			 login_profile_name(lg), why, lg->user, lg->service);
 		login_finish(lg, FR_RESULT_IGNORE, "Authentication service unavailable");
 		return;
 	}
@@ -255,8 +255,8 @@ finish_rate_limited(struct login *lg, long retry_after)
 		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld minute%s",
 			 (retry_after + 59) / 60, (retry_after + 59) / 60 == 1 ? "" : "s");
 	else if (retry_after > 0)
-		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld second%s",
-			 retry_after, retry_after == 1 ? "" : "s");
+		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld second%s", retry_after,
+			 retry_after == 1 ? "" : "s");
 	else
 		snprintf(text, sizeof(text), "Too many login attempts, try again later");
 	login_finish(lg, FR_RESULT_MAXTRIES, text);
@@ -350,8 +350,10 @@ password_attempt(struct login *lg)
 
 	if (wait == 0)
 		return true;
-	log_auth(LOG_NOTICE, "%s: password of %s (%s) not sent: out of attempts for %u s "
-		 "(attempts in flight count)", login_profile_name(lg), lg->user, lg->claim.caller_key, wait);
+	log_auth(LOG_NOTICE,
+		 "%s: password of %s (%s) not sent: out of attempts for %u s "
+		 "(attempts in flight count)",
+		 login_profile_name(lg), lg->user, lg->claim.caller_key, wait);
 	snprintf(text, sizeof(text), "Too many failed attempts; try again in %u s", wait);
 	login_finish(lg, FR_RESULT_AUTH_ERR, text);
 	return false;
@@ -408,8 +410,8 @@ store_tokens(struct login *lg, const struct api_tokens *tokens)
 		/* The cache keeps refresh tokens; without one there is nothing
 		 * it could renew, so nothing is stored. */
 		if (tokens->access_token != NULL)
-			log_info("%s: login of %s returned no refresh token; nothing cached",
-				 login_profile_name(lg), lg->user);
+			log_info("%s: login of %s returned no refresh token; nothing cached", login_profile_name(lg),
+				 lg->user);
 		free(verifier);
 		return;
 	}
@@ -474,8 +476,12 @@ static void
 send_request(struct login *lg, const struct profile_request *pr)
 {
 	struct http_request req = {
-		.method = pr->method, .path = pr->path, .body = pr->body, .body_len = pr->body_len,
-		.bearer = pr->bearer, .api_key = pr->api_key,
+		.method = pr->method,
+		.path = pr->path,
+		.body = pr->body,
+		.body_len = pr->body_len,
+		.bearer = pr->bearer,
+		.api_key = pr->api_key,
 	};
 
 	set_state(lg, SENDING);
@@ -574,13 +580,15 @@ try_offline(struct login *lg, const struct http_response *resp)
 	if (resp->outcome != HTTP_UNREACHABLE || lg->password == NULL || !cfg->offline_login)
 		return false;
 	if (!api_health_outage_for(lg->h->health, cfg->offline_after)) {
-		log_auth(LOG_NOTICE, "%s: the API is unreachable, but not yet for offline_after = %u s; "
-			 "no offline login for %s", login_profile_name(lg), cfg->offline_after, lg->user);
+		log_auth(LOG_NOTICE,
+			 "%s: the API is unreachable, but not yet for offline_after = %u s; "
+			 "no offline login for %s",
+			 login_profile_name(lg), cfg->offline_after, lg->user);
 		return false;
 	}
 	struct offline_verdict verdict;
-	offline_login_try(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost }, lg->password,
-			  &lg->totp, &verdict);
+	offline_login_try(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost }, lg->password, &lg->totp,
+			  &verdict);
 	if (verdict.kind == OFFLINE_NOT_APPLICABLE)
 		return false;
 	if (verdict.kind == OFFLINE_ASK_CODE) {
@@ -701,8 +709,8 @@ login_answer(struct login *lg, const char *text)
 		return;
 	case ASK_OFFLINE: {
 		struct offline_verdict verdict;
-		offline_login_code(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost }, &lg->totp,
-				   text, &verdict);
+		offline_login_code(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost }, &lg->totp, text,
+				   &verdict);
 		offline_act(lg, &verdict);
 		return;
 	}

@@ -35,20 +35,19 @@ struct login_io {
 };
 
 struct login_request {
-	const char *user;		/* the account's canonical name */
-	bool no_account;		/* a root caller named no local account */
-	const char *service, *rhost, *tty, *ruser;	/* cleaned; may be NULL but service */
+	const char *user;			   /* the account's canonical name */
+	bool no_account;			   /* a root caller named no local account */
+	const char *service, *rhost, *tty, *ruser; /* cleaned; may be NULL but service */
 	uid_t caller_uid;
 	pid_t caller_pid;
-	const char *authtok;		/* secret: PAM_AUTHTOK from an earlier module, or NULL */
+	const char *authtok; /* secret: PAM_AUTHTOK from an earlier module, or NULL */
 	enum fr_authtok_mode authtok_mode;
-	struct access_claim claim;	/* the failure budget (access_gate) */
+	struct access_claim claim; /* the failure budget (access_gate) */
 };
 
 /* A login for `rq` (copied), or NULL when memory is short (or the
  * configuration names no profile this build has). */
-struct login *login_new(struct helper *h, const struct login_request *rq, const struct login_io *io,
-			void *io_ctx);
+struct login *login_new(struct helper *h, const struct login_request *rq, const struct login_io *io, void *io_ctx);
 /* Ask the first question, or give the verdict, from inside the call; the
  * io may finish or abandon the login meanwhile. */
 void login_begin(struct login *lg);

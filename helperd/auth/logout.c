@@ -28,9 +28,9 @@ api_name(const struct helper *h)
 struct logout {
 	struct helper *helper;
 	char *user;
-	char *access_token;		/* secret */
-	char *refresh_token;		/* secret, NULL once used */
-	bool unused;			/* tokens of a login refused at the second factor */
+	char *access_token;  /* secret */
+	char *refresh_token; /* secret, NULL once used */
+	bool unused;	     /* tokens of a login refused at the second factor */
 	struct http_xfer *xfer;
 };
 
@@ -65,8 +65,8 @@ on_logout(void *ctx, const struct http_response *resp)
 	struct api_error err;
 
 	if (resp->outcome != HTTP_ANSWERED) {
-		log_warn("%s: logout of %s not sent: %s (%s)", api_name(lo->helper), lo->user, http_outcome_name(resp->outcome),
-			 resp->error);
+		log_warn("%s: logout of %s not sent: %s (%s)", api_name(lo->helper), lo->user,
+			 http_outcome_name(resp->outcome), resp->error);
 	} else if (resp->status == 200 && lo->unused) {
 		log_auth(LOG_INFO, "%s: ended the API session of %s's refused login", api_name(lo->helper), lo->user);
 	} else if (resp->status == 200) {
@@ -74,7 +74,8 @@ on_logout(void *ctx, const struct http_response *resp)
 		forget_if_unchanged(lo);
 	} else {
 		api_parse_error(resp->body, resp->body_len, &err);
-		log_warn("%s: logout of %s refused: HTTP %ld %s", api_name(lo->helper), lo->user, resp->status, err.message);
+		log_warn("%s: logout of %s refused: HTTP %ld %s", api_name(lo->helper), lo->user, resp->status,
+			 err.message);
 	}
 	logout_free(lo);
 }
@@ -90,8 +91,11 @@ send_logout(struct logout *lo)
 	step_init(&step);
 	if (p != NULL && p->logout != NULL && p->logout(lo->access_token, &step)) {
 		struct http_request req = {
-			.method = step.request.method, .path = step.request.path, .body = step.request.body,
-			.body_len = step.request.body_len, .bearer = step.request.bearer,
+			.method = step.request.method,
+			.path = step.request.path,
+			.body = step.request.body,
+			.body_len = step.request.body_len,
+			.bearer = step.request.bearer,
 			.api_key = step.request.api_key,
 		};
 		r = lo->helper->api.start(lo->helper->api.impl, &req, on_logout, lo, &lo->xfer);
@@ -110,7 +114,8 @@ on_refresh(void *ctx, const struct http_response *resp)
 	if (p == NULL || p->refresh == NULL || resp->outcome != HTTP_ANSWERED || resp->status != 200 ||
 	    api_parse_tokens(resp->body, resp->body_len, p->refresh->reply_access_key, NULL, 0, &tokens) != 0) {
 		log_warn("%s: logout of %s not sent: its access token expired and could not be refreshed "
-			 "(%s, HTTP %ld)", api_name(lo->helper), lo->user, http_outcome_name(resp->outcome), resp->status);
+			 "(%s, HTTP %ld)",
+			 api_name(lo->helper), lo->user, http_outcome_name(resp->outcome), resp->status);
 		logout_free(lo);
 		return;
 	}
@@ -139,7 +144,10 @@ send_refresh(struct logout *lo)
 	json_decref(body);
 	if (text != NULL) {
 		struct http_request req = {
-			.method = "POST", .path = p->refresh->path, .body = text, .body_len = len,
+			.method = "POST",
+			.path = p->refresh->path,
+			.body = text,
+			.body_len = len,
 		};
 		r = lo->helper->api.start(lo->helper->api.impl, &req, on_refresh, lo, &lo->xfer);
 		secret_free(text);
@@ -205,4 +213,3 @@ logout_discard(struct helper *h, const char *user, char *access_token)
 		logout_free(lo);
 	}
 }
-

@@ -22,7 +22,7 @@ struct offline_user {
 	struct offline_user *next;
 	char *user;
 	unsigned failures;
-	int64_t blocked_until;		/* unix time */
+	int64_t blocked_until; /* unix time */
 };
 
 struct offline_guard {
@@ -108,8 +108,8 @@ offline_fail(struct helper *h, const struct offline_login *who, const char *why,
 	u->failures++;
 	if (u->failures >= h->cfg->offline_max_failures)
 		u->blocked_until = now + offline_delay_after(h->cfg->offline_max_failures, u->failures);
-	log_auth(LOG_NOTICE, "offline login FAILED for user=%s service=%s (%s), %u failure(s)",
-		 who->user, who->service, why, u->failures);
+	log_auth(LOG_NOTICE, "offline login FAILED for user=%s service=%s (%s), %u failure(s)", who->user, who->service,
+		 why, u->failures);
 	verdict(out, OFFLINE_REFUSED, NULL, "Offline login failed");
 }
 
@@ -123,14 +123,16 @@ offline_succeed(struct helper *h, const struct offline_login *who, const char *h
 		u->failures = 0;
 		u->blocked_until = 0;
 	}
-	log_auth(LOG_WARNING, "OFFLINE login for user=%s service=%s rhost=%s (%s): the API could "
-		 "not be reached", who->user, who->service, who->rhost ? who->rhost : "-", how);
+	log_auth(LOG_WARNING,
+		 "OFFLINE login for user=%s service=%s rhost=%s (%s): the API could "
+		 "not be reached",
+		 who->user, who->service, who->rhost ? who->rhost : "-", how);
 	verdict(out, OFFLINE_SUCCEEDED, info, "Offline login: Freddy could not be reached");
 }
 
 void
-offline_login_try(struct helper *h, const struct offline_login *who, const char *password,
-		  struct totp_entry *entry, struct offline_verdict *out)
+offline_login_try(struct helper *h, const struct offline_login *who, const char *password, struct totp_entry *entry,
+		  struct offline_verdict *out)
 {
 	const struct config *cfg = h->cfg;
 	struct cache_record rec;
@@ -145,16 +147,16 @@ offline_login_try(struct helper *h, const struct offline_login *who, const char 
 	bool recent = rec.verifier != NULL && rec.last_online > 0 && rec.last_online <= now + 300 &&
 		      now - rec.last_online <= (int64_t)cfg->offline_days * 86400;
 	if (!recent) {
-		log_auth(LOG_NOTICE, "offline login not possible for %s: no online login within %u days",
-			 who->user, cfg->offline_days);
+		log_auth(LOG_NOTICE, "offline login not possible for %s: no online login within %u days", who->user,
+			 cfg->offline_days);
 		cache_record_wipe(&rec);
 		return;
 	}
 	struct offline_user *u = guard_find(h->offline, who->user, false);
 	if (u != NULL && u->blocked_until > now) {
 		cache_record_wipe(&rec);
-		log_auth(LOG_NOTICE, "offline login for %s refused: %u failures, delay running",
-			 who->user, u->failures);
+		log_auth(LOG_NOTICE, "offline login for %s refused: %u failures, delay running", who->user,
+			 u->failures);
 		snprintf(text, sizeof(text), "Too many failed offline logins, try again in %lld seconds",
 			 (long long)(u->blocked_until - now));
 		verdict(out, OFFLINE_DELAYED, NULL, text);
@@ -176,8 +178,10 @@ offline_login_try(struct helper *h, const struct offline_login *who, const char 
 		/* Offline, the password alone would be one factor: without a
 		 * local TOTP the account waits for Freddy, unless the
 		 * administrator chose single-factor offline logins. */
-		log_auth(LOG_NOTICE, "offline login for %s refused: no TOTP secret in %s, and "
-			 "offline_password_only is off", who->user, cfg->totp_users_file);
+		log_auth(LOG_NOTICE,
+			 "offline login for %s refused: no TOTP secret in %s, and "
+			 "offline_password_only is off",
+			 who->user, cfg->totp_users_file);
 		verdict(out, OFFLINE_UNAVAILABLE, NULL, "offline login needs a local TOTP secret");
 		return;
 	}
@@ -191,8 +195,8 @@ offline_login_try(struct helper *h, const struct offline_login *who, const char 
 }
 
 void
-offline_login_code(struct helper *h, const struct offline_login *who, const struct totp_entry *entry,
-		   const char *code, struct offline_verdict *out)
+offline_login_code(struct helper *h, const struct offline_login *who, const struct totp_entry *entry, const char *code,
+		   struct offline_verdict *out)
 {
 	switch (totp_step_check(h, "offline", who->user, entry, code)) {
 	case TOTP_ACCEPTED:

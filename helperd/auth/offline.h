@@ -17,9 +17,9 @@
 
 /* Delay after offline_max_failures consecutive failures, doubling with
  * each further failure up to the cap. */
-#define OFFLINE_DELAY_S		60
-#define OFFLINE_DELAY_MAX_S	3600
-#define OFFLINE_TEXT_MAX	128
+#define OFFLINE_DELAY_S	    60
+#define OFFLINE_DELAY_MAX_S 3600
+#define OFFLINE_TEXT_MAX    128
 
 struct offline_guard;
 
@@ -36,7 +36,7 @@ struct offline_login {
 };
 
 enum offline_kind {
-	OFFLINE_NOT_APPLICABLE,	/* off, no record, too old: report the outage */
+	OFFLINE_NOT_APPLICABLE, /* off, no record, too old: report the outage */
 	OFFLINE_ASK_CODE,	/* show `info`, ask `prompt`; pass the answer to offline_login_code */
 	OFFLINE_SUCCEEDED,	/* show `info` (may be empty), then SUCCESS with `text` */
 	OFFLINE_REFUSED,	/* AUTH_ERR with `text` */

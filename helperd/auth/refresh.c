@@ -27,7 +27,7 @@ struct refresh_entry {
 	struct refresh_table *table;
 	struct helper *h;
 	char *user;
-	char *sent_refresh_token;	/* secret: to notice a login that replaced it meanwhile */
+	char *sent_refresh_token; /* secret: to notice a login that replaced it meanwhile */
 	struct http_xfer *xfer;
 	struct refresh_waiter *waiters;
 };
@@ -103,8 +103,7 @@ refresh_in_flight(const struct refresh_table *t)
  * login stored new tokens, or an administrator forgot the user): then
  * the record on disk is newer than this answer and stays. */
 static int
-store_refreshed(struct refresh_entry *e, const struct api_tokens *tokens, long default_ttl,
-		struct cache_record *rec)
+store_refreshed(struct refresh_entry *e, const struct api_tokens *tokens, long default_ttl, struct cache_record *rec)
 {
 	time_t now = time(NULL);
 	int r = token_cache_load(e->h->cache, e->user, rec);
@@ -152,7 +151,7 @@ on_refresh_done(void *ctx, const struct http_response *resp)
 	e->xfer = NULL;
 	entry_unlink(e);
 	if (api == NULL) {
-		result = FR_ERR_UNEXPECTED;	/* the configuration changed under us */
+		result = FR_ERR_UNEXPECTED; /* the configuration changed under us */
 	} else if (resp->outcome != HTTP_ANSWERED) {
 		log_warn("refresh for %s: %s (%s)", e->user, http_outcome_name(resp->outcome), resp->error);
 	} else if (resp->status == 200) {
@@ -162,7 +161,7 @@ on_refresh_done(void *ctx, const struct http_response *resp)
 		} else {
 			result = store_refreshed(e, &tokens, api->default_ttl, &rec);
 			if (result == FR_ERR_NOT_FOUND)
-				result = FR_ERR_IO;	/* no record to hand out */
+				result = FR_ERR_IO; /* no record to hand out */
 			api_tokens_wipe(&tokens);
 		}
 	} else if (resp->status >= 400 && resp->status < 500 && resp->status != 429) {
@@ -236,8 +235,7 @@ entry_start(struct helper *h, const char *user, struct refresh_entry **out)
 }
 
 int
-refresh_start(struct helper *h, const char *user, refresh_done_fn done, void *ctx,
-	      struct refresh_waiter **out)
+refresh_start(struct helper *h, const char *user, refresh_done_fn done, void *ctx, struct refresh_waiter **out)
 {
 	struct refresh_entry *e;
 	struct refresh_waiter *w;

@@ -38,8 +38,7 @@ unsigned refresh_in_flight(const struct refresh_table *t);
  * cached record), FR_ERR_UNEXPECTED (this API has no refresh), FR_ERR_IO,
  * FR_ERR_NOMEM.
  */
-int refresh_start(struct helper *h, const char *user, refresh_done_fn done, void *ctx,
-		  struct refresh_waiter **out);
+int refresh_start(struct helper *h, const char *user, refresh_done_fn done, void *ctx, struct refresh_waiter **out);
 /* Forget a waiter whose owner is going away; NULL is fine. */
 void refresh_cancel(struct helper *h, struct refresh_waiter *w);
 

@@ -29,16 +29,15 @@ totp_step_load(struct helper *h, const char *who, const char *user, struct totp_
 	if (r == 0 || r == FR_ERR_NOT_FOUND)
 		return r;
 	if (r == FR_ERR_INVALID)
-		log_err("%s: the line of %s in %s is not a TOTP entry without PIN (HOTP/T30 user - hexsecret)",
-			who, user, cfg->totp_users_file);
+		log_err("%s: the line of %s in %s is not a TOTP entry without PIN (HOTP/T30 user - hexsecret)", who,
+			user, cfg->totp_users_file);
 	else
 		log_err("%s: %s", who, err);
 	return r;
 }
 
 enum totp_verdict
-totp_step_check(struct helper *h, const char *who, const char *user, const struct totp_entry *entry,
-		const char *answer)
+totp_step_check(struct helper *h, const char *who, const char *user, const struct totp_entry *entry, const char *answer)
 {
 	char code[TOTP_CODE_MAX + 1];
 	uint64_t step = 0;

@@ -17,11 +17,11 @@ int totp_step_load(struct helper *h, const char *who, const char *user, struct t
 
 enum totp_verdict {
 	TOTP_ACCEPTED,
-	TOTP_WRONG,		/* wrong or malformed: one attempt spent */
-	TOTP_REPLAYED,		/* right, but its time step was used already */
-	TOTP_ERROR,		/* the state cannot be kept (logged): refuse */
+	TOTP_WRONG,    /* wrong or malformed: one attempt spent */
+	TOTP_REPLAYED, /* right, but its time step was used already */
+	TOTP_ERROR,    /* the state cannot be kept (logged): refuse */
 };
-enum totp_verdict totp_step_check(struct helper *h, const char *who, const char *user,
-				  const struct totp_entry *entry, const char *answer);
+enum totp_verdict totp_step_check(struct helper *h, const char *who, const char *user, const struct totp_entry *entry,
+				  const char *answer);
 
 #endif

@@ -13,7 +13,7 @@
 
 /* Buffers grow on ERANGE up to this; an entry larger is an error. */
 #define NSS_BUF_MAX (1024 * 1024)
-#define GROUPS_MAX 65536
+#define GROUPS_MAX  65536
 
 /* getpwnam_r(3): some NSS modules report "no such entry" as an error. */
 static bool

@@ -5,7 +5,7 @@
 #include "core/caller_quota.h"
 #include "fr_error.h"
 
-#define QUOTA_BUCKETS 256	/* a power of two */
+#define QUOTA_BUCKETS 256 /* a power of two */
 
 struct quota_entry {
 	struct quota_entry *next;
@@ -91,7 +91,7 @@ caller_quota_give(struct caller_quota *q, uid_t uid, enum quota_kind kind)
 		slot = &(*slot)->next;
 	struct quota_entry *e = *slot;
 	if (e == NULL || e->held[kind] == 0)
-		return;		/* never taken: a bookkeeping bug must not underflow */
+		return; /* never taken: a bookkeeping bug must not underflow */
 	e->held[kind]--;
 	q->total[kind]--;
 	for (int k = 0; k < QUOTA_KINDS; k++)

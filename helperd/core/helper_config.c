@@ -14,23 +14,23 @@
 #include "core/helper_config.h"
 
 enum key_kind {
-	KEY_PATH,		/* absolute path */
-	KEY_URL,		/* https:// URL */
+	KEY_PATH, /* absolute path */
+	KEY_URL,  /* https:// URL */
 	KEY_STRING,
-	KEY_TEMPLATE,		/* user_template: %u and %% only */
+	KEY_TEMPLATE, /* user_template: %u and %% only */
 	KEY_UINT,
 	KEY_BOOL,
 	KEY_API,
 	KEY_SECOND_FACTOR,
 	KEY_FAIL_MODE,
-	KEY_LIST,		/* words separated by commas or spaces */
+	KEY_LIST, /* words separated by commas or spaces */
 };
 
 struct key_def {
 	const char *name;
 	enum key_kind kind;
 	size_t offset;
-	unsigned min, max;	/* KEY_UINT only */
+	unsigned min, max; /* KEY_UINT only */
 };
 
 #define OFF(field) offsetof(struct config, field)
@@ -90,7 +90,7 @@ config_init(struct config *cfg)
 	cfg->timeout = 10;
 	cfg->max_code_attempts = 3;
 	cfg->max_resends = 3;
-	cfg->prompt_timeout = 300;	/* the API's codes live 5 minutes */
+	cfg->prompt_timeout = 300; /* the API's codes live 5 minutes */
 	cfg->max_clients = 1024;
 	cfg->reserved_root_clients = RESERVED_ROOT_CLIENTS_UNSET;
 	cfg->max_clients_per_uid = 8;
@@ -132,9 +132,12 @@ const char *
 config_api_name(enum api_profile api)
 {
 	switch (api) {
-	case API_FREDDY:	return "freddy";
-	case API_AIUS:		return "aius";
-	case API_JWT:		return "jwt";
+	case API_FREDDY:
+		return "freddy";
+	case API_AIUS:
+		return "aius";
+	case API_JWT:
+		return "jwt";
 	}
 	return "unknown";
 }
@@ -327,7 +330,10 @@ apply_value(const struct key_def *k, const char *value, struct config *cfg, cons
 static int
 apply_defaults(struct config *cfg)
 {
-	struct { char **field; const char *value; } defaults[] = {
+	struct {
+		char **field;
+		const char *value;
+	} defaults[] = {
 		{ &cfg->socket_path, "/run/freddy/helperd.sock" },
 		{ &cfg->cache_dir, "/var/lib/freddy" },
 		{ &cfg->user_template, "%u" },
@@ -381,8 +387,7 @@ check_combinations(struct config *cfg, const char *filename, char *err, size_t e
 }
 
 int
-config_parse(const char *text, size_t len, const char *filename, struct config *cfg,
-	     char *err, size_t errlen)
+config_parse(const char *text, size_t len, const char *filename, struct config *cfg, char *err, size_t errlen)
 {
 	size_t pos = 0;
 	unsigned lineno = 0;
@@ -443,8 +448,8 @@ config_parse(const char *text, size_t len, const char *filename, struct config *
 			return r;
 		if (r != 0) {
 			if (k->kind == KEY_UINT)
-				snprintf(err, errlen, "%s:%u: %s must be a whole number from %u to %u",
-					 filename, lineno, k->name, k->min, k->max);
+				snprintf(err, errlen, "%s:%u: %s must be a whole number from %u to %u", filename,
+					 lineno, k->name, k->min, k->max);
 			else
 				snprintf(err, errlen, "%s:%u: %s must be %s", filename, lineno, k->name, why);
 			return FR_ERR_CONFIG;
@@ -464,8 +469,11 @@ config_load(const char *path, unsigned trusted_uid, struct config *cfg, char *er
 	 * reading it is harmless (it holds no secret: the API key has a file
 	 * of its own). */
 	const struct private_file_rule rule = {
-		.owner = 0, .other_owner = trusted_uid, .forbidden_mode = S_IWGRP | S_IWOTH,
-		.max_size = CONFIG_MAX_SIZE, .what = NULL,
+		.owner = 0,
+		.other_owner = trusted_uid,
+		.forbidden_mode = S_IWGRP | S_IWOTH,
+		.max_size = CONFIG_MAX_SIZE,
+		.what = NULL,
 		.must_be = "a regular file owned by root and not writable by group or others",
 	};
 	char *text = NULL;

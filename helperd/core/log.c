@@ -41,8 +41,8 @@ log_v(int facility_priority, const char *prefix, const char *fmt, va_list ap)
 	if (log_to_stderr) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		fprintf(stderr, "%lld.%03ld freddy-helperd: %s%s\n", (long long)ts.tv_sec,
-			ts.tv_nsec / 1000000, prefix, line);
+		fprintf(stderr, "%lld.%03ld freddy-helperd: %s%s\n", (long long)ts.tv_sec, ts.tv_nsec / 1000000, prefix,
+			line);
 	}
 }
 

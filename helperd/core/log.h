@@ -17,10 +17,12 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Authentication outcomes: LOG_AUTHPRIV. */
 void log_auth(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_debug_at(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void log_debug_at(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define log_debug(...) \
-	do { if (log_debug_enabled()) log_debug_at(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+	do { \
+		if (log_debug_enabled()) \
+			log_debug_at(__FILE__, __LINE__, __VA_ARGS__); \
+	} while (0)
 
 #endif

@@ -13,7 +13,7 @@
 struct loop {
 	int epfd;
 	struct loop_deferred *deferred;
-	struct loop_timer **heap;	/* a binary min-heap on deadline_ms */
+	struct loop_timer **heap; /* a binary min-heap on deadline_ms */
 	size_t timers, heap_cap;
 	uint64_t pass;
 	/* Since loop_take_stalls: the longest pass (epoll_wait's return to
@@ -164,7 +164,7 @@ int
 loop_timer_set(struct loop *loop, struct loop_timer *t, int64_t deadline_ms)
 {
 	if (deadline_ms <= 0)
-		deadline_ms = 1;	/* 0 means "not armed" */
+		deadline_ms = 1; /* 0 means "not armed" */
 	if (t->deadline_ms != 0) {
 		t->deadline_ms = deadline_ms;
 		t->armed_pass = loop->pass;

@@ -16,7 +16,7 @@ struct loop;
 
 struct loop_source {
 	int fd;
-	int dead;	/* set by loop_remove: queued events are dropped */
+	int dead; /* set by loop_remove: queued events are dropped */
 	void (*on_event)(struct loop_source *src, uint32_t events);
 };
 
@@ -43,9 +43,9 @@ void loop_defer(struct loop *loop, struct loop_deferred *node, void (*fn)(void *
  * every connection to find what has expired.  The timer is embedded in its
  * owner; on_expire runs from the loop, once, and may arm it again. */
 struct loop_timer {
-	int64_t deadline_ms;		/* loop_now_ms() time; 0: not armed */
-	size_t slot;			/* in the heap, while armed */
-	uint64_t armed_pass;		/* a timer armed while timers run waits for the next pass */
+	int64_t deadline_ms; /* loop_now_ms() time; 0: not armed */
+	size_t slot;	     /* in the heap, while armed */
+	uint64_t armed_pass; /* a timer armed while timers run waits for the next pass */
 	void (*on_expire)(struct loop_timer *t);
 };
 

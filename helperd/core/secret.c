@@ -145,8 +145,8 @@ secret_libraries_init(void)
 	if (CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc, openssl_free) != 1)
 		log_warn("OpenSSL was initialised before the helper could give it a wiping allocator; "
 			 "TLS buffers will be freed without being wiped");
-	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, plain_strdup,
-				 calloc) != CURLE_OK)
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, plain_strdup, calloc) !=
+	    CURLE_OK)
 		return FR_ERR_INTERNAL;
 	/* Wiping only, no MADV_DONTDUMP per JSON node: a login allocates about
 	 * a hundred, each madvise splits the heap's mapping under the mm lock

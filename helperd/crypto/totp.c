@@ -27,8 +27,7 @@ compare_code(void *handle, const char *candidate)
 }
 
 int
-totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned window,
-	    uint64_t *counter)
+totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned window, uint64_t *counter)
 {
 	size_t n = strlen(code);
 	int pos = 0, r;
@@ -42,8 +41,8 @@ totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned w
 			return FR_ERR_INVALID;
 	if (oath_init() != OATH_OK)
 		return FR_ERR_INTERNAL;
-	r = oath_totp_validate3_callback((const char *)e->secret, e->secret_len, now, e->step, 0,
-					 e->digits, window, &pos, counter, compare_code, (void *)code);
+	r = oath_totp_validate3_callback((const char *)e->secret, e->secret_len, now, e->step, 0, e->digits, window,
+					 &pos, counter, compare_code, (void *)code);
 	oath_done();
 	if (r < 0) {
 		*counter = 0;
@@ -51,4 +50,3 @@ totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned w
 	}
 	return FR_OK;
 }
-

@@ -14,7 +14,6 @@
 /* Check `code` against the entry at time `now`, `window` steps either
  * side.  On success *counter is the matched time step (now/step + drift).
  * FR_ERR_INVALID when the code does not match or is malformed. */
-int totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned window,
-		uint64_t *counter);
+int totp_verify(const struct totp_entry *e, const char *code, time_t now, unsigned window, uint64_t *counter);
 
 #endif

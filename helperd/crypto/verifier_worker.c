@@ -30,10 +30,10 @@
 #define VERIFIER_USER_QUEUE_MAX 64
 
 enum job_owner {
-	JOB_OWNED,		/* the login will take the result */
-	JOB_HANDED_OFF,		/* the result goes into the cache */
-	JOB_CALLBACK,		/* a check: `done` runs from the loop */
-	JOB_CANCELLED,		/* nobody wants it */
+	JOB_OWNED,	/* the login will take the result */
+	JOB_HANDED_OFF, /* the result goes into the cache */
+	JOB_CALLBACK,	/* a check: `done` runs from the loop */
+	JOB_CANCELLED,	/* nobody wants it */
 };
 
 /* `done` and `owner` change under the worker's lock only: the thread sets
@@ -42,23 +42,23 @@ enum job_owner {
  * verifier nobody has taken yet) belongs to its owner.  Once done, an
  * owned job stays owned and the others never become owned. */
 struct verifier_job {
-	struct verifier_job *next;	/* in the queue or the finished list */
+	struct verifier_job *next; /* in the queue or the finished list */
 	struct verifier_worker *worker;
-	char *password;			/* secret; wiped once used */
-	char *verifier;			/* made: the result (NULL if that failed); checked: the input */
-	bool check;			/* check password against verifier, not make one */
-	bool match;			/* a check's result */
+	char *password; /* secret; wiped once used */
+	char *verifier; /* made: the result (NULL if that failed); checked: the input */
+	bool check;	/* check password against verifier, not make one */
+	bool match;	/* a check's result */
 	bool done;
 	enum job_owner owner;
-	char user[USER_NAME_MAX + 1];	/* for a hand-off */
+	char user[USER_NAME_MAX + 1]; /* for a hand-off */
 	long long last_login;
-	uid_t caller;			/* who asked: root callers' jobs go first */
+	uid_t caller; /* who asked: root callers' jobs go first */
 	verifier_check_fn on_checked;
 	void *ctx;
 };
 
 struct verifier_worker {
-	struct loop_source src;		/* eventfd: hand-offs or cancels finished */
+	struct loop_source src; /* eventfd: hand-offs or cancels finished */
 	struct loop *loop;
 	verifier_ready_fn ready;
 	void *ready_ctx;
@@ -68,11 +68,11 @@ struct verifier_worker {
 	struct verifier_job *root_head, *root_tail;
 	struct verifier_job *user_head, *user_tail;
 	unsigned user_queued;
-	struct caller_quota *jobs_by_uid;	/* queued or running, under the lock */
-	char dummy_setting[CRYPT_GENSALT_OUTPUT_SIZE];	/* see verifier_check_start */
-	struct verifier_job *finished;	/* done while not owned: for the loop */
+	struct caller_quota *jobs_by_uid;	       /* queued or running, under the lock */
+	char dummy_setting[CRYPT_GENSALT_OUTPUT_SIZE]; /* see verifier_check_start */
+	struct verifier_job *finished;		       /* done while not owned: for the loop */
 	bool stopping;
-	bool threaded;			/* false: the work is done in the *_start calls */
+	bool threaded; /* false: the work is done in the *_start calls */
 	unsigned nthreads;
 	pthread_t threads[VERIFIER_THREADS_MAX];
 };
@@ -214,8 +214,8 @@ verifier_worker_new(struct loop *loop, verifier_ready_fn ready, void *ready_ctx,
 	 * verifiers have: hashing a password with it costs what checking a
 	 * real verifier costs, and matches nothing. */
 	if (crypt_gensalt_rn("$y$", 0, NULL, 0, w->dummy_setting, (int)sizeof(w->dummy_setting)) == NULL ||
-	    caller_quota_new(&w->jobs_by_uid) != 0 ||
-	    pthread_mutex_init(&w->lock, NULL) != 0 || pthread_cond_init(&w->work, NULL) != 0) {
+	    caller_quota_new(&w->jobs_by_uid) != 0 || pthread_mutex_init(&w->lock, NULL) != 0 ||
+	    pthread_cond_init(&w->work, NULL) != 0) {
 		caller_quota_free(w->jobs_by_uid);
 		loop_remove(loop, &w->src);
 		close(w->src.fd);
@@ -250,7 +250,7 @@ verifier_worker_free(struct verifier_worker *w)
 	}
 	/* Hand-offs already made still reach the cache; the rest is lost. */
 	on_finished(&w->src, EPOLLIN);
-	for (struct verifier_job **head = &w->root_head; ; head = &w->user_head) {
+	for (struct verifier_job **head = &w->root_head;; head = &w->user_head) {
 		while (*head != NULL) {
 			struct verifier_job *job = *head;
 			*head = job->next;
@@ -325,8 +325,7 @@ submit(struct verifier_worker *w, struct verifier_job *job)
 }
 
 int
-verifier_job_start(struct verifier_worker *w, const char *password, uid_t caller,
-		   struct verifier_job **out)
+verifier_job_start(struct verifier_worker *w, const char *password, uid_t caller, struct verifier_job **out)
 {
 	struct verifier_job *job = job_new(w, password, caller, JOB_OWNED);
 	int r;
@@ -343,8 +342,8 @@ verifier_job_start(struct verifier_worker *w, const char *password, uid_t caller
 }
 
 int
-verifier_check_start(struct verifier_worker *w, const char *verifier, const char *password,
-		     uid_t caller, verifier_check_fn done, void *ctx, struct verifier_job **out)
+verifier_check_start(struct verifier_worker *w, const char *verifier, const char *password, uid_t caller,
+		     verifier_check_fn done, void *ctx, struct verifier_job **out)
 {
 	struct verifier_job *job = job_new(w, password, caller, JOB_CALLBACK);
 	int r;
@@ -403,7 +402,7 @@ verifier_job_hand_off(struct verifier_job **jobp, const char *user, long long la
 	pthread_mutex_lock(&job->worker->lock);
 	bool done = job->done;
 	if (!done)
-		job->owner = JOB_HANDED_OFF;	/* the thread passes it to on_finished */
+		job->owner = JOB_HANDED_OFF; /* the thread passes it to on_finished */
 	pthread_mutex_unlock(&job->worker->lock);
 	if (done) {
 		job_apply(job->worker, job);
@@ -422,7 +421,7 @@ verifier_job_cancel(struct verifier_job **jobp)
 	pthread_mutex_lock(&job->worker->lock);
 	bool ours = job->done && job->owner == JOB_OWNED;
 	if (!ours)
-		job->owner = JOB_CANCELLED;	/* on_finished frees it */
+		job->owner = JOB_CANCELLED; /* on_finished frees it */
 	pthread_mutex_unlock(&job->worker->lock);
 	if (ours)
 		job_free(job);

@@ -26,8 +26,7 @@ struct verifier_job;
 typedef void (*verifier_ready_fn)(void *ctx, const char *user, long long last_login, char **verifier);
 
 /* The worker thread and the eventfd through which it reports to `loop`. */
-int verifier_worker_new(struct loop *loop, verifier_ready_fn ready, void *ready_ctx,
-			struct verifier_worker **out);
+int verifier_worker_new(struct loop *loop, verifier_ready_fn ready, void *ready_ctx, struct verifier_worker **out);
 /* Stops the thread; jobs not yet handed back are dropped, their passwords
  * wiped. */
 void verifier_worker_free(struct verifier_worker *w);
@@ -38,8 +37,7 @@ void verifier_worker_free(struct verifier_worker *w);
  * running, and the non-root queue is bounded: FR_ERR_TOO_LARGE then, so
  * that no local user can make the root helper hash at full speed for them
  * while others wait.  0 and *job, or an FR_ERR code. */
-int verifier_job_start(struct verifier_worker *w, const char *password, uid_t caller,
-		       struct verifier_job **job);
+int verifier_job_start(struct verifier_worker *w, const char *password, uid_t caller, struct verifier_job **job);
 /* The verifier if it is ready ("$y$…", the caller frees it, and the job is
  * gone: *job is set to NULL), or NULL while it is still being made. */
 char *verifier_job_take(struct verifier_job **job);
@@ -57,7 +55,7 @@ void verifier_job_cancel(struct verifier_job **job);
  * how long a wrong password takes.  Limits as for verifier_job_start.
  * 0 and *job, or an FR_ERR code. */
 typedef void (*verifier_check_fn)(void *ctx, bool match);
-int verifier_check_start(struct verifier_worker *w, const char *verifier, const char *password,
-			 uid_t caller, verifier_check_fn done, void *ctx, struct verifier_job **job);
+int verifier_check_start(struct verifier_worker *w, const char *verifier, const char *password, uid_t caller,
+			 verifier_check_fn done, void *ctx, struct verifier_job **job);
 
 #endif

@@ -34,7 +34,7 @@ send_text(struct auth_conn *ac, enum fr_msg_type type, const char *text)
 
 	fr_frame_init(&frame, type);
 	fr_frame_put_str(&frame, FR_TAG_TEXT, text);
-	(void)conn_send(ac->conn, &frame);	/* a failure closes the conn and abandons the login */
+	(void)conn_send(ac->conn, &frame); /* a failure closes the conn and abandons the login */
 }
 
 static void
@@ -136,8 +136,12 @@ request_auth_begin(struct request *rq)
 	clean(tty, rq->msg, FR_TAG_TTY, &lrq.tty);
 	clean(ruser, rq->msg, FR_TAG_RUSER, &lrq.ruser);
 	struct access_request arq = {
-		.user = rq->name, .account = rq->has_account ? &rq->account : NULL, .caller_uid = caller,
-		.rhost = lrq.rhost, .ruser = lrq.ruser, .tty = lrq.tty,
+		.user = rq->name,
+		.account = rq->has_account ? &rq->account : NULL,
+		.caller_uid = caller,
+		.rhost = lrq.rhost,
+		.ruser = lrq.ruser,
+		.tty = lrq.tty,
 	};
 	struct access_verdict verdict;
 	access_gate(h, &arq, &verdict);

@@ -50,7 +50,7 @@ request_cache_list(struct request *rq)
 	int r = token_cache_each(h->cache, list_one, &ls);
 
 	if (ls.failed)
-		return;	/* the connection is closed */
+		return; /* the connection is closed */
 	if (r < 0)
 		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, "The cache folder cannot be read");
 	else if (r > 0)
@@ -81,4 +81,3 @@ request_cache_forget(struct request *rq)
 		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, "The cache file could not be removed");
 	}
 }
-

@@ -24,8 +24,8 @@ session_event(struct request *rq, bool opening)
 	if (!opening)
 		sessions_closed(h, user);
 	fr_text_sanitize(service, sizeof(service), svc, strlen(svc), 0);
-	log_auth(LOG_INFO, "session %s for %s (service %s), %u open", opening ? "opened" : "closed", user,
-		 service, sessions_open_for(h->sessions, user));
+	log_auth(LOG_INFO, "session %s for %s (service %s), %u open", opening ? "opened" : "closed", user, service,
+		 sessions_open_for(h->sessions, user));
 	requests_reply_done(rq->conn, FR_RESULT_SUCCESS, NULL);
 }
 

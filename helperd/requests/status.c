@@ -53,8 +53,7 @@ status_on_probe(void *ctx, const struct api_health_result *probe)
 	}
 	free(sr);
 	if (conn_send(c, &frame) == 0)
-		requests_reply_done(c, FR_RESULT_SUCCESS,
-				    probe->outcome == HTTP_ANSWERED ? NULL : probe->error);
+		requests_reply_done(c, FR_RESULT_SUCCESS, probe->outcome == HTTP_ANSWERED ? NULL : probe->error);
 }
 
 static void
@@ -89,4 +88,3 @@ request_status_get(struct request *rq)
 		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
 	}
 }
-

@@ -113,7 +113,8 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 		break;
 	case CALLER_ROOT:
 		if (rq.peer.uid != 0) {
-			log_auth(LOG_NOTICE, "uid %u may not use %s", (unsigned)rq.peer.uid, fr_msg_type_name(msg->type));
+			log_auth(LOG_NOTICE, "uid %u may not use %s", (unsigned)rq.peer.uid,
+				 fr_msg_type_name(msg->type));
 			requests_reply_done(c, FR_RESULT_PERM_DENIED, "Only root may do that");
 			return true;
 		}

@@ -15,10 +15,10 @@
 
 /* Who may send a request. */
 enum request_caller {
-	CALLER_ANYONE,		/* any uid that can reach the socket */
-	CALLER_SELF,		/* any uid, about its own account (from SO_PEERCRED, never the message) */
-	CALLER_ACCOUNT,		/* names an account (USER): root any, a non-root uid only its own */
-	CALLER_ROOT,		/* uid 0 only */
+	CALLER_ANYONE,	/* any uid that can reach the socket */
+	CALLER_SELF,	/* any uid, about its own account (from SO_PEERCRED, never the message) */
+	CALLER_ACCOUNT, /* names an account (USER): root any, a non-root uid only its own */
+	CALLER_ROOT,	/* uid 0 only */
 };
 
 /* One request being handled. */

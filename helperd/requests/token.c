@@ -71,15 +71,13 @@ token_on_refreshed(void *ctx, int result, const struct cache_record *rec)
 		log_debug("token for %s refreshed", tr->user);
 		token_send(c, rec);
 	} else if (result == FR_ERR_PERMISSION) {
-		requests_reply_done(c, FR_RESULT_AUTH_ERR,
-				    "The cached Freddy login is no longer valid; log in again");
+		requests_reply_done(c, FR_RESULT_AUTH_ERR, "The cached Freddy login is no longer valid; log in again");
 	} else if (!send_unexpired(tr->h, c, tr->user)) {
 		requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL,
 				    "The token needs a refresh and the Freddy API cannot be reached");
 	}
 	token_request_free(tr);
 }
-
 
 static void
 token_on_abort(void *obj)
@@ -111,8 +109,7 @@ request_token_get(struct request *rq)
 		return;
 	}
 	int64_t now = (int64_t)time(NULL);
-	bool fresh = rec.access_token != NULL &&
-		     rec.access_expires - now > (int64_t)h->cfg->refresh_margin;
+	bool fresh = rec.access_token != NULL && rec.access_expires - now > (int64_t)h->cfg->refresh_margin;
 	if (fresh) {
 		token_send(c, &rec);
 		cache_record_wipe(&rec);
@@ -143,4 +140,3 @@ request_token_get(struct request *rq)
 	}
 	conn_set_handler(c, &token_handler, tr);
 }
-

@@ -32,16 +32,14 @@ cache_record_encode(const char *user, const struct cache_record *rec, char **out
 	*len = 0;
 	if (rec->refresh_token == NULL)
 		return FR_ERR_INVALID;
-	json_t *obj = json_pack("{s:i, s:s, s:s, s:I, s:I}", "version", CACHE_FORMAT_VERSION,
-				"user", user, "refresh_token", rec->refresh_token,
-				"access_expires", (json_int_t)rec->access_expires,
+	json_t *obj = json_pack("{s:i, s:s, s:s, s:I, s:I}", "version", CACHE_FORMAT_VERSION, "user", user,
+				"refresh_token", rec->refresh_token, "access_expires", (json_int_t)rec->access_expires,
 				"last_login", (json_int_t)rec->last_login);
 	if (obj == NULL)
 		return FR_ERR_NOMEM;
 	if ((rec->access_token != NULL &&
 	     json_object_set_new(obj, "access_token", json_string(rec->access_token)) != 0) ||
-	    (rec->verifier != NULL &&
-	     json_object_set_new(obj, "verifier", json_string(rec->verifier)) != 0) ||
+	    (rec->verifier != NULL && json_object_set_new(obj, "verifier", json_string(rec->verifier)) != 0) ||
 	    (rec->last_online > 0 &&
 	     json_object_set_new(obj, "last_online", json_integer((json_int_t)rec->last_online)) != 0)) {
 		json_decref(obj);
@@ -95,9 +93,8 @@ cache_record_decode(const char *user, const char *buf, size_t len, struct cache_
 	json_t *owner = json_object_get(root, "user");
 	/* The name inside must match the file name: a renamed file must not
 	 * hand one user another's tokens. */
-	if (!json_is_object(root) || !json_is_integer(version) ||
-	    json_integer_value(version) != CACHE_FORMAT_VERSION || !json_is_string(owner) ||
-	    strcmp(json_string_value(owner), user) != 0)
+	if (!json_is_object(root) || !json_is_integer(version) || json_integer_value(version) != CACHE_FORMAT_VERSION ||
+	    !json_is_string(owner) || strcmp(json_string_value(owner), user) != 0)
 		goto out;
 	if ((r = take_secret(root, "refresh_token", 1, &out->refresh_token)) != 0 ||
 	    (r = take_secret(root, "access_token", 0, &out->access_token)) != 0 ||
@@ -119,4 +116,3 @@ out:
 		cache_record_wipe(out);
 	return r;
 }
-

@@ -10,15 +10,15 @@
 #include <stdint.h>
 
 struct cache_record {
-	char *refresh_token;		/* secret */
-	char *access_token;		/* secret, may be NULL */
-	int64_t access_expires;		/* unix time, 0 unknown */
-	int64_t last_login;		/* unix time of the last full login */
+	char *refresh_token;	/* secret */
+	char *access_token;	/* secret, may be NULL */
+	int64_t access_expires; /* unix time, 0 unknown */
+	int64_t last_login;	/* unix time of the last full login */
 	/* Optional since format 1 (older files lack them and still load):
 	 * a yescrypt verifier of the password ($y$…, never the password)
 	 * and the last time the API confirmed this user online. */
 	char *verifier;
-	int64_t last_online;		/* unix time, 0 unknown */
+	int64_t last_online; /* unix time, 0 unknown */
 };
 
 void cache_record_wipe(struct cache_record *rec);

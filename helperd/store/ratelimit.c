@@ -22,25 +22,25 @@
 
 #define LINE_MAX_LEN	(RATELIMIT_KEY_MAX + 40)
 #define STATE_MAX	(RATELIMIT_MAX_ENTRIES * LINE_MAX_LEN)
-#define BUCKETS		4096		/* a power of two */
-#define ORIGIN_HASH_HEX	32		/* 128 bits of SHA-256: no collision an attacker can aim */
+#define BUCKETS		4096 /* a power of two */
+#define ORIGIN_HASH_HEX 32   /* 128 bits of SHA-256: no collision an attacker can aim */
 
 struct rl_entry {
-	struct rl_entry *next;		/* in its bucket */
+	struct rl_entry *next; /* in its bucket */
 	unsigned failures;
-	unsigned pending;		/* reservations in flight */
-	int64_t last;			/* unix time of the last failure or reservation */
+	unsigned pending; /* reservations in flight */
+	int64_t last;	  /* unix time of the last failure or reservation */
 	char key[];
 };
 
 struct ratelimit {
-	struct loop *loop;		/* NULL: saved only by ratelimit_save_now */
-	struct loop_timer save;		/* a second after the first change */
-	int dir_fd;			/* -1: not persisted */
+	struct loop *loop;	/* NULL: saved only by ratelimit_save_now */
+	struct loop_timer save; /* a second after the first change */
+	int dir_fd;		/* -1: not persisted */
 	struct state_writer *writer;
 	struct rl_entry *buckets[BUCKETS];
 	size_t count;
-	bool dirty;			/* failures changed since the last save */
+	bool dirty; /* failures changed since the last save */
 	int64_t saved_at;
 	/* Whether an entry is "inside its delay" when room is needed: the
 	 * configured threshold and delay with the longest cap any key has. */
@@ -64,8 +64,8 @@ ratelimit_delay_for(unsigned failures, const struct ratelimit_policy *p)
 static bool
 origin_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-	       c == ':' || c == '_' || c == '@' || c == '=' || c == '-';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == ':' ||
+	       c == '_' || c == '@' || c == '=' || c == '-';
 }
 
 static bool
@@ -157,7 +157,7 @@ ratelimit_decode(const char *buf, size_t len, ratelimit_visit_fn visit, void *ct
 		const char *line = buf + off;
 		const char *nl = memchr(line, '\n', len - off);
 		if (nl == NULL)
-			return FR_ERR_INVALID;	/* the writer always ends lines */
+			return FR_ERR_INVALID; /* the writer always ends lines */
 		size_t llen = (size_t)(nl - line);
 		off += llen + 1;
 		if (llen > LINE_MAX_LEN || memchr(line, '\0', llen) != NULL)
@@ -229,8 +229,7 @@ expired(const struct rl_entry *e, int64_t now)
 	return e->pending == 0 && now - e->last > RATELIMIT_WINDOW + RATELIMIT_MAX_DELAY;
 }
 
-static unsigned wait_for_count(unsigned count, int64_t last, const struct ratelimit_policy *p,
-			       int64_t now);
+static unsigned wait_for_count(unsigned count, int64_t last, const struct ratelimit_policy *p, int64_t now);
 
 /* An entry that may make room: nothing in flight and no delay running,
  * judged by the most patient policy (the longest cap). */
@@ -258,7 +257,8 @@ add(struct ratelimit *rl, const char *key, int64_t now)
 					oldest = e;
 		if (oldest == NULL) {
 			log_err("rate limit table full (%d keys, all inside a delay or in flight); "
-				"refusing a new key", RATELIMIT_MAX_ENTRIES);
+				"refusing a new key",
+				RATELIMIT_MAX_ENTRIES);
 			return NULL;
 		}
 		drop(rl, oldest);
@@ -311,8 +311,12 @@ static void
 load(struct ratelimit *rl)
 {
 	const struct private_file_rule rule = {
-		.owner = geteuid(), .other_owner = geteuid(), .forbidden_mode = 0077, .max_size = STATE_MAX,
-		.what = "rate limit state", .must_be = "a private regular file of the helper",
+		.owner = geteuid(),
+		.other_owner = geteuid(),
+		.forbidden_mode = 0077,
+		.max_size = STATE_MAX,
+		.what = "rate limit state",
+		.must_be = "a private regular file of the helper",
 	};
 	char err[256], *buf = NULL;
 	size_t size = 0;
@@ -360,8 +364,7 @@ ratelimit_save_now(struct ratelimit *rl, int64_t now)
 		for (struct rl_entry *e = rl->buckets[b]; e != NULL; e = e->next) {
 			if (e->failures == 0)
 				continue;
-			int n = snprintf(buf + len, cap - len, "%s %u %lld\n", e->key, e->failures,
-					 (long long)e->last);
+			int n = snprintf(buf + len, cap - len, "%s %u %lld\n", e->key, e->failures, (long long)e->last);
 			if (n < 0 || (size_t)n >= cap - len) {
 				free(buf);
 				log_err("cannot save the rate limit state: line too long");
@@ -409,8 +412,8 @@ ratelimit_configure(struct ratelimit *rl, unsigned threshold, unsigned delay)
 }
 
 int
-ratelimit_open(struct loop *loop, int dirfd, struct state_writer *writer, unsigned threshold,
-	       unsigned delay, struct ratelimit **out)
+ratelimit_open(struct loop *loop, int dirfd, struct state_writer *writer, unsigned threshold, unsigned delay,
+	       struct ratelimit **out)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
 
@@ -493,7 +496,7 @@ ratelimit_commit_failure(struct ratelimit *rl, const char *key, int64_t now)
 	struct rl_entry *e = find(rl, key);
 
 	if (e == NULL)
-		return;		/* evicted cannot happen while pending; a success dropped it */
+		return; /* evicted cannot happen while pending; a success dropped it */
 	if (e->pending > 0)
 		e->pending--;
 	if (e->failures < 999999)

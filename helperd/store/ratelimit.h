@@ -24,21 +24,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RATELIMIT_FILE		".ratelimit"
-#define RATELIMIT_MAX_ENTRIES	16384
-#define RATELIMIT_MAX_DELAY	3600	/* seconds: the cap of an origin's or caller's doubling */
-#define RATELIMIT_WINDOW	900	/* failures older than this (past any wait) are forgotten */
-#define RATELIMIT_KEY_MAX	255
-#define RATELIMIT_ORIGIN_MAX	80	/* longer or odd origins are hashed */
+#define RATELIMIT_FILE	      ".ratelimit"
+#define RATELIMIT_MAX_ENTRIES 16384
+#define RATELIMIT_MAX_DELAY   3600 /* seconds: the cap of an origin's or caller's doubling */
+#define RATELIMIT_WINDOW      900  /* failures older than this (past any wait) are forgotten */
+#define RATELIMIT_KEY_MAX     255
+#define RATELIMIT_ORIGIN_MAX  80 /* longer or odd origins are hashed */
 
 struct loop;
 struct ratelimit;
 struct state_writer;
 
 struct ratelimit_policy {
-	unsigned threshold;		/* failures before delays start */
-	unsigned delay;			/* the first delay, seconds */
-	unsigned max_delay;		/* the cap of the doubling, seconds */
+	unsigned threshold; /* failures before delays start */
+	unsigned delay;	    /* the first delay, seconds */
+	unsigned max_delay; /* the cap of the doubling, seconds */
 };
 
 /* `writer` NULL (or dirfd < 0): in memory only.  With a `loop`, a change
@@ -48,20 +48,18 @@ struct ratelimit_policy {
  * configured rate_limit_failures and rate_limit_delay) say which keys are
  * inside a delay and may not be evicted; ratelimit_configure changes them
  * on a reload. */
-int ratelimit_open(struct loop *loop, int dirfd, struct state_writer *writer, unsigned threshold,
-		   unsigned delay, struct ratelimit **out);
+int ratelimit_open(struct loop *loop, int dirfd, struct state_writer *writer, unsigned threshold, unsigned delay,
+		   struct ratelimit **out);
 void ratelimit_configure(struct ratelimit *rl, unsigned threshold, unsigned delay);
 void ratelimit_free(struct ratelimit *rl);
 
 /* Seconds `key` must still wait at wall-clock time `now` (counting attempts
  * in flight); 0: allowed. */
-unsigned ratelimit_wait(struct ratelimit *rl, const char *key, const struct ratelimit_policy *p,
-			int64_t now);
+unsigned ratelimit_wait(struct ratelimit *rl, const char *key, const struct ratelimit_policy *p, int64_t now);
 /* Reserve one attempt on `key`: 0 when reserved, else the seconds to wait
  * and nothing reserved.  When the table is full of keys that may not be
  * evicted, the answer is `p->max_delay`: untracked attempts are refused. */
-unsigned ratelimit_reserve(struct ratelimit *rl, const char *key, const struct ratelimit_policy *p,
-			   int64_t now);
+unsigned ratelimit_reserve(struct ratelimit *rl, const char *key, const struct ratelimit_policy *p, int64_t now);
 /* End a reservation as a failure, or with no verdict (release it; a
  * success releases, then clears). */
 void ratelimit_commit_failure(struct ratelimit *rl, const char *key, int64_t now);

@@ -16,22 +16,22 @@
 #include "core/secret.h"
 #include "store/state_writer.h"
 
-#define NAME_MAX_LEN	255
-#define RETRY_FIRST_MS	1000
-#define RETRY_MAX_MS	60000
+#define NAME_MAX_LEN   255
+#define RETRY_FIRST_MS 1000
+#define RETRY_MAX_MS   60000
 
 /* One file's newest contents.  `next` holds contents that arrived while
  * `data` was being written; they replace it afterwards. */
 struct state_op {
 	struct state_op *link;
 	char name[NAME_MAX_LEN + 1];
-	char *data, *next;		/* wiped on free: replay steps are not secret, but cheap */
+	char *data, *next; /* wiped on free: replay steps are not secret, but cheap */
 	size_t len, next_len;
 	bool has_next;
 	bool writing;
-	unsigned failures;		/* in a row */
-	int64_t retry_at_ms;		/* 0: as soon as possible */
-	uint64_t failed_gen;		/* flush generation of the last failure */
+	unsigned failures;   /* in a row */
+	int64_t retry_at_ms; /* 0: as soon as possible */
+	uint64_t failed_gen; /* flush generation of the last failure */
 };
 
 struct state_writer {
@@ -41,7 +41,7 @@ struct state_writer {
 	pthread_cond_t work;
 	pthread_cond_t done;
 	struct state_op *ops;
-	uint64_t gen;			/* bumped by each flush */
+	uint64_t gen; /* bumped by each flush */
 	bool stopping;
 	bool threaded;
 	pthread_t thread;
@@ -92,8 +92,8 @@ write_op(struct state_writer *w, struct state_op *op)
 		op->retry_at_ms = 0;
 	} else {
 		if (op->failures == 0)
-			log_err("cannot write %s/%s: %s; the state is kept in memory and the write retried",
-				w->dir, op->name, strerror(saved));
+			log_err("cannot write %s/%s: %s; the state is kept in memory and the write retried", w->dir,
+				op->name, strerror(saved));
 		op->failures++;
 		op->failed_gen = w->gen;
 		unsigned shift = op->failures > 6 ? 6 : op->failures - 1;
@@ -147,7 +147,7 @@ writer_main(void *arg)
 			pthread_cond_wait(&w->work, &w->lock);
 		} else {
 			struct timespec ts = { .tv_sec = wake_at / 1000, .tv_nsec = (wake_at % 1000) * 1000000 };
-			(void)pthread_cond_timedwait(&w->work, &w->lock, &ts);	/* ETIMEDOUT is the point */
+			(void)pthread_cond_timedwait(&w->work, &w->lock, &ts); /* ETIMEDOUT is the point */
 		}
 	}
 	/* Stopping: one last attempt for each file still queued. */

@@ -29,10 +29,10 @@
 struct cache_op {
 	struct cache_op *next;
 	char user[USER_NAME_MAX + 1];
-	char *text;			/* encoded record: holds secrets */
+	char *text; /* encoded record: holds secrets */
 	size_t len;
-	bool superseded;		/* a later store or a forget replaced it */
-	bool writing;			/* in the batch being written */
+	bool superseded; /* a later store or a forget replaced it */
+	bool writing;	 /* in the batch being written */
 };
 
 #define CACHE_WRITE_BATCH_MAX 64
@@ -41,11 +41,11 @@ struct token_cache {
 	int dirfd;
 	char *path;
 	pthread_mutex_t lock;
-	pthread_cond_t work;		/* the queue gained an op, or stop */
-	pthread_cond_t done;		/* the writer finished an op */
-	struct cache_op *head, *tail;	/* FIFO; the batch being written is its start */
+	pthread_cond_t work;	      /* the queue gained an op, or stop */
+	pthread_cond_t done;	      /* the writer finished an op */
+	struct cache_op *head, *tail; /* FIFO; the batch being written is its start */
 	bool stopping;
-	bool threaded;			/* false: writes happen in token_cache_store */
+	bool threaded; /* false: writes happen in token_cache_store */
 	pthread_t writer;
 };
 
@@ -165,7 +165,7 @@ writer_main(void *arg)
 		while (c->head == NULL && !c->stopping)
 			pthread_cond_wait(&c->work, &c->lock);
 		if (c->head == NULL)
-			break;		/* stopping, and everything is written */
+			break; /* stopping, and everything is written */
 		size_t count = 0;
 		for (struct cache_op *o = c->head; o != NULL && count < CACHE_WRITE_BATCH_MAX; o = o->next) {
 			o->writing = true;
@@ -217,7 +217,7 @@ token_cache_store(struct token_cache *c, const char *user, const struct cache_re
 	pthread_mutex_lock(&c->lock);
 	for (struct cache_op *o = c->head; o != NULL; o = o->next)
 		if (strcmp(o->user, user) == 0)
-			o->superseded = true;	/* harmless for the one being written */
+			o->superseded = true; /* harmless for the one being written */
 	if (c->tail != NULL)
 		c->tail->next = op;
 	else
@@ -283,8 +283,12 @@ token_cache_load(struct token_cache *c, const char *user, struct cache_record *o
 	if ((r = pending_record(c, user, out, &pending)) != 0 || pending)
 		return r;
 	const struct private_file_rule rule = {
-		.owner = geteuid(), .other_owner = geteuid(), .forbidden_mode = 0077, .max_size = CACHE_FILE_MAX,
-		.what = "cache file", .must_be = "a private regular file of the helper",
+		.owner = geteuid(),
+		.other_owner = geteuid(),
+		.forbidden_mode = 0077,
+		.max_size = CACHE_FILE_MAX,
+		.what = "cache file",
+		.must_be = "a private regular file of the helper",
 	};
 	char err[256];
 	r = private_file_read(c->dirfd, user, &rule, &buf, &len, err, sizeof(err));
@@ -344,7 +348,7 @@ token_cache_forget(struct token_cache *c, const char *user)
 int
 token_cache_each(struct token_cache *c, token_cache_each_fn fn, void *ctx)
 {
-	token_cache_flush(c);	/* the folder is the truth once the queue is empty */
+	token_cache_flush(c); /* the folder is the truth once the queue is empty */
 	int fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r = FR_OK;
 
@@ -406,7 +410,7 @@ token_cache_add_verifier(struct token_cache *c, const char *user, long long last
 		return r;
 	}
 	if (rec.last_login == last_login && rec.verifier == NULL) {
-		rec.verifier = *verifier;	/* cache_record_wipe frees it */
+		rec.verifier = *verifier; /* cache_record_wipe frees it */
 		*verifier = NULL;
 		r = token_cache_store(c, user, &rec);
 	} else {

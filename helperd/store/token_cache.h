@@ -29,8 +29,7 @@ int token_cache_forget(struct token_cache *cache, const char *user);
  * newer login may be for another password).  *verifier is taken either
  * way (freed; NULL after).  0, FR_ERR_NOT_FOUND when the record moved on,
  * or the store's error. */
-int token_cache_add_verifier(struct token_cache *cache, const char *user, long long last_login,
-			     char **verifier);
+int token_cache_add_verifier(struct token_cache *cache, const char *user, long long last_login, char **verifier);
 /* Stores are written behind, on a thread of their own; loads see them at
  * once.  Wait until every store so far is on disk. */
 void token_cache_flush(struct token_cache *cache);

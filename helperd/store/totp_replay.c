@@ -13,11 +13,11 @@
 #include "store/totp_replay.h"
 #include "hostlib/user_name.h"
 
-#define REPLAY_BUCKETS 256	/* a power of two */
+#define REPLAY_BUCKETS 256 /* a power of two */
 
 struct replay_entry {
 	struct replay_entry *next;
-	uint64_t last;			/* the last accepted time step */
+	uint64_t last; /* the last accepted time step */
 	char user[];
 };
 
@@ -62,8 +62,12 @@ totp_replay_load(int dirfd, const char *user, uint64_t *last)
 {
 	/* The helper's own file: its uid, nobody else's eyes. */
 	const struct private_file_rule rule = {
-		.owner = geteuid(), .other_owner = geteuid(), .forbidden_mode = 0077,
-		.max_size = REPLAY_FILE_MAX, .what = "TOTP replay state", .must_be = "a private file of the helper",
+		.owner = geteuid(),
+		.other_owner = geteuid(),
+		.forbidden_mode = 0077,
+		.max_size = REPLAY_FILE_MAX,
+		.what = "TOTP replay state",
+		.must_be = "a private file of the helper",
 	};
 	char name[USER_NAME_MAX + 8], err[256];
 	char *text = NULL;
@@ -128,7 +132,7 @@ entry_of(struct totp_replay *rs, const char *user, struct replay_entry **out)
 		}
 	}
 	if (totp_replay_load(rs->dirfd, user, &last) != 0)
-		return FR_ERR_IO;	/* unreadable state: refuse rather than allow a replay */
+		return FR_ERR_IO; /* unreadable state: refuse rather than allow a replay */
 	struct replay_entry *e = calloc(1, sizeof(*e) + strlen(user) + 1);
 	if (e == NULL)
 		return FR_ERR_NOMEM;
@@ -157,7 +161,7 @@ totp_replay_record(struct totp_replay *rs, const char *user, uint64_t step)
 		return FR_ERR_DUPLICATE;
 	entry->last = step;
 	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", step);
-	(void)snprintf(name, sizeof(name), ".totp=%s", user);	/* '=' is in no user name */
+	(void)snprintf(name, sizeof(name), ".totp=%s", user); /* '=' is in no user name */
 	if (rs->writer != NULL && state_writer_put(rs->writer, name, text, (size_t)n) != FR_OK)
 		log_err("cannot queue the TOTP step of %s for writing; it is kept in memory", user);
 	return FR_OK;

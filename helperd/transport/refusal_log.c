@@ -26,8 +26,7 @@ write_line(struct refusal_log *l, int64_t now_ms)
 	for (int k = 0; k < REFUSAL_KINDS; k++) {
 		if (l->count[k] == 0)
 			continue;
-		int n = snprintf(line + off, sizeof(line) - off, "%s%u %s", any ? ", " : "", l->count[k],
-				 kind_text[k]);
+		int n = snprintf(line + off, sizeof(line) - off, "%s%u %s", any ? ", " : "", l->count[k], kind_text[k]);
 		if (n < 0 || (size_t)n >= sizeof(line) - off)
 			break;
 		off += (size_t)n;

@@ -11,16 +11,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define REFUSAL_LOG_INTERVAL_MS	10000
-#define REFUSAL_LOG_UIDS	4	/* uids named in a line */
+#define REFUSAL_LOG_INTERVAL_MS 10000
+#define REFUSAL_LOG_UIDS	4 /* uids named in a line */
 
 enum refusal_kind {
-	REFUSED_UID_CONNECTIONS,	/* a non-root uid at max_clients_per_uid */
-	REFUSED_UID_LOGINS,		/* a non-root uid at max_logins_per_uid */
-	REFUSED_NONROOT_FULL,		/* non-root callers at max_clients - reserved_root_clients */
-	REFUSED_FULL,			/* max_clients, nothing could make room */
-	EVICTED_IDLE,			/* a connection without a request made room */
-	EVICTED_LOGIN,			/* a non-root login at a prompt made room for root */
+	REFUSED_UID_CONNECTIONS, /* a non-root uid at max_clients_per_uid */
+	REFUSED_UID_LOGINS,	 /* a non-root uid at max_logins_per_uid */
+	REFUSED_NONROOT_FULL,	 /* non-root callers at max_clients - reserved_root_clients */
+	REFUSED_FULL,		 /* max_clients, nothing could make room */
+	EVICTED_IDLE,		 /* a connection without a request made room */
+	EVICTED_LOGIN,		 /* a non-root login at a prompt made room for root */
 	REFUSAL_KINDS
 };
 
@@ -28,7 +28,7 @@ struct refusal_log {
 	unsigned count[REFUSAL_KINDS];
 	uid_t uids[REFUSAL_LOG_UIDS];
 	unsigned nuids;
-	int64_t logged_ms;		/* when the last line was written */
+	int64_t logged_ms; /* when the last line was written */
 };
 
 void refusal_log_note(struct refusal_log *l, enum refusal_kind kind, uid_t uid, int64_t now_ms);

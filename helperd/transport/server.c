@@ -19,31 +19,31 @@
 #include "transport/server.h"
 
 #define CONN_OUT_LIMIT		(64 * 1024)
-#define FIRST_REQUEST_TIMEOUT_S	10
+#define FIRST_REQUEST_TIMEOUT_S 10
 #define FLUSH_TIMEOUT_S		5
 #define ACCEPT_PAUSE_MS		1000
 /* Connections taken from the backlog per wake-up: a connect storm cannot
  * keep the loop from reading the requests already accepted. */
-#define ACCEPT_BATCH		64
+#define ACCEPT_BATCH 64
 
 enum conn_state {
-	CONN_WAIT_REQUEST,	/* fresh: one request message allowed */
-	CONN_WAIT_ANSWER,	/* a prompt is out: ANSWER allowed */
-	CONN_BUSY,		/* the helper is working: nothing allowed */
-	CONN_FLUSHING,		/* request over: send what is queued, close */
+	CONN_WAIT_REQUEST, /* fresh: one request message allowed */
+	CONN_WAIT_ANSWER,  /* a prompt is out: ANSWER allowed */
+	CONN_BUSY,	   /* the helper is working: nothing allowed */
+	CONN_FLUSHING,	   /* request over: send what is queued, close */
 };
 
 struct conn {
 	struct loop_source src;
 	struct server *srv;
 	struct conn *prev, *next;
-	struct conn *idle_prev, *idle_next;	/* in an idle list while WAIT_REQUEST */
+	struct conn *idle_prev, *idle_next; /* in an idle list while WAIT_REQUEST */
 	bool idle;
-	uint64_t accept_round;		/* the accept batch that took it in */
+	uint64_t accept_round; /* the accept batch that took it in */
 	struct conn_peer peer;
 	struct bytes in, out;
 	enum conn_state state;
-	struct loop_timer deadline;	/* the request, an answer or the flush must come by then */
+	struct loop_timer deadline; /* the request, an answer or the flush must come by then */
 	uint32_t events;
 	const struct conn_handler *handler;
 	void *handler_obj;
@@ -58,19 +58,19 @@ struct idle_list {
 
 struct server {
 	struct loop *loop;
-	const struct config *cfg;	/* the live one: a reload changes it in place */
+	const struct config *cfg; /* the live one: a reload changes it in place */
 	struct caller_quota *quota;
 	server_request_fn on_request;
 	void *request_ctx;
 	struct loop_source listener;
-	struct loop_timer accept_resume;	/* after a pause for EMFILE and the like */
-	struct loop_timer summary;	/* the refusal line of the interval */
+	struct loop_timer accept_resume; /* after a pause for EMFILE and the like */
+	struct loop_timer summary;	 /* the refusal line of the interval */
 	struct conn *conns;
 	unsigned nconns;
 	struct idle_list idle_root, idle_user;
 	struct refusal_log refusals;
-	uint64_t accept_round;		/* batches of accepts so far */
-	char *created_path;		/* unlinked at exit */
+	uint64_t accept_round; /* batches of accepts so far */
+	char *created_path;    /* unlinked at exit */
 	int listening;
 };
 
@@ -157,8 +157,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->src.dead)
 		return;
 	if (why != NULL)
-		log_debug("closing connection from uid %u pid %d: %s", (unsigned)c->peer.uid,
-			  (int)c->peer.pid, why);
+		log_debug("closing connection from uid %u pid %d: %s", (unsigned)c->peer.uid, (int)c->peer.pid, why);
 	const struct conn_handler *handler = c->handler;
 	c->handler = NULL;
 	if (handler != NULL)
@@ -313,8 +312,8 @@ conn_process_input(struct conn *c)
 		r = fr_msg_decode(c->in.data + FR_WIRE_HEADER_LEN, plen, &msg);
 		bytes_consume(&c->in, FR_WIRE_HEADER_LEN + plen);
 		if (r != 0) {
-			log_warn("malformed message from uid %u pid %d: %s", (unsigned)c->peer.uid,
-				 (int)c->peer.pid, fr_strerror(r));
+			log_warn("malformed message from uid %u pid %d: %s", (unsigned)c->peer.uid, (int)c->peer.pid,
+				 fr_strerror(r));
 			conn_close(c, "malformed message");
 			return;
 		}
@@ -335,8 +334,8 @@ conn_on_event(struct loop_source *src, uint32_t events)
 	for (;;) {
 		/* Frames from the module are a few hundred bytes, and a storm
 		 * keeps a thousand of these buffers: grow on demand. */
-		if (bytes_reserve(&c->in, c->in.len + 256 > FR_WIRE_MAX_FRAME ?
-				  FR_WIRE_MAX_FRAME : c->in.len + 256, FR_WIRE_MAX_FRAME) != 0) {
+		if (bytes_reserve(&c->in, c->in.len + 256 > FR_WIRE_MAX_FRAME ? FR_WIRE_MAX_FRAME : c->in.len + 256,
+				  FR_WIRE_MAX_FRAME) != 0) {
 			conn_close(c, "out of memory");
 			return;
 		}
@@ -374,8 +373,7 @@ refuse_busy(int fd, const char *text)
 	fr_frame_put_u32(&frame, FR_TAG_RESULT, FR_RESULT_BUSY);
 	fr_frame_put_str(&frame, FR_TAG_TEXT, text);
 	/* Best effort on a fresh socket whose buffer is empty. */
-	if (fr_frame_finish(&frame) == 0 &&
-	    send(fd, frame.buf, frame.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+	if (fr_frame_finish(&frame) == 0 && send(fd, frame.buf, frame.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("busy reply not sent: %s", strerror(errno));
 }
 
@@ -473,7 +471,8 @@ server_on_accept(struct loop_source *src, uint32_t events)
 				/* Level-triggered: pause rather than spin. */
 				log_warn("accept: %s; pausing for %d ms", strerror(errno), ACCEPT_PAUSE_MS);
 				loop_remove(srv->loop, &srv->listener);
-				if (loop_timer_set(srv->loop, &srv->accept_resume, loop_now_ms() + ACCEPT_PAUSE_MS) != 0)
+				if (loop_timer_set(srv->loop, &srv->accept_resume, loop_now_ms() + ACCEPT_PAUSE_MS) !=
+				    0)
 					log_err("cannot schedule accepting again");
 			}
 			return;
@@ -597,8 +596,8 @@ create_socket(const struct config *cfg, char **created)
 	mode_t old = umask(0777 & ~mode);
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc != 0 || chmod(path, mode) != 0 ||
-	    (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) || listen(fd, SOMAXCONN) != 0) {
+	if (rc != 0 || chmod(path, mode) != 0 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) ||
+	    listen(fd, SOMAXCONN) != 0) {
 		log_err("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;

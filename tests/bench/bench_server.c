@@ -61,7 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_BODY (64 * 1024)
+#define MAX_BODY   (64 * 1024)
 #define ACCESS_TTL 86400
 
 /* ---- options and shared state ---------------------------------------- */
@@ -71,8 +71,13 @@ static struct {
 	long code, users, key_ttl, threads, max_connections;
 	unsigned port;
 } opt = {
-	.bind = "127.0.0.1", .prefix = "", .code = -1, .users = 1000,
-	.key_ttl = 600, .threads = 2, .max_connections = 8192,
+	.bind = "127.0.0.1",
+	.prefix = "",
+	.code = -1,
+	.users = 1000,
+	.key_ttl = 600,
+	.threads = 2,
+	.max_connections = 8192,
 };
 
 static char login_path[256], verify_path[256];
@@ -83,20 +88,23 @@ enum counter { C_LOGIN, C_VERIFY, C_OTHER, C_COUNT };
 static atomic_long n_requests[C_COUNT];
 static char counter_name[C_COUNT][300];
 
-static _Noreturn void die(const char *what)
+static _Noreturn void
+die(const char *what)
 {
 	fprintf(stderr, "bench_server: %s\n", what);
 	exit(1);
 }
 
-static double now_mono(void)
+static double
+now_mono(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void random_bytes(void *buf, size_t len)
+static void
+random_bytes(void *buf, size_t len)
 {
 	unsigned char *p = buf;
 	while (len > 0) {
@@ -111,7 +119,8 @@ static void random_bytes(void *buf, size_t len)
 	}
 }
 
-static void hex(char *out, const unsigned char *in, size_t len)
+static void
+hex(char *out, const unsigned char *in, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";
 	for (size_t i = 0; i < len; i++) {
@@ -123,7 +132,7 @@ static void hex(char *out, const unsigned char *in, size_t len)
 
 /* ---- issued email_keys: a chained hash table under one mutex ---------- */
 
-#define KEY_LEN 41 /* "uuid-" + 36 */
+#define KEY_LEN	   41 /* "uuid-" + 36 */
 #define TABLE_SIZE 4096
 
 struct key_rec {
@@ -136,7 +145,8 @@ struct key_rec {
 static struct key_rec *table[TABLE_SIZE];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static unsigned hash_key(const char *s)
+static unsigned
+hash_key(const char *s)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (; *s; s++)
@@ -144,7 +154,8 @@ static unsigned hash_key(const char *s)
 	return h % TABLE_SIZE;
 }
 
-static void key_issue(char out[KEY_LEN + 1], long user)
+static void
+key_issue(char out[KEY_LEN + 1], long user)
 {
 	unsigned char b[16];
 	random_bytes(b, sizeof b);
@@ -168,7 +179,8 @@ static void key_issue(char out[KEY_LEN + 1], long user)
 }
 
 /* The user an unexpired key was issued for, or -1.  `consume` forgets it. */
-static long key_lookup(const char *key, bool consume)
+static long
+key_lookup(const char *key, bool consume)
 {
 	if (strlen(key) != KEY_LEN)
 		return -1;
@@ -197,7 +209,8 @@ static long key_lookup(const char *key, bool consume)
 	return user;
 }
 
-static void table_free(void)
+static void
+table_free(void)
 {
 	for (unsigned i = 0; i < TABLE_SIZE; i++) {
 		while (table[i] != NULL) {
@@ -221,7 +234,8 @@ static bool timer_stop;
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t heap_cond;
 
-static void heap_push(double due, struct MHD_Connection *conn)
+static void
+heap_push(double due, struct MHD_Connection *conn)
 {
 	pthread_mutex_lock(&heap_lock);
 	if (heap_len == heap_cap) {
@@ -244,7 +258,8 @@ static void heap_push(double due, struct MHD_Connection *conn)
 }
 
 /* Caller holds heap_lock and heap_len > 0. */
-static struct delayed heap_pop(void)
+static struct delayed
+heap_pop(void)
 {
 	struct delayed top = heap[0], last = heap[--heap_len];
 	size_t i = 0;
@@ -264,7 +279,8 @@ static struct delayed heap_pop(void)
 	return top;
 }
 
-static void *timer_main(void *arg)
+static void *
+timer_main(void *arg)
 {
 	(void)arg;
 	pthread_mutex_lock(&heap_lock);
@@ -298,14 +314,14 @@ static void *timer_main(void *arg)
 
 /* ---- replies ---------------------------------------------------------- */
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *body)
+static enum MHD_Result
+send_json(struct MHD_Connection *conn, unsigned status, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL)
 		return MHD_NO;
-	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text,
-								   MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
 		free(text);
 		return MHD_NO;
@@ -317,7 +333,8 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, j
 	return ret;
 }
 
-static void utc_timestamp(char out[32])
+static void
+utc_timestamp(char out[32])
 {
 	time_t t = time(NULL);
 	struct tm tm;
@@ -327,26 +344,25 @@ static void utc_timestamp(char out[32])
 
 /* The documented error envelope (INVALID_CREDENTIALS in the guide; the
  * other codes follow the emulator's choices for what the guide leaves out). */
-static enum MHD_Result send_error(struct MHD_Connection *conn, const char *code)
+static enum MHD_Result
+send_error(struct MHD_Connection *conn, const char *code)
 {
 	static const struct {
 		const char *code, *message, *system_message, *type;
 		unsigned status;
 	} errors[] = {
-		{ "INVALID_CREDENTIALS", "Invalid email or password. Please try again.",
-		  "Invalid credentials", "authentication_error", 401 },
-		{ "INVALID_VERIFICATION_CODE", "Invalid verification code.",
-		  "Invalid verification code", "authentication_error", 401 },
+		{ "INVALID_CREDENTIALS", "Invalid email or password. Please try again.", "Invalid credentials",
+		  "authentication_error", 401 },
+		{ "INVALID_VERIFICATION_CODE", "Invalid verification code.", "Invalid verification code",
+		  "authentication_error", 401 },
 		{ "VERIFICATION_EXPIRED", "Verification code expired. Please log in again.",
 		  "Verification session expired or unknown", "authentication_error", 401 },
-		{ "VALIDATION_ERROR", "Invalid request. Please check your input.",
-		  "Request validation failed", "validation_error", 422 },
-		{ "PAYLOAD_TOO_LARGE", "Request body too large.", "Request entity too large",
-		  "invalid_request_error", 413 },
-		{ "NOT_FOUND", "The requested resource was not found.", "Not found",
-		  "not_found_error", 404 },
-		{ "METHOD_NOT_ALLOWED", "Method not allowed.", "Method not allowed",
-		  "invalid_request_error", 405 },
+		{ "VALIDATION_ERROR", "Invalid request. Please check your input.", "Request validation failed",
+		  "validation_error", 422 },
+		{ "PAYLOAD_TOO_LARGE", "Request body too large.", "Request entity too large", "invalid_request_error",
+		  413 },
+		{ "NOT_FOUND", "The requested resource was not found.", "Not found", "not_found_error", 404 },
+		{ "METHOD_NOT_ALLOWED", "Method not allowed.", "Method not allowed", "invalid_request_error", 405 },
 	};
 	size_t i = 0;
 	while (i + 1 < sizeof errors / sizeof errors[0] && strcmp(errors[i].code, code) != 0)
@@ -357,29 +373,27 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, const char *code)
 	strcpy(trace, "req_");
 	hex(trace + 4, rnd, sizeof rnd);
 	utc_timestamp(stamp);
-	json_t *body = json_pack("{s:b, s:{s:s, s:s, s:s, s:s, s:i, s:{}, s:s, s:s}}",
-				 "success", 0, "error",
-				 "code", errors[i].code, "message", errors[i].message,
-				 "system_message", errors[i].system_message, "type", errors[i].type,
-				 "status", (int)errors[i].status, "details",
-				 "trace_id", trace, "timestamp", stamp);
+	json_t *body = json_pack("{s:b, s:{s:s, s:s, s:s, s:s, s:i, s:{}, s:s, s:s}}", "success", 0, "error", "code",
+				 errors[i].code, "message", errors[i].message, "system_message",
+				 errors[i].system_message, "type", errors[i].type, "status", (int)errors[i].status,
+				 "details", "trace_id", trace, "timestamp", stamp);
 	if (body == NULL)
 		return MHD_NO;
 	return send_json(conn, errors[i].status, body);
 }
 
 /* A JWT-shaped opaque token: base64url header and payload, random "signature". */
-static char *make_token(long user, const char *kind, long ttl)
+static char *
+make_token(long user, const char *kind, long ttl)
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	char payload[160], jti[33];
 	unsigned char rnd[16];
 	random_bytes(rnd, sizeof rnd);
 	hex(jti, rnd, sizeof rnd);
 	int plen = snprintf(payload, sizeof payload,
-			    "{\"sub\":\"bench%ld\",\"type\":\"%s\",\"exp\":%lld,\"jti\":\"%s\"}",
-			    user, kind, (long long)time(NULL) + ttl, jti);
+			    "{\"sub\":\"bench%ld\",\"type\":\"%s\",\"exp\":%lld,\"jti\":\"%s\"}", user, kind,
+			    (long long)time(NULL) + ttl, jti);
 	if (plen < 0 || (size_t)plen >= sizeof payload)
 		return NULL;
 	char *out = malloc(64 + 4 * (size_t)plen / 3 + 4 + 44);
@@ -416,7 +430,8 @@ static char *make_token(long user, const char *kind, long ttl)
 }
 
 /* "benchI" or "benchI@example.com" with 0 <= I < users -> I, else -1. */
-static long parse_user(const char *ident)
+static long
+parse_user(const char *ident)
 {
 	if (strncmp(ident, "bench", 5) != 0)
 		return -1;
@@ -433,7 +448,8 @@ static long parse_user(const char *ident)
 	return -1;
 }
 
-static json_t *parse_object(const char *body, size_t len)
+static json_t *
+parse_object(const char *body, size_t len)
 {
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 	if (root != NULL && !json_is_object(root)) {
@@ -443,7 +459,8 @@ static json_t *parse_object(const char *body, size_t len)
 	return root;
 }
 
-static enum MHD_Result do_login(struct MHD_Connection *conn, const char *body, size_t len)
+static enum MHD_Result
+do_login(struct MHD_Connection *conn, const char *body, size_t len)
 {
 	json_t *root = parse_object(body, len);
 	const char *ident = root ? json_string_value(json_object_get(root, "email_or_username")) : NULL;
@@ -460,15 +477,15 @@ static enum MHD_Result do_login(struct MHD_Connection *conn, const char *body, s
 	char key[KEY_LEN + 1], email[64];
 	key_issue(key, user);
 	snprintf(email, sizeof email, "bench%ld@example.com", user);
-	json_t *reply = json_pack(
-		"{s:b, s:s, s:s, s:s, s:b, s:s}", "success", 1, "message",
-		"Login credentials verified. Please check your email for verification code.",
-		"email_key", key, "email", email, "requires_verification", 1,
-		"next_step", "email_verification");
+	json_t *reply = json_pack("{s:b, s:s, s:s, s:s, s:b, s:s}", "success", 1, "message",
+				  "Login credentials verified. Please check your email for verification code.",
+				  "email_key", key, "email", email, "requires_verification", 1, "next_step",
+				  "email_verification");
 	return reply ? send_json(conn, MHD_HTTP_OK, reply) : MHD_NO;
 }
 
-static enum MHD_Result do_verify(struct MHD_Connection *conn, const char *body, size_t len)
+static enum MHD_Result
+do_verify(struct MHD_Connection *conn, const char *body, size_t len)
 {
 	json_t *root = parse_object(body, len);
 	const char *key = root ? json_string_value(json_object_get(root, "email_key")) : NULL;
@@ -505,9 +522,8 @@ static enum MHD_Result do_verify(struct MHD_Connection *conn, const char *body, 
 	snprintf(email, sizeof email, "bench%ld@example.com", user);
 	json_t *reply = NULL;
 	if (access != NULL && refresh != NULL)
-		reply = json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:s, s:b}}", "token", access,
-				  "refreshToken", refresh, "token_type", "bearer",
-				  "expires_in", ACCESS_TTL, "user", "id", id, "email", email,
+		reply = json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:s, s:b}}", "token", access, "refreshToken", refresh,
+				  "token_type", "bearer", "expires_in", ACCESS_TTL, "user", "id", id, "email", email,
 				  "verified", 1);
 	free(access);
 	free(refresh);
@@ -516,8 +532,8 @@ static enum MHD_Result do_verify(struct MHD_Connection *conn, const char *body, 
 
 /* ---- admin ------------------------------------------------------------ */
 
-static enum MHD_Result do_admin(struct MHD_Connection *conn, const char *method,
-				const char *url, const char *body, size_t len)
+static enum MHD_Result
+do_admin(struct MHD_Connection *conn, const char *method, const char *url, const char *body, size_t len)
 {
 	if (strcmp(url, "/_emu/stats") == 0 && strcmp(method, "GET") == 0) {
 		json_t *reqs = json_object();
@@ -529,10 +545,9 @@ static enum MHD_Result do_admin(struct MHD_Connection *conn, const char *method,
 			}
 		}
 		json_t *reply = reqs ? json_pack("{s:I, s:o, s:i, s:s}", "connections",
-						 (json_int_t)atomic_load(&n_connections),
-						 "requests", reqs, "codes_sent", 0,
-						 "server", "bench_server")
-				     : NULL;
+						 (json_int_t)atomic_load(&n_connections), "requests", reqs,
+						 "codes_sent", 0, "server", "bench_server") :
+				       NULL;
 		return reply ? send_json(conn, MHD_HTTP_OK, reply) : MHD_NO;
 	}
 	if (strcmp(url, "/_emu/config") == 0) {
@@ -541,18 +556,17 @@ static enum MHD_Result do_admin(struct MHD_Connection *conn, const char *method,
 			const char *k;
 			json_t *v;
 			bool ok = root != NULL;
-			json_object_foreach(root, k, v) {
-				if (strcmp(k, "latency_ms") != 0 || !json_is_integer(v) ||
-				    json_integer_value(v) < 0 || json_integer_value(v) > 600000)
+			json_object_foreach (root, k, v) {
+				if (strcmp(k, "latency_ms") != 0 || !json_is_integer(v) || json_integer_value(v) < 0 ||
+				    json_integer_value(v) > 600000)
 					ok = false;
 			}
 			if (ok && json_object_get(root, "latency_ms"))
-				atomic_store(&latency_ms, (long)json_integer_value(
-								  json_object_get(root, "latency_ms")));
+				atomic_store(&latency_ms,
+					     (long)json_integer_value(json_object_get(root, "latency_ms")));
 			json_decref(root);
 			if (!ok)
-				return send_json(conn, 400, json_pack("{s:s}", "error",
-								      "bad or unknown config key"));
+				return send_json(conn, 400, json_pack("{s:s}", "error", "bad or unknown config key"));
 		} else if (strcmp(method, "GET") != 0) {
 			return send_error(conn, "METHOD_NOT_ALLOWED");
 		}
@@ -571,9 +585,9 @@ struct request {
 	bool delayed;
 };
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **req_cls)
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method, const char *version,
+	   const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
 	(void)cls;
 	(void)version;
@@ -607,9 +621,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return do_admin(conn, method, url, req->body ? req->body : "", req->len);
 
 	if (!req->delayed) {
-		enum counter c = strcmp(url, login_path) == 0	 ? C_LOGIN
-				 : strcmp(url, verify_path) == 0 ? C_VERIFY
-								 : C_OTHER;
+		enum counter c = strcmp(url, login_path) == 0  ? C_LOGIN :
+				 strcmp(url, verify_path) == 0 ? C_VERIFY :
+								 C_OTHER;
 		atomic_fetch_add(&n_requests[c], 1);
 		long lat = atomic_load(&latency_ms);
 		if (lat > 0) {
@@ -631,8 +645,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return is_login ? do_login(conn, body, req->len) : do_verify(conn, body, req->len);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-			 enum MHD_RequestTerminationCode toe)
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)conn;
@@ -645,8 +659,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	}
 }
 
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-			  enum MHD_ConnectionNotificationCode toe)
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context, enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
 	(void)conn;
@@ -655,7 +669,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		atomic_fetch_add(&n_connections, 1);
 }
 
-static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+static void
+on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
 	fputs("bench_server: mhd: ", stderr);
@@ -664,7 +679,8 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 
 /* ---- main ------------------------------------------------------------- */
 
-static char *read_file(const char *path)
+static char *
+read_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
@@ -697,7 +713,8 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-static long parse_long(const char *s, const char *name, long min, long max)
+static long
+parse_long(const char *s, const char *name, long min, long max)
 {
 	char *end;
 	errno = 0;
@@ -709,7 +726,8 @@ static long parse_long(const char *s, const char *name, long min, long max)
 	return v;
 }
 
-static void usage(void)
+static void
+usage(void)
 {
 	fputs("usage: bench_server --cert PEM --key PEM --password PW --code NNNN [--users N]\n"
 	      "       [--bind 127.0.0.1] [--port 0] [--port-file FILE] [--prefix P]\n"
@@ -718,7 +736,8 @@ static void usage(void)
 	exit(2);
 }
 
-static void write_port_file(const char *path, unsigned port)
+static void
+write_port_file(const char *path, unsigned port)
 {
 	char tmp[4096];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -732,7 +751,8 @@ static void write_port_file(const char *path, unsigned port)
 		die("cannot write the port file");
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	long latency = 0;
 	for (int i = 1; i < argc; i++) {
@@ -772,10 +792,8 @@ int main(int argc, char **argv)
 	if (opt.cert == NULL || opt.key == NULL || opt.password == NULL || opt.code < 0)
 		usage();
 	atomic_store(&latency_ms, latency);
-	if (snprintf(login_path, sizeof login_path, "%s/v1/auth/login", opt.prefix) >=
-		    (int)sizeof login_path ||
-	    snprintf(verify_path, sizeof verify_path, "%s/v1/auth/verify", opt.prefix) >=
-		    (int)sizeof verify_path)
+	if (snprintf(login_path, sizeof login_path, "%s/v1/auth/login", opt.prefix) >= (int)sizeof login_path ||
+	    snprintf(verify_path, sizeof verify_path, "%s/v1/auth/verify", opt.prefix) >= (int)sizeof verify_path)
 		die("prefix too long");
 	snprintf(counter_name[C_LOGIN], sizeof counter_name[C_LOGIN], "POST %s", login_path);
 	snprintf(counter_name[C_VERIFY], sizeof counter_name[C_VERIFY], "POST %s", verify_path);
@@ -791,8 +809,8 @@ int main(int argc, char **argv)
 	memset(&ss, 0, sizeof ss);
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
 	if (inet_pton(AF_INET, opt.bind, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)opt.port);
@@ -824,18 +842,12 @@ int main(int argc, char **argv)
 		die("pthread_create failed");
 
 	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, (uint16_t)opt.port, NULL, NULL, on_request, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt.max_connections,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-		MHD_OPTION_END);
+	    flags, (uint16_t)opt.port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_HTTPS_MEM_CERT, cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
+	    key_pem, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)opt.max_connections, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
 	if (d == NULL)
 		die("MHD_start_daemon failed");
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -15,20 +15,18 @@
 #include <string.h>
 #include <strings.h>
 
-enum nss_status _nss_caseless_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
-					  int *err);
+enum nss_status _nss_caseless_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *err);
 enum nss_status _nss_caseless_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, int *err);
 enum nss_status _nss_caseless_setpwent(void);
 enum nss_status _nss_caseless_endpwent(void);
 enum nss_status _nss_caseless_getpwent_r(struct passwd *pw, char *buf, size_t len, int *err);
-enum nss_status _nss_caseless_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len,
-					  int *err);
+enum nss_status _nss_caseless_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len, int *err);
 enum nss_status _nss_caseless_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t len, int *err);
 enum nss_status _nss_caseless_setgrent(void);
 enum nss_status _nss_caseless_endgrent(void);
 enum nss_status _nss_caseless_getgrent_r(struct group *gr, char *buf, size_t len, int *err);
-enum nss_status _nss_caseless_initgroups_dyn(const char *user, gid_t group, long *start, long *size,
-					      gid_t **groups, long limit, int *err);
+enum nss_status _nss_caseless_initgroups_dyn(const char *user, gid_t group, long *start, long *size, gid_t **groups,
+					     long limit, int *err);
 
 static enum nss_status
 lookup(const char *name, int by_uid, uid_t uid, struct passwd *pw, char *buf, size_t len, int *err)
@@ -89,38 +87,74 @@ _nss_caseless_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, in
 	return lookup(NULL, 1, uid, pw, buf, len, err);
 }
 
-enum nss_status _nss_caseless_setpwent(void) { return NSS_STATUS_SUCCESS; }
-enum nss_status _nss_caseless_endpwent(void) { return NSS_STATUS_SUCCESS; }
+enum nss_status
+_nss_caseless_setpwent(void)
+{
+	return NSS_STATUS_SUCCESS;
+}
+enum nss_status
+_nss_caseless_endpwent(void)
+{
+	return NSS_STATUS_SUCCESS;
+}
 enum nss_status
 _nss_caseless_getpwent_r(struct passwd *pw, char *buf, size_t len, int *err)
 {
-	(void)pw; (void)buf; (void)len; (void)err;
+	(void)pw;
+	(void)buf;
+	(void)len;
+	(void)err;
 	return NSS_STATUS_NOTFOUND;
 }
 enum nss_status
 _nss_caseless_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len, int *err)
 {
-	(void)name; (void)gr; (void)buf; (void)len; (void)err;
+	(void)name;
+	(void)gr;
+	(void)buf;
+	(void)len;
+	(void)err;
 	return NSS_STATUS_NOTFOUND;
 }
 enum nss_status
 _nss_caseless_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t len, int *err)
 {
-	(void)gid; (void)gr; (void)buf; (void)len; (void)err;
+	(void)gid;
+	(void)gr;
+	(void)buf;
+	(void)len;
+	(void)err;
 	return NSS_STATUS_NOTFOUND;
 }
-enum nss_status _nss_caseless_setgrent(void) { return NSS_STATUS_SUCCESS; }
-enum nss_status _nss_caseless_endgrent(void) { return NSS_STATUS_SUCCESS; }
+enum nss_status
+_nss_caseless_setgrent(void)
+{
+	return NSS_STATUS_SUCCESS;
+}
+enum nss_status
+_nss_caseless_endgrent(void)
+{
+	return NSS_STATUS_SUCCESS;
+}
 enum nss_status
 _nss_caseless_getgrent_r(struct group *gr, char *buf, size_t len, int *err)
 {
-	(void)gr; (void)buf; (void)len; (void)err;
+	(void)gr;
+	(void)buf;
+	(void)len;
+	(void)err;
 	return NSS_STATUS_NOTFOUND;
 }
 enum nss_status
-_nss_caseless_initgroups_dyn(const char *user, gid_t group, long *start, long *size, gid_t **groups,
-			     long limit, int *err)
+_nss_caseless_initgroups_dyn(const char *user, gid_t group, long *start, long *size, gid_t **groups, long limit,
+			     int *err)
 {
-	(void)user; (void)group; (void)start; (void)size; (void)groups; (void)limit; (void)err;
+	(void)user;
+	(void)group;
+	(void)start;
+	(void)size;
+	(void)groups;
+	(void)limit;
+	(void)err;
 	return NSS_STATUS_NOTFOUND;
 }

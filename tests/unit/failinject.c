@@ -189,7 +189,7 @@ open_fails(void)
 {
 	if (hit(FI_OPEN, false) != FI_FAIL)
 		return false;
-	errno = EMFILE;		/* out of descriptors: the likeliest real failure */
+	errno = EMFILE; /* out of descriptors: the likeliest real failure */
 	return true;
 }
 
@@ -428,8 +428,7 @@ __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void
  * machine's syslog.  FAILINJECT_LOG=1 shows the lines on stderr. */
 
 void __wrap_syslog(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void __wrap___syslog_chk(int priority, int flag, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void __wrap___syslog_chk(int priority, int flag, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 __attribute__((format(printf, 1, 0))) static void
 quiet_log(const char *fmt, va_list ap)

@@ -28,24 +28,24 @@
 #include <stddef.h>
 
 /* Kinds of call, as a mask. */
-#define FI_ALLOC	0x001u	/* malloc calloc realloc strdup strndup */
-#define FI_OPEN		0x002u	/* open openat (and their fortified and 64 forms) */
-#define FI_READ		0x004u	/* read recv */
-#define FI_WRITE	0x008u	/* write send */
-#define FI_SYNC		0x010u	/* fsync */
-#define FI_RENAME	0x020u	/* rename renameat */
-#define FI_CLOSE	0x040u	/* close: the descriptor is closed, then EIO is reported */
-#define FI_THREAD	0x080u	/* pthread_create */
-#define FI_UNLINK	0x100u	/* unlinkat */
+#define FI_ALLOC  0x001u /* malloc calloc realloc strdup strndup */
+#define FI_OPEN	  0x002u /* open openat (and their fortified and 64 forms) */
+#define FI_READ	  0x004u /* read recv */
+#define FI_WRITE  0x008u /* write send */
+#define FI_SYNC	  0x010u /* fsync */
+#define FI_RENAME 0x020u /* rename renameat */
+#define FI_CLOSE  0x040u /* close: the descriptor is closed, then EIO is reported */
+#define FI_THREAD 0x080u /* pthread_create */
+#define FI_UNLINK 0x100u /* unlinkat */
 /* Everything but unlinkat: a failed unlink of a temporary file is the one
  * failure after which a stray file is expected (see test_failinject_cache). */
-#define FI_DEFAULT	(FI_ALLOC | FI_OPEN | FI_READ | FI_WRITE | FI_SYNC | FI_RENAME | FI_CLOSE | FI_THREAD)
-#define FI_TRANSFER	(FI_READ | FI_WRITE)
+#define FI_DEFAULT  (FI_ALLOC | FI_OPEN | FI_READ | FI_WRITE | FI_SYNC | FI_RENAME | FI_CLOSE | FI_THREAD)
+#define FI_TRANSFER (FI_READ | FI_WRITE)
 
 enum fi_effect {
-	FI_FAIL,	/* the call fails: NULL/ENOMEM, -1 with an errno, or an error number */
-	FI_SHORT,	/* read/write/send/recv move at most one byte (others: no effect) */
-	FI_EINTR,	/* read/write/send/recv fail with EINTR (others: no effect) */
+	FI_FAIL,  /* the call fails: NULL/ENOMEM, -1 with an errno, or an error number */
+	FI_SHORT, /* read/write/send/recv move at most one byte (others: no effect) */
+	FI_EINTR, /* read/write/send/recv fail with EINTR (others: no effect) */
 };
 
 /* From now on count the calls of the kinds in `mask`; the call numbered

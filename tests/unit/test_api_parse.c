@@ -15,13 +15,15 @@ test_errors(void)
 
 	api_parse_error(P("{\"success\": false, \"error\": {\"code\": \"INVALID_CREDENTIALS\", "
 			  "\"message\": \"Invalid email or password. Please try again.\", \"status\": 401, "
-			  "\"details\": {}}}"), &e);
+			  "\"details\": {}}}"),
+			&e);
 	CHECK(strcmp(e.code, "INVALID_CREDENTIALS") == 0);
 	CHECK(strcmp(e.message, "Invalid email or password. Please try again.") == 0);
 	CHECK(e.retry_after == -1);
 
 	api_parse_error(P("{\"success\": false, \"error\": {\"code\": \"TOO_MANY_LOGIN_ATTEMPTS\", "
-			  "\"message\": \"Too many\", \"details\": {\"retry_after\": 300}}}"), &e);
+			  "\"message\": \"Too many\", \"details\": {\"retry_after\": 300}}}"),
+			&e);
 	CHECK(e.retry_after == 300);
 
 	api_parse_error(P("{\"detail\": {\"code\": \"INVALID_CODE\", \"message\": \"bad\"}}"), &e);
@@ -32,7 +34,8 @@ test_errors(void)
 
 	/* Hostile text is neutralised, odd codes dropped, odd numbers ignored. */
 	api_parse_error(P("{\"error\": {\"code\": \"x; rm\", \"message\": \"\\u001b[31mEVIL\\r\\nX\", "
-			  "\"details\": {\"retry_after\": \"300\"}}}"), &e);
+			  "\"details\": {\"retry_after\": \"300\"}}}"),
+			&e);
 	CHECK(e.code[0] == '\0');
 	CHECK(strcmp(e.message, "?[31mEVIL? X") == 0);
 	CHECK(e.retry_after == -1);
@@ -42,7 +45,7 @@ test_errors(void)
 	api_parse_error(P("[1,2]"), &e);
 	CHECK(e.message[0] == '\0');
 	api_parse_error(P("{\"error\": {\"code\": \"A\", \"code\": \"B\"}}"), &e);
-	CHECK(e.code[0] == '\0');	/* duplicate keys refused */
+	CHECK(e.code[0] == '\0'); /* duplicate keys refused */
 }
 
 static void
@@ -51,14 +54,14 @@ test_freddy_login(void)
 	struct freddy_login_reply r;
 
 	CHECK(api_parse_freddy_login(P("{\"success\": true, \"email_key\": \"uuid-12345678-1234\", "
-				       "\"email\": \"user@example.com\"}"), &r) == 0);
+				       "\"email\": \"user@example.com\"}"),
+				     &r) == 0);
 	CHECK(strcmp(r.email_key, "uuid-12345678-1234") == 0);
 	CHECK(strcmp(r.email, "user@example.com") == 0);
 	CHECK(api_parse_freddy_login(P("{\"email_key\": \"k\", \"email\": \"not an email\"}"), &r) == 0);
 	CHECK(r.email[0] == '\0');
 	CHECK(api_parse_freddy_login(P("{\"email_key\": 123}"), &r) == FR_ERR_INVALID);
-	CHECK(api_parse_freddy_login(P("{\"email_key\": \"../../etc\"}"), &r) != 0 ||
-	      strchr(r.email_key, '/') == NULL);
+	CHECK(api_parse_freddy_login(P("{\"email_key\": \"../../etc\"}"), &r) != 0 || strchr(r.email_key, '/') == NULL);
 	CHECK(api_parse_freddy_login(P("{\"email_key\": \"a/b\"}"), &r) == FR_ERR_INVALID);
 	CHECK(api_parse_freddy_login(P("{\"email_key\": \"\"}"), &r) == FR_ERR_INVALID);
 	CHECK(api_parse_freddy_login(P("{\"email_key\": \"k\""), &r) == FR_ERR_INVALID);
@@ -88,8 +91,7 @@ test_tokens(void)
 	CHECK(api_parse_tokens(P("{\"token\": \"a b\"}"), "token", NULL, 0, &t) == FR_ERR_INVALID);
 	CHECK(api_parse_tokens(P("{\"token\": \"abc\", \"expires_in\": \"x\"}"), "token", NULL, 0, &t) ==
 	      FR_ERR_INVALID);
-	CHECK(api_parse_tokens(P("{\"token\": \"abc\", \"expires_in\": -5}"), "token", NULL, 0, &t) ==
-	      FR_ERR_INVALID);
+	CHECK(api_parse_tokens(P("{\"token\": \"abc\", \"expires_in\": -5}"), "token", NULL, 0, &t) == FR_ERR_INVALID);
 	CHECK(api_parse_tokens(P("{\"access_token\": \"abc==\", \"refresh_token\": \"r\"}"), "access_token",
 			       "refresh_token", API_REFRESH_REQUIRED, &t) == 0);
 	api_tokens_wipe(&t);

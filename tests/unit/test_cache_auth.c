@@ -41,8 +41,12 @@ test_verifier(void)
 static void
 test_record(void)
 {
-	struct cache_record in = { .refresh_token = "r.t", .access_token = "a.t", .access_expires = 10,
-				   .last_login = 20, .verifier = "$y$j9T$salt$hash", .last_online = 30 };
+	struct cache_record in = { .refresh_token = "r.t",
+				   .access_token = "a.t",
+				   .access_expires = 10,
+				   .last_login = 20,
+				   .verifier = "$y$j9T$salt$hash",
+				   .last_online = 30 };
 	struct cache_record out;
 	char *text = NULL;
 	size_t len = 0;

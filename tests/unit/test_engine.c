@@ -57,7 +57,7 @@ struct fake_xfer {
 };
 
 struct fake {
-	struct fake_xfer *pending;	/* FIFO */
+	struct fake_xfer *pending; /* FIFO */
 	unsigned started, cancelled;
 	struct api_health *health;
 };
@@ -140,12 +140,14 @@ static void
 deliver(struct fake *f, struct fake_xfer *x, enum http_outcome outcome, long status, const char *body)
 {
 	struct http_response resp = {
-		.outcome = outcome, .status = outcome == HTTP_ANSWERED ? status : 0,
-		.body = body != NULL ? body : "", .body_len = body != NULL ? strlen(body) : 0,
+		.outcome = outcome,
+		.status = outcome == HTTP_ANSWERED ? status : 0,
+		.body = body != NULL ? body : "",
+		.body_len = body != NULL ? strlen(body) : 0,
 		.error = outcome == HTTP_ANSWERED ? "" : "scripted failure",
 	};
 
-	api_health_observe(f->health, outcome);	/* as the HTTP client does */
+	api_health_observe(f->health, outcome); /* as the HTTP client does */
 	x->done(x->ctx, &resp);
 	xfer_free(x);
 }
@@ -180,7 +182,7 @@ fail_next(struct fake *f, enum http_outcome outcome)
 struct person {
 	char last_prompt[512];
 	unsigned prompts, password_prompts;
-	char said[4096];		/* every info and error, one per line */
+	char said[4096]; /* every info and error, one per line */
 	bool finished;
 	enum fr_result result;
 	char text[512];
@@ -206,8 +208,16 @@ say(struct person *p, const char *text)
 	snprintf(p->said + n, sizeof(p->said) - n, "%s\n", text);
 }
 
-static void io_info(void *ctx, const char *text) { say(ctx, text); }
-static void io_error(void *ctx, const char *text) { say(ctx, text); }
+static void
+io_info(void *ctx, const char *text)
+{
+	say(ctx, text);
+}
+static void
+io_error(void *ctx, const char *text)
+{
+	say(ctx, text);
+}
 
 static void
 io_finish(void *ctx, enum fr_result result, const char *text)
@@ -245,7 +255,8 @@ env_open(struct env *e, const char *conf)
 	int fd = open(e->users_file, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	CHECK(fd >= 0 && dprintf(fd, "HOTP/T30 bob - %s\n", TOTP_HEX) > 0);
 	close(fd);
-	snprintf(text, sizeof(text), "api_url = https://api.test/v1\ncache_dir = %s/cache\n"
+	snprintf(text, sizeof(text),
+		 "api_url = https://api.test/v1\ncache_dir = %s/cache\n"
 		 "totp_users_file = %s\napi_key_file = /nonexistent\nrate_limit_failures = 3\n%s",
 		 e->dir, e->users_file, conf);
 	config_init(&e->cfg);
@@ -324,8 +335,7 @@ has_verifier(struct env *e, void *arg)
 }
 
 static struct login *
-begin(struct env *e, struct person *p, const char *user, uid_t uid, const char *authtok,
-      enum fr_authtok_mode mode)
+begin(struct env *e, struct person *p, const char *user, uid_t uid, const char *authtok, enum fr_authtok_mode mode)
 {
 	struct local_account acct = { .uid = uid };
 	struct access_request arq = { .user = user, .account = &acct, .caller_uid = 0, .rhost = "192.0.2.1" };
@@ -336,8 +346,14 @@ begin(struct env *e, struct person *p, const char *user, uid_t uid, const char *
 	access_gate(&e->h, &arq, &v);
 	CHECK(v.outcome == ACCESS_GO);
 	struct login_request rq = {
-		.user = user, .service = "test", .rhost = "192.0.2.1", .caller_uid = 0, .caller_pid = 1,
-		.authtok = authtok, .authtok_mode = mode, .claim = v.claim,
+		.user = user,
+		.service = "test",
+		.rhost = "192.0.2.1",
+		.caller_uid = 0,
+		.caller_pid = 1,
+		.authtok = authtok,
+		.authtok_mode = mode,
+		.claim = v.claim,
 	};
 	struct login *lg = login_new(&e->h, &rq, &person_io, p);
 	CHECK(lg != NULL);
@@ -378,9 +394,10 @@ totp_now(char *code)
 /* ---- freddy, email code ----------------------------------------------------- */
 
 #define FREDDY_LOGIN_OK "{\"success\": true, \"email_key\": \"ek-1\", \"email\": \"alice@example.com\"}"
-#define FREDDY_TOKENS "{\"token\": \"acc-1\", \"refreshToken\": \"ref-1\"}"
-#define FREDDY_WRONG "{\"success\": false, \"error\": {\"code\": \"INVALID_CODE\", \"message\": \"Invalid code\"}}"
-#define FREDDY_429 "{\"success\": false, \"error\": {\"code\": \"TOO_MANY_LOGIN_ATTEMPTS\", " \
+#define FREDDY_TOKENS	"{\"token\": \"acc-1\", \"refreshToken\": \"ref-1\"}"
+#define FREDDY_WRONG	"{\"success\": false, \"error\": {\"code\": \"INVALID_CODE\", \"message\": \"Invalid code\"}}"
+#define FREDDY_429 \
+	"{\"success\": false, \"error\": {\"code\": \"TOO_MANY_LOGIN_ATTEMPTS\", " \
 	"\"message\": \"Too many\", \"details\": {\"retry_after\": 300}}}"
 
 static void
@@ -388,7 +405,7 @@ freddy_to_code(struct env *e, struct person *p, struct login *lg, const char *pa
 {
 	CHECK(strcmp(p->last_prompt, "Password: ") == 0 && p->password_prompts == 1);
 	login_answer(lg, password);
-	pump_until(e, request_waiting, NULL);	/* with cached_auth_timeout, a hash first */
+	pump_until(e, request_waiting, NULL); /* with cached_auth_timeout, a hash first */
 	struct fake_xfer *x = e->fake.pending;
 	CHECK(x != NULL && strcmp(body_member(x, "email_or_username"), "alice") == 0);
 	CHECK(x != NULL && strcmp(body_member(x, "password"), password) == 0);
@@ -430,8 +447,9 @@ test_freddy(void)
 	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Wrong-Horse");
 	pump_until(&e, request_waiting, NULL);
-	answer(&e.fake, "POST", "/auth/login", 401,
-	       "{\"success\": false, \"error\": {\"code\": \"INVALID_CREDENTIALS\", \"message\": \"Invalid email or password\"}}");
+	answer(
+	    &e.fake, "POST", "/auth/login", 401,
+	    "{\"success\": false, \"error\": {\"code\": \"INVALID_CREDENTIALS\", \"message\": \"Invalid email or password\"}}");
 	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR && strcmp(p.text, "Invalid email or password") == 0);
 
 	/* Three wrong codes end the login; an empty answer mails a new one. */
@@ -527,13 +545,13 @@ test_offline(const char *conf, const char *login_path, const char *login_ok, boo
 	env_open(&e, text);
 	struct login *lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
-	if (code_step) {		/* the API's own code step (the email) */
+	if (code_step) { /* the API's own code step (the email) */
 		answer(&e.fake, "POST", login_path, 200, login_ok);
 		login_answer(lg, "1234");
 	}
 	CHECK(e.fake.pending != NULL);
 	answer(&e.fake, "POST", code_step ? "/auth/verify" : login_path, 200, FREDDY_TOKENS);
-	if (!p.finished) {		/* a local TOTP profile asks for the code now */
+	if (!p.finished) { /* a local TOTP profile asks for the code now */
 		totp_now(code);
 		login_answer(lg, code);
 	}
@@ -562,7 +580,7 @@ test_offline(const char *conf, const char *login_path, const char *login_ok, boo
 	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
 	fail_next(&e.fake, HTTP_UNREACHABLE);
-	totp_code(code, 1);		/* the online login may have used this step's */
+	totp_code(code, 1); /* the online login may have used this step's */
 	login_answer(lg, code);
 	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
 	CHECK(strcmp(p.text, "Offline login: Freddy could not be reached") == 0);
@@ -624,7 +642,7 @@ test_freddy_totp(void)
 /* ---- AIUS: the server's own 2FA ---------------------------------------------- */
 
 #define AIUS_CHALLENGE "{\"requires_2fa\": true, \"challenge_token\": \"ch-1\"}"
-#define AIUS_SESSION "{\"user\": {}, \"message\": \"ok\", \"session_token\": \"st-1\"}"
+#define AIUS_SESSION   "{\"user\": {}, \"message\": \"ok\", \"session_token\": \"st-1\"}"
 
 static void
 test_aius(void)
@@ -633,11 +651,11 @@ test_aius(void)
 	struct person p;
 
 	env_open(&e, "api = aius\ncached_auth_timeout = 600\noffline_login = yes\noffline_after = 1\n"
-		 "rate_limit_failures = 100\n");
+		     "rate_limit_failures = 100\n");
 	/* The good login: password, then the authenticator's code at AIUS. */
 	struct login *lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
-	pump_until(&e, request_waiting, NULL);	/* the cached path's decoy hash first */
+	pump_until(&e, request_waiting, NULL); /* the cached path's decoy hash first */
 	CHECK(strcmp(body_member(e.fake.pending, "email"), "bob") == 0);
 	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
 	CHECK(strcmp(p.last_prompt, "Authenticator or recovery code: ") == 0);
@@ -663,7 +681,8 @@ test_aius(void)
 	pump_until(&e, request_waiting, NULL);
 	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
 	login_answer(lg, "123456");
-	answer(&e.fake, "POST", "/v1/2fa/login", 401, "{\"detail\": {\"code\": \"INVALID_CHALLENGE\", \"message\": \"x\"}}");
+	answer(&e.fake, "POST", "/v1/2fa/login", 401,
+	       "{\"detail\": {\"code\": \"INVALID_CHALLENGE\", \"message\": \"x\"}}");
 	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR &&
 	      strcmp(p.text, "The login has expired, please start again") == 0);
 	/* 429 */
@@ -711,7 +730,8 @@ test_jwt(void)
 	login_answer(lg, "Correct-Horse-1");
 	pump_until(&e, request_waiting, NULL);
 	CHECK(strcmp(body_member(e.fake.pending, "refreshToken"), "jr-1") == 0);
-	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"jt-2\", \"refreshToken\": \"jr-2\", \"expires_in\": 60}");
+	answer(&e.fake, "POST", "/auth/refresh", 200,
+	       "{\"token\": \"jt-2\", \"refreshToken\": \"jr-2\", \"expires_in\": 60}");
 	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
 	CHECK(cached_refresh_token(&e, "alice", "jr-2"));
 	/* A revoked refresh token: refused at once, the cache entry dropped. */

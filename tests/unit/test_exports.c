@@ -34,8 +34,7 @@ main(void)
 	dlclose(h);
 
 	/* Every defined dynamic symbol, not just the ones we thought of. */
-	snprintf(cmd, sizeof(cmd),
-		 "nm -D --defined-only '%s' | awk '{print $3}' | grep -v '^pam_sm_' | grep -v '^$'",
+	snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s' | awk '{print $3}' | grep -v '^pam_sm_' | grep -v '^$'",
 		 PAM_MODULE_PATH);
 	FILE *p = popen(cmd, "r");
 	CHECK(p != NULL);

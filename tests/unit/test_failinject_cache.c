@@ -108,8 +108,8 @@ dir_holds_only(const char *dir, const char *const *allowed)
 		for (const char *const *a = allowed; *a != NULL; a++)
 			known = known || strcmp(*a, e->d_name) == 0;
 		struct stat st;
-		if (!known || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0600) {
+		if (!known || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+		    (st.st_mode & 07777) != 0600) {
 			fprintf(stderr, "unexpected entry %s in %s\n", e->d_name, dir);
 			ok = false;
 		}
@@ -123,8 +123,12 @@ static struct private_file_rule
 own_rule(void)
 {
 	struct private_file_rule rule = {
-		.owner = geteuid(), .other_owner = geteuid(), .forbidden_mode = 0077, .max_size = 64 * 1024,
-		.what = "test file", .must_be = "a private file of the test",
+		.owner = geteuid(),
+		.other_owner = geteuid(),
+		.forbidden_mode = 0077,
+		.max_size = 64 * 1024,
+		.what = "test file",
+		.must_be = "a private file of the test",
 	};
 	return rule;
 }
@@ -144,8 +148,7 @@ static const char old_text[] = "the old contents\n";
 /* Replace `name` (holding old_text) with new_text, then read it back,
  * both under injection. */
 static unsigned long
-file_run(const char *name, unsigned mask, unsigned long nth, unsigned long every, enum fi_effect effect,
-	 bool strict)
+file_run(const char *name, unsigned mask, unsigned long nth, unsigned long every, enum fi_effect effect, bool strict)
 {
 	const struct private_file_rule rule = own_rule();
 	char dir[256], err[256], disk_err[256], tmpname[300];
@@ -291,30 +294,47 @@ test_failed_cleanup(void)
 /* ---- the token cache, with its writer thread ----------------------------------- */
 
 static const struct cache_record old_alice = {
-	.refresh_token = "alice-refresh-old", .access_token = "alice-access-old",
-	.access_expires = 1700000000, .last_login = 1690000000,
+	.refresh_token = "alice-refresh-old",
+	.access_token = "alice-access-old",
+	.access_expires = 1700000000,
+	.last_login = 1690000000,
 };
 static const struct cache_record new_alice = {
-	.refresh_token = "alice-refresh-new", .verifier = "$y$j9T$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
-	.access_expires = 1800000000, .last_login = 1790000000, .last_online = 1790000001,
+	.refresh_token = "alice-refresh-new",
+	.verifier = "$y$j9T$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+	.access_expires = 1800000000,
+	.last_login = 1790000000,
+	.last_online = 1790000001,
 };
 static const struct cache_record bob_1 = {
-	.refresh_token = "bob-refresh-1", .access_token = "bob-access-1", .access_expires = 5, .last_login = 6,
+	.refresh_token = "bob-refresh-1",
+	.access_token = "bob-access-1",
+	.access_expires = 5,
+	.last_login = 6,
 };
 static const struct cache_record bob_2 = {
-	.refresh_token = "bob-refresh-2", .access_expires = 7, .last_login = 8, .last_online = 9,
+	.refresh_token = "bob-refresh-2",
+	.access_expires = 7,
+	.last_login = 8,
+	.last_online = 9,
 };
 static const struct cache_record carol_1 = {
-	.refresh_token = "carol-refresh-1", .access_expires = 10, .last_login = 11,
+	.refresh_token = "carol-refresh-1",
+	.access_expires = 10,
+	.last_login = 11,
 };
 static const struct cache_record carol_2 = {
-	.refresh_token = "carol-refresh-2", .access_expires = 12, .last_login = 13,
+	.refresh_token = "carol-refresh-2",
+	.access_expires = 12,
+	.last_login = 13,
 };
 static const struct cache_record dave_1 = {
-	.refresh_token = "dave-refresh-1", .access_expires = 14, .last_login = 15,
+	.refresh_token = "dave-refresh-1",
+	.access_expires = 14,
+	.last_login = 15,
 };
 
-#define USERS 4
+#define USERS	4
 #define CHOICES 4
 
 /* What a user's record may be: any of `choice` (NULL = no record).  A
@@ -343,8 +363,8 @@ same_record(const struct cache_record *a, const struct cache_record *b)
 static bool
 record_is_zero(const struct cache_record *r)
 {
-	return r->refresh_token == NULL && r->access_token == NULL && r->verifier == NULL &&
-	       r->access_expires == 0 && r->last_login == 0 && r->last_online == 0;
+	return r->refresh_token == NULL && r->access_token == NULL && r->verifier == NULL && r->access_expires == 0 &&
+	       r->last_login == 0 && r->last_online == 0;
 }
 
 static void
@@ -520,8 +540,7 @@ codec_sweep(struct sweep_stats *s)
 }
 
 static unsigned long
-cache_run(unsigned mask, unsigned always, unsigned long nth, unsigned long every, enum fi_effect effect,
-	  bool strict)
+cache_run(unsigned mask, unsigned always, unsigned long nth, unsigned long every, enum fi_effect effect, bool strict)
 {
 	struct expect e[USERS] = {
 		{ "alice", { &old_alice }, 1 },
@@ -599,8 +618,8 @@ cache_run(unsigned mask, unsigned always, unsigned long nth, unsigned long every
 		 * stays until that user's next store, which must clear it (rare
 		 * here: it takes two failures in one write; test_failed_cleanup
 		 * makes it happen on purpose). */
-		const char *const with_tmp[] = { "alice", "bob", "carol", "dave", ".alice.tmp", ".bob.tmp",
-						  ".carol.tmp", ".dave.tmp", NULL };
+		const char *const with_tmp[] = { "alice",    "bob",	   "carol",	"dave", ".alice.tmp",
+						 ".bob.tmp", ".carol.tmp", ".dave.tmp", NULL };
 		CHECK(dir_holds_only(dir, with_tmp));
 		CHECK(token_cache_open(dir, &c) == 0);
 		CHECK(token_cache_store(c, "alice", &new_alice) == 0);
@@ -660,8 +679,8 @@ static void
 report(const char *what, const struct sweep_stats *s)
 {
 	CHECK(s->injected >= s->clean_calls / 2);
-	printf("%s: %lu wrapped calls in the clean runs, %lu runs, %lu calls injected\n", what, s->clean_calls,
-	       s->runs, s->injected);
+	printf("%s: %lu wrapped calls in the clean runs, %lu runs, %lu calls injected\n", what, s->clean_calls, s->runs,
+	       s->injected);
 }
 
 /* --wrap reaches into the convenience libraries: a private_file_read

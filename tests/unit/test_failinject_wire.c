@@ -27,7 +27,7 @@
 #include "fr_wire.h"
 
 #define TIMEOUT_MS 5000
-#define FRAMES 5
+#define FRAMES	   5
 
 static struct fr_frame frames[FRAMES];
 static struct fr_msg expected[FRAMES];
@@ -105,8 +105,8 @@ msg_is_zero(const struct fr_msg *m)
  * reader must be reading meanwhile. */
 struct sender {
 	int fd;
-	int sent;		/* frames sent whole */
-	int result;		/* of the send that stopped it, or 0 */
+	int sent;   /* frames sent whole */
+	int result; /* of the send that stopped it, or 0 */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool go;
@@ -166,13 +166,13 @@ exchange(unsigned mask, unsigned long nth, unsigned long every, enum fi_effect e
 	CHECK(received <= s.sent);
 	CHECK(r != 0 && msg_is_zero(&got));
 	if (received < s.sent)
-		CHECK(r == FR_ERR_IO);	/* only an injected failure stops a whole frame */
+		CHECK(r == FR_ERR_IO); /* only an injected failure stops a whole frame */
 	else
 		CHECK(r == FR_ERR_CLOSED || r == FR_ERR_IO);
 	CHECK(s.result == 0 || s.result == FR_ERR_IO || s.result == FR_ERR_CLOSED);
 	if (s.result != 0 && s.result != FR_ERR_IO && s.result != FR_ERR_CLOSED)
-		fprintf(stderr, "send of frame %d: %s (nth %lu, every %lu, effect %d)\n", s.sent,
-			fr_strerror(s.result), nth, every, (int)effect);
+		fprintf(stderr, "send of frame %d: %s (nth %lu, every %lu, effect %d)\n", s.sent, fr_strerror(s.result),
+			nth, every, (int)effect);
 	if (must_arrive)
 		CHECK(s.sent == FRAMES && received == FRAMES && r == FR_ERR_CLOSED);
 	(void)close(sv[0]);
@@ -228,7 +228,7 @@ test_injector(void)
 	CHECK(fr_io_recv(sv[1], &got, TIMEOUT_MS) == 0);
 	fi_disarm();
 	fr_msg_wipe(&got);
-	CHECK(fi_calls() >= 3);		/* one send, two receives: inside fr_io.o */
+	CHECK(fi_calls() >= 3); /* one send, two receives: inside fr_io.o */
 	fi_arm(FI_WRITE, 1, 0, FI_FAIL);
 	CHECK(fr_io_send(sv[0], &frames[2], TIMEOUT_MS) == FR_ERR_IO);
 	fi_disarm();

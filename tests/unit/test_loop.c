@@ -12,8 +12,8 @@ struct probe {
 	struct loop *loop;
 	int fired;
 	int order;
-	int rearm;		/* re-arm for "now" this many more times */
-	struct probe *cancel;	/* cancel this one when fired */
+	int rearm;	      /* re-arm for "now" this many more times */
+	struct probe *cancel; /* cancel this one when fired */
 };
 
 static int sequence;
@@ -51,7 +51,7 @@ main(void)
 	/* One moved later, one cancelled, one re-armed twice to the same time. */
 	CHECK(loop_timer_set(loop, &p[3].t, now + 60) == 0);
 	loop_timer_cancel(loop, &p[4].t);
-	loop_timer_cancel(loop, &p[4].t);	/* twice is fine */
+	loop_timer_cancel(loop, &p[4].t); /* twice is fine */
 	CHECK(!loop_timer_armed(&p[4].t));
 	while (loop_now_ms() < now + 80)
 		CHECK(loop_run_once(loop, 100) == 0);

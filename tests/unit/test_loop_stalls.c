@@ -16,11 +16,11 @@
 
 struct slow_source {
 	struct loop_source src;
-	unsigned busy_ms;	/* how long its callback keeps the loop */
+	unsigned busy_ms; /* how long its callback keeps the loop */
 	unsigned calls;
 	struct loop *loop;
-	uint64_t read_inside;	/* a pass reading taken from inside the callback */
-	int read_after_ms;	/* >= 0: take it after that much of the pass */
+	uint64_t read_inside; /* a pass reading taken from inside the callback */
+	int read_after_ms;    /* >= 0: take it after that much of the pass */
 };
 
 static void

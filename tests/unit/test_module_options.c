@@ -23,8 +23,8 @@ main(void)
 	CHECK(opt.timeout_ms == 30000 && !opt.debug && !opt.fail_safe);
 	CHECK(opt.authtok_mode == FR_AUTHTOK_NONE);
 
-	const char *all[] = { "debug", "socket=/tmp/x.sock", "timeout=5", "try_first_pass",
-			      "helper_user=_freddy", "fail_mode=safe" };
+	const char *all[] = { "debug",		"socket=/tmp/x.sock",  "timeout=5",
+			      "try_first_pass", "helper_user=_freddy", "fail_mode=safe" };
 	CHECK(parse(6, all) == 0);
 	CHECK(opt.debug && opt.timeout_ms == 5000 && opt.authtok_mode == FR_AUTHTOK_TRY);
 	CHECK(strcmp(opt.socket_path, "/tmp/x.sock") == 0);

@@ -80,7 +80,7 @@ test_pure(void)
 	CHECK(decode("") == 0);
 	CHECK(decode("user:alice 3 1700000000\nuid:1000 1 1700000001\n") == 2);
 	CHECK(decode("from:alice/rhost=192.0.2.7 3 1700000000\n") == 1);
-	CHECK(decode("user:alice 3 1700000000") == FR_ERR_INVALID);	/* no newline */
+	CHECK(decode("user:alice 3 1700000000") == FR_ERR_INVALID); /* no newline */
 	CHECK(decode("user:alice 3\n") == FR_ERR_INVALID);
 	CHECK(decode("user:alice -3 1\n") == FR_ERR_INVALID);
 	CHECK(decode("user:alice 3 1 \n") == FR_ERR_INVALID);
@@ -103,7 +103,7 @@ test_memory(void)
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t) == 10);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t + 4) == 6);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t + 10) == 0);
-	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t - 100) == 10);	/* clock set back */
+	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t - 100) == 10); /* clock set back */
 	ratelimit_failure(rl, "user:alice", t + 10);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t + 10) == 20);
 	CHECK(ratelimit_wait(rl, "user:bob", &P2_10, t) == 0);
@@ -147,12 +147,12 @@ test_reservations(void)
 		CHECK(ratelimit_reserve(rl, "user:bob", &p, t) == 0);
 		ratelimit_commit_failure(rl, "user:bob", t);
 	}
-	CHECK(ratelimit_wait(rl, "user:bob", &p, t) == 0);	/* 4 < 5 */
+	CHECK(ratelimit_wait(rl, "user:bob", &p, t) == 0); /* 4 < 5 */
 	/* A success while another attempt is in flight keeps that one counted. */
 	CHECK(ratelimit_reserve(rl, "user:bob", &p, t) == 0);
-	CHECK(ratelimit_reserve(rl, "user:bob", &p, t) == 2);	/* 4 + 1 in flight */
+	CHECK(ratelimit_reserve(rl, "user:bob", &p, t) == 2); /* 4 + 1 in flight */
 	ratelimit_success(rl, "user:bob", t);
-	CHECK(ratelimit_reserve(rl, "user:bob", &p, t) == 0);	/* 0 + 1 in flight */
+	CHECK(ratelimit_reserve(rl, "user:bob", &p, t) == 0); /* 0 + 1 in flight */
 	ratelimit_free(rl);
 }
 
@@ -216,10 +216,9 @@ test_persisted(void)
 	CHECK(ratelimit_open(NULL, dfd, w, 2, 10, &rl) == FR_OK);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t + 1) == 10);
 	CHECK(ratelimit_wait(rl, "uid:1000", &(struct ratelimit_policy){ 1, 10, 3600 }, t + 1) == 10);
-	CHECK(ratelimit_wait(rl, "from:alice/rhost=192.0.2.7", &(struct ratelimit_policy){ 1, 10, 3600 },
-			     t + 1) == 10);
+	CHECK(ratelimit_wait(rl, "from:alice/rhost=192.0.2.7", &(struct ratelimit_policy){ 1, 10, 3600 }, t + 1) == 10);
 	ratelimit_success(rl, "user:alice", t + 2);
-	ratelimit_free(rl);		/* saves on the way out */
+	ratelimit_free(rl); /* saves on the way out */
 	CHECK(state_writer_flush(w) == FR_OK);
 	CHECK(ratelimit_open(NULL, dfd, w, 2, 10, &rl) == FR_OK);
 	CHECK(ratelimit_wait(rl, "user:alice", &P2_10, t + 2) == 0);

@@ -25,16 +25,20 @@ main(void)
 	CHECK(strcmp(clean("a\nb", FR_TEXT_ALLOW_NEWLINE), "a\nb") == 0);
 	CHECK(strcmp(clean("tab\there", 0), "tab here") == 0);
 	CHECK(strcmp(clean("del\x7f", 0), "del?") == 0);
-	CHECK(strcmp(clean("caf\xc3\xa9", 0), "caf\xc3\xa9") == 0);	/* UTF-8 kept */
-	CHECK(strcmp(clean("csi\xc2\x9b", 0), "csi??") == 0);		/* C1 CSI refused */
+	CHECK(strcmp(clean("caf\xc3\xa9", 0), "caf\xc3\xa9") == 0); /* UTF-8 kept */
+	CHECK(strcmp(clean("csi\xc2\x9b", 0), "csi??") == 0);	    /* C1 CSI refused */
 	CHECK(strcmp(clean("bad\xff", 0), "bad?") == 0);
-	CHECK(strcmp(clean("over\xc0\xaf", 0), "over??") == 0);	/* overlong */
-	CHECK(strcmp(clean("sur\xed\xa0\x80", 0), "sur???") == 0);	/* surrogate */
+	CHECK(strcmp(clean("over\xc0\xaf", 0), "over??") == 0);	   /* overlong */
+	CHECK(strcmp(clean("sur\xed\xa0\x80", 0), "sur???") == 0); /* surrogate */
 	/* Invisible format characters are dropped: RLO (U+202E), LRI..PDI
 	 * (U+2066, U+2069), LS/PS (U+2028, U+2029), ZWSP (U+200B), ZWJ
 	 * (U+200D), BOM (U+FEFF), a tag character (U+E0041). */
 	CHECK(strcmp(clean("moc.\xe2\x80\xaelive", 0), "moc.live") == 0);
-	CHECK(strcmp(clean("a\xe2\x81\xa6" "b\xe2\x81\xa9" "c", 0), "abc") == 0);
+	CHECK(strcmp(clean("a\xe2\x81\xa6"
+			   "b\xe2\x81\xa9"
+			   "c",
+			   0),
+		     "abc") == 0);
 	CHECK(strcmp(clean("line\xe2\x80\xa8two\xe2\x80\xa9", FR_TEXT_ALLOW_NEWLINE), "linetwo") == 0);
 	CHECK(strcmp(clean("zero\xe2\x80\x8bwidth\xe2\x80\x8d\xef\xbb\xbf", 0), "zerowidth") == 0);
 	CHECK(strcmp(clean("tag\xf3\xa0\x81\x81", 0), "tag") == 0);

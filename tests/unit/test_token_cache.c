@@ -15,8 +15,9 @@
 static void
 test_codec(void)
 {
-	struct cache_record in = { .refresh_token = "r.t", .access_token = "a.t",
-				   .access_expires = 1700000000, .last_login = 1690000000 };
+	struct cache_record in = {
+		.refresh_token = "r.t", .access_token = "a.t", .access_expires = 1700000000, .last_login = 1690000000
+	};
 	struct cache_record out;
 	char *text = NULL;
 	size_t len = 0;
@@ -181,7 +182,7 @@ test_batches(void)
 		CHECK(unlink(path) == 0);
 	}
 	token_cache_close(cache);
-	CHECK(rmdir(dir) == 0);	/* fails if a temporary file was left */
+	CHECK(rmdir(dir) == 0); /* fails if a temporary file was left */
 }
 
 int

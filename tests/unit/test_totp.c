@@ -23,17 +23,16 @@ static void
 test_find(void)
 {
 	struct totp_entry e;
-	const char *file =
-		"# pam_oath users file\n"
-		"HOTP alice - 00112233445566778899\n"
-		"HOTP/T30 bob - " RFC_HEX "\n"
-		"HOTP/T60/8\tcarol\t-\t" RFC_HEX "\t0\t123456\t2026-01-01T00:00:00L\n"
-		"HOTP/T30 dave 1234 " RFC_HEX "\n"
-		"HOTP/T bobby - 3132\n"
-		"HOTP/T30 bob - ffff\n"
-		"HOTP/T30/9 erin - " RFC_HEX "\n"
-		"HOTP/T30 frank - 31323\n"
-		"HOTP/T30 gina - zz\n";
+	const char *file = "# pam_oath users file\n"
+			   "HOTP alice - 00112233445566778899\n"
+			   "HOTP/T30 bob - " RFC_HEX "\n"
+			   "HOTP/T60/8\tcarol\t-\t" RFC_HEX "\t0\t123456\t2026-01-01T00:00:00L\n"
+			   "HOTP/T30 dave 1234 " RFC_HEX "\n"
+			   "HOTP/T bobby - 3132\n"
+			   "HOTP/T30 bob - ffff\n"
+			   "HOTP/T30/9 erin - " RFC_HEX "\n"
+			   "HOTP/T30 frank - 31323\n"
+			   "HOTP/T30 gina - zz\n";
 
 	CHECK(totp_users_find(P(file), "bob", 30, 6, &e) == 0);
 	CHECK(e.step == 30 && e.digits == 6 && e.secret_len == 20 && memcmp(e.secret, "1234567890", 10) == 0);
@@ -131,11 +130,10 @@ test_verify(void)
 	CHECK(totp_verify(&empty, "287082", 59, 1, &counter) == FR_ERR_INVALID);
 }
 
-
 /* What auth/totp_step.c does with a code: verify it, then record its step. */
 static int
-verify_and_record(struct totp_replay *rs, const struct totp_entry *e, const char *code, time_t now,
-		  unsigned window, const char *user)
+verify_and_record(struct totp_replay *rs, const struct totp_entry *e, const char *code, time_t now, unsigned window,
+		  const char *user)
 {
 	uint64_t step = 0;
 	int r = totp_verify(e, code, now, window, &step);

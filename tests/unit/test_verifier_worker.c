@@ -134,7 +134,7 @@ test_checks(struct loop *loop, struct verifier_worker *w)
 	CHECK(verifier_check_start(w, NULL, PASSWORD, 0, on_checked, &decoy, &job) == 0);
 	wait_for_check(loop, &decoy);
 	CHECK(decoy.calls == 1 && !decoy.match);
-	CHECK(now_ms() - t0 >= 2);	/* yescrypt, not a string compare */
+	CHECK(now_ms() - t0 >= 2); /* yescrypt, not a string compare */
 	free(v);
 }
 
@@ -201,7 +201,7 @@ main(void)
 	/* Handed off after it is done: written at once. */
 	store_record(cache, "bob", 2000);
 	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
-	usleep(500000);		/* far longer than one hash */
+	usleep(500000); /* far longer than one hash */
 	verifier_job_hand_off(&job, "bob", 2000);
 	v = stored_verifier(cache, "bob");
 	CHECK(v != NULL && verifier_check(v, PASSWORD));
@@ -233,7 +233,7 @@ main(void)
 	CHECK(verifier_job_start(w, PASSWORD, 0, &job) == 0);
 	usleep(500000);
 	verifier_job_cancel(&job);
-	verifier_job_cancel(&job);	/* a second cancel is harmless */
+	verifier_job_cancel(&job); /* a second cancel is harmless */
 
 	test_checks(loop, w);
 	test_limits(loop, w);

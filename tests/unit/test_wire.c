@@ -196,9 +196,21 @@ wiped(const char *secret)
 	return msg.present == 0 && msg.type == 0;
 }
 
-static void put_nothing(struct fr_frame *f) { (void)f; }
-static void put_code(struct fr_frame *f) { fr_frame_put_str(f, FR_TAG_CODE, "492039"); }
-static void put_user(struct fr_frame *f) { fr_frame_put_str(f, FR_TAG_USER, "alice"); }
+static void
+put_nothing(struct fr_frame *f)
+{
+	(void)f;
+}
+static void
+put_code(struct fr_frame *f)
+{
+	fr_frame_put_str(f, FR_TAG_CODE, "492039");
+}
+static void
+put_user(struct fr_frame *f)
+{
+	fr_frame_put_str(f, FR_TAG_USER, "alice");
+}
 
 static void
 test_selfservice_requests(void)
@@ -206,7 +218,9 @@ test_selfservice_requests(void)
 	/* The 2FA and API key requests name no user: the helper takes the
 	 * caller's own account from SO_PEERCRED, so a USER tag is refused. */
 	static const enum fr_msg_type bare[] = {
-		FR_MSG_TWOFA_STATUS_GET, FR_MSG_TWOFA_SETUP, FR_MSG_APIKEY_LIST,
+		FR_MSG_TWOFA_STATUS_GET,
+		FR_MSG_TWOFA_SETUP,
+		FR_MSG_APIKEY_LIST,
 	};
 	for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
 		CHECK(encode_decode(bare[i], put_nothing) == 0);
@@ -297,7 +311,7 @@ test_selfservice_replies(void)
 	fr_frame_init(&frame, FR_MSG_APIKEY_ENTRY);
 	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_def456");
 	CHECK(fr_frame_finish(&frame) == 0 && decode_frame() == 0);
-	CHECK(fr_msg_str(&msg, FR_TAG_LAST_USED) == NULL);	/* never used */
+	CHECK(fr_msg_str(&msg, FR_TAG_LAST_USED) == NULL); /* never used */
 	fr_frame_init(&frame, FR_MSG_APIKEY_ENTRY);
 	fr_frame_put_str(&frame, FR_TAG_KEY_ID, "key_def456");
 	fr_frame_put_str(&frame, FR_TAG_KEY_NAME, "Staging Key");
@@ -362,7 +376,10 @@ test_passwd_begin(void)
 
 	/* Each required tag is required. */
 	static const enum fr_tag required[] = {
-		FR_TAG_USER, FR_TAG_SERVICE, FR_TAG_CALLER_UID, FR_TAG_CHAUTHTOK_FLAGS,
+		FR_TAG_USER,
+		FR_TAG_SERVICE,
+		FR_TAG_CALLER_UID,
+		FR_TAG_CHAUTHTOK_FLAGS,
 	};
 	for (size_t skip = 0; skip < 4; skip++) {
 		fr_frame_init(&frame, FR_MSG_PASSWD_BEGIN);
@@ -372,8 +389,8 @@ test_passwd_begin(void)
 			if (required[i] == FR_TAG_USER || required[i] == FR_TAG_SERVICE)
 				fr_frame_put_str(&frame, required[i], "x");
 			else
-				fr_frame_put_u32(&frame, required[i], required[i] == FR_TAG_CALLER_UID ?
-						 0 : FR_CHAUTHTOK_PRELIM);
+				fr_frame_put_u32(&frame, required[i],
+						 required[i] == FR_TAG_CALLER_UID ? 0 : FR_CHAUTHTOK_PRELIM);
 		}
 		CHECK(fr_frame_finish(&frame) == FR_ERR_INVALID);
 	}
@@ -387,8 +404,9 @@ test_old_messages_unchanged(void)
 {
 	/* An AUTH_BEGIN of an older module, byte for byte, still decodes;
 	 * the new tags are not allowed in it. */
-	const uint8_t old_auth[] = { 1, FR_MSG_AUTH_BEGIN, FR_TAG_USER, 0, 1, 'a', FR_TAG_SERVICE, 0, 3,
-				     's', 's', 'h' };
+	const uint8_t old_auth[] = {
+		1, FR_MSG_AUTH_BEGIN, FR_TAG_USER, 0, 1, 'a', FR_TAG_SERVICE, 0, 3, 's', 's', 'h'
+	};
 	CHECK(fr_msg_decode(old_auth, sizeof(old_auth), &msg) == 0);
 	CHECK(msg.type == FR_MSG_AUTH_BEGIN && strcmp(fr_msg_str(&msg, FR_TAG_SERVICE), "ssh") == 0);
 	fr_frame_init(&frame, FR_MSG_AUTH_BEGIN);
