@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "fr_error.h"
-#include "api/api_parse.h"
+#include "api/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

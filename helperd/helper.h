@@ -19,6 +19,7 @@ struct refresh_table;
 struct offline_guard;
 struct ratelimit;
 struct verifier_worker;
+struct job_pool;
 struct state_writer;
 struct caller_quota;
 struct api_health;
@@ -37,6 +38,7 @@ struct helper {
 	struct offline_guard *offline;	   /* auth/offline.c */
 	struct ratelimit *ratelimit;	   /* failure budgets (auth/access.c) */
 	struct verifier_worker *verifiers; /* yescrypt off the loop */
+	struct job_pool *nss;		   /* account lookups off the loop (requests/table.c) */
 	struct caller_quota *quota;	   /* what each non-root uid holds */
 	struct state_writer *state_writer; /* rate-limit and replay files, written behind */
 	struct totp_replay *totp_replay;   /* used TOTP steps */

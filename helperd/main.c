@@ -26,6 +26,7 @@
 #include "api/health.h"
 #include "api/api_key.h"
 #include "core/caller_quota.h"
+#include "core/job_pool.h"
 #include "fr_error.h"
 #include "helper.h"
 #include "api/http.h"
@@ -43,6 +44,19 @@
 #include "auth/refresh.h"
 #include "store/totp_replay.h"
 #include "crypto/verifier_worker.h"
+
+/* The account lookups of requests (requests/table.c): NSS waits on the
+ * network (LDAP, SSSD), so more threads than cores.  Non-root callers'
+ * lookups run on two of them at most, so that sshd, sudo and su always
+ * have two a local user cannot hold with names that are slow to look up;
+ * a non-root uid may have as many queued as it may have logins. */
+static const struct job_pool_limits nss_limits = {
+	.threads = 4,
+	.nonroot_threads = 2,
+	.per_uid = 4,
+	.queue_max = 256,
+	.name = "freddy-nss",
+};
 
 #define SHUTDOWN_GRACE_MS   10000
 #define SD_LISTEN_FDS_START 3
@@ -244,7 +258,8 @@ run(struct daemon_state *d, int foreground)
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
-	if ((r = verifier_worker_new(h->loop, login_verifier_ready, h, &h->verifiers)) != 0) {
+	if ((r = verifier_worker_new(h->loop, login_verifier_ready, h, &h->verifiers)) != 0 ||
+	    (r = job_pool_new(h->loop, &nss_limits, &h->nss)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
@@ -312,6 +327,8 @@ teardown(struct daemon_state *d)
 	 * before the cache its hand-offs write to. */
 	verifier_worker_free(h->verifiers);
 	h->verifiers = NULL;
+	job_pool_free(h->nss); /* the requests waiting on it went with their connections */
+	h->nss = NULL;
 	token_cache_close(h->cache);
 	/* The table's last save goes through the writer, which then stops. */
 	ratelimit_free(h->ratelimit);

@@ -122,7 +122,7 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 	}
 	v->account = *rq->account;
 	const char *name = v->account.name;
-	if ((r = accounts_in_groups(cfg->allowed_groups, name)) != 0) {
+	if ((r = rq->groups_result) != 0) {
 		if (r == FR_ERR_PERMISSION) {
 			log_auth(LOG_INFO,
 				 "%s is not in allowed_groups; leaving the decision to the rest "

@@ -27,6 +27,9 @@ struct access_request {
 	const struct local_account *account;
 	uid_t caller_uid;
 	const char *rhost, *ruser, *tty;
+	/* The account against allowed_groups, looked up off the loop with
+	 * the account (accounts_in_groups): FR_OK when the setting is empty. */
+	int groups_result;
 };
 
 /* The failure budget one login spends: a non-root caller's "uid:N" or a

@@ -7,7 +7,8 @@
  * tokens.  When the login is faster than the hash, the verifier is written
  * into the user's cache record once it is ready.  The thread also checks a
  * password against a cached verifier for cached re-authentication, and
- * reports back through the loop.
+ * reports back through the loop.  The threads, the root-first queue and
+ * the per-uid share are core/job_pool.h's.
  */
 #ifndef VERIFIER_WORKER_H
 #define VERIFIER_WORKER_H
@@ -27,8 +28,8 @@ typedef void (*verifier_ready_fn)(void *ctx, const char *user, long long last_lo
 
 /* The worker thread and the eventfd through which it reports to `loop`. */
 int verifier_worker_new(struct loop *loop, verifier_ready_fn ready, void *ready_ctx, struct verifier_worker **out);
-/* Stops the thread; jobs not yet handed back are dropped, their passwords
- * wiped. */
+/* Stops the threads; jobs not yet reported to the loop are dropped, their
+ * passwords wiped. */
 void verifier_worker_free(struct verifier_worker *w);
 
 /* Start making the verifier of `password` (copied; the copy is wiped once
@@ -39,7 +40,8 @@ void verifier_worker_free(struct verifier_worker *w);
  * while others wait.  0 and *job, or an FR_ERR code. */
 int verifier_job_start(struct verifier_worker *w, const char *password, uid_t caller, struct verifier_job **job);
 /* The verifier if it is ready ("$y$…", the caller frees it, and the job is
- * gone: *job is set to NULL), or NULL while it is still being made. */
+ * gone: *job is set to NULL), or NULL while it is still being made (ready
+ * means reported on the loop: a pass after the thread finished). */
 char *verifier_job_take(struct verifier_job **job);
 /* The owner will not wait: once ready, the verifier goes to the worker's
  * `ready` callback with `user` and `last_login`.  *job is set to NULL. */

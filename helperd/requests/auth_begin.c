@@ -142,6 +142,7 @@ request_auth_begin(struct request *rq)
 		.rhost = lrq.rhost,
 		.ruser = lrq.ruser,
 		.tty = lrq.tty,
+		.groups_result = rq->groups_result,
 	};
 	struct access_verdict verdict;
 	access_gate(h, &arq, &verdict);

@@ -7,11 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/job_pool.h"
 #include "core/log.h"
 #include "fr_error.h"
 #include "hostlib/user_name.h"
 #include "requests/table.h"
 #include "store/ratelimit.h"
+#include "transport/refusal_log.h"
 
 struct request_def {
 	enum fr_msg_type type;
@@ -47,23 +49,60 @@ requests_reply_done(struct conn *c, enum fr_result result, const char *text)
 		conn_finish(c);
 }
 
+/*
+ * The caller rules that need the account database (CALLER_SELF,
+ * CALLER_ACCOUNT) look it up on the NSS threads (h->nss): getpwnam_r and
+ * getgrouplist can wait on a network NSS for seconds, and the loop serves
+ * every other login meanwhile.  The request waits in a `lookup`, with a
+ * copy of its message, and is dispatched from the loop once it is done.
+ */
+struct lookup {
+	struct helper *h;
+	struct conn *conn;
+	const struct request_def *def;
+	struct conn_peer peer;
+	struct fr_msg msg; /* may hold a secret (AUTHTOK): wiped */
+	struct pool_job *job;
+	char *allowed_groups; /* the setting when the request came */
+	/* Found on the thread. */
+	int account_result;
+	struct local_account account;
+	int groups_result;
+};
+
+static void
+lookup_free(struct lookup *lk)
+{
+	fr_msg_wipe(&lk->msg);
+	free(lk->allowed_groups);
+	free(lk);
+}
+
+/* On an NSS thread: nothing here touches the helper's state. */
+static void
+lookup_run(void *arg)
+{
+	struct lookup *lk = arg;
+
+	if (lk->def->who == CALLER_SELF)
+		lk->account_result = accounts_by_uid(lk->peer.uid, &lk->account);
+	else
+		lk->account_result = accounts_by_name(fr_msg_str(&lk->msg, FR_TAG_USER), &lk->account);
+	lk->groups_result = FR_OK;
+	if (lk->account_result == FR_OK && lk->allowed_groups != NULL)
+		lk->groups_result = accounts_in_groups(lk->allowed_groups, lk->account.name);
+}
+
 /* CALLER_ACCOUNT: the named account must be the caller's own unless the
  * caller is root (the rule unix_chkpwd follows).  False: refused. */
 static bool
-account_allowed(const struct request_def *def, struct request *rq)
+account_allowed(const struct request_def *def, struct request *rq, int lookup_result)
 {
 	uid_t caller = rq->peer.uid;
 
-	rq->name = fr_msg_str(rq->msg, FR_TAG_USER);
-	if (!user_name_valid(rq->name)) {
-		log_auth(LOG_NOTICE, "refusing %s for an invalid user name", def->what);
-		requests_reply_done(rq->conn, FR_RESULT_USER_UNKNOWN, NULL);
-		return false;
-	}
-	int r = accounts_by_name(rq->name, &rq->account);
-	rq->has_account = r == FR_OK;
-	if (r != FR_OK && r != FR_ERR_NOT_FOUND) {
-		log_err("cannot look up user %s: %s", rq->name, fr_strerror(r));
+	rq->has_account = lookup_result == FR_OK;
+	if (lookup_result != FR_OK && lookup_result != FR_ERR_NOT_FOUND) {
+		log_err("cannot look up user %s: %s", rq->name, fr_strerror(lookup_result));
 		requests_reply_done(rq->conn, FR_RESULT_AUTHINFO_UNAVAIL, NULL);
 		return false;
 	}
@@ -83,11 +122,94 @@ account_allowed(const struct request_def *def, struct request *rq)
 	return false;
 }
 
+/* On the loop, the lookup done: the caller rule, then the handler. */
+static void
+lookup_done(void *arg)
+{
+	struct lookup *lk = arg;
+	struct request rq = {
+		.h = lk->h,
+		.conn = lk->conn,
+		.msg = &lk->msg,
+		.peer = lk->peer,
+		.account = lk->account,
+		.groups_result = lk->groups_result,
+	};
+
+	conn_set_handler(lk->conn, NULL, NULL);
+	if (lk->def->who == CALLER_SELF) {
+		if (lk->account_result != FR_OK) {
+			requests_reply_done(lk->conn, FR_RESULT_NOT_FOUND, "Your uid has no user name");
+			lookup_free(lk);
+			return;
+		}
+		rq.has_account = true;
+		rq.name = rq.account.name;
+	} else {
+		rq.name = fr_msg_str(&lk->msg, FR_TAG_USER);
+		if (!account_allowed(lk->def, &rq, lk->account_result)) {
+			lookup_free(lk);
+			return;
+		}
+	}
+	lk->def->handle(&rq);
+	lookup_free(lk);
+}
+
+static void
+lookup_discard(void *arg)
+{
+	lookup_free(arg);
+}
+
+static const struct pool_job_fns lookup_fns = { lookup_run, lookup_done, lookup_discard };
+
+/* The client left while its lookup ran: the result is not wanted. */
+static void
+lookup_abort(void *obj)
+{
+	struct lookup *lk = obj;
+
+	job_pool_cancel(&lk->job);
+}
+
+static const struct conn_handler lookup_handler = { NULL, lookup_abort };
+
+static void
+start_lookup(const struct request_def *def, struct request *rq)
+{
+	struct lookup *lk = calloc(1, sizeof(*lk));
+	const char *groups = rq->h->cfg->allowed_groups;
+
+	if (lk == NULL || (groups != NULL && (lk->allowed_groups = strdup(groups)) == NULL)) {
+		free(lk);
+		requests_reply_done(rq->conn, FR_RESULT_SYSTEM_ERR, NULL);
+		return;
+	}
+	lk->h = rq->h;
+	lk->conn = rq->conn;
+	lk->def = def;
+	lk->peer = rq->peer;
+	lk->msg = *rq->msg;
+	int r = job_pool_submit(rq->h->nss, rq->peer.uid, &lookup_fns, lk, &lk->job);
+	if (r != FR_OK) {
+		lookup_free(lk);
+		if (r == FR_ERR_TOO_LARGE) {
+			server_note_refusal(rq->h->server, REFUSED_UID_LOOKUPS, rq->peer.uid);
+			requests_reply_done(rq->conn, FR_RESULT_BUSY, NULL);
+		} else {
+			requests_reply_done(rq->conn, FR_RESULT_SYSTEM_ERR, NULL);
+		}
+		return;
+	}
+	conn_set_handler(rq->conn, &lookup_handler, lk);
+}
+
 bool
 requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 {
 	const struct request_def *def = NULL;
-	struct request rq = { .h = helper, .conn = c, .msg = msg, .peer = *conn_peer(c) };
+	struct request rq = { .h = helper, .conn = c, .msg = msg, .peer = *conn_peer(c), .groups_result = FR_OK };
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (table[i].type == msg->type)
@@ -100,17 +222,16 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 	case CALLER_ANYONE:
 		break;
 	case CALLER_SELF:
-		if (accounts_by_uid(rq.peer.uid, &rq.account) != FR_OK) {
-			requests_reply_done(c, FR_RESULT_NOT_FOUND, "Your uid has no user name");
+		start_lookup(def, &rq);
+		return true;
+	case CALLER_ACCOUNT:
+		if (!user_name_valid(fr_msg_str(msg, FR_TAG_USER))) {
+			log_auth(LOG_NOTICE, "refusing %s for an invalid user name", def->what);
+			requests_reply_done(c, FR_RESULT_USER_UNKNOWN, NULL);
 			return true;
 		}
-		rq.has_account = true;
-		rq.name = rq.account.name;
-		break;
-	case CALLER_ACCOUNT:
-		if (!account_allowed(def, &rq))
-			return true;
-		break;
+		start_lookup(def, &rq);
+		return true;
 	case CALLER_ROOT:
 		if (rq.peer.uid != 0) {
 			log_auth(LOG_NOTICE, "uid %u may not use %s", (unsigned)rq.peer.uid,

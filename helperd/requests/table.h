@@ -33,6 +33,9 @@ struct request {
 	bool has_account;
 	struct local_account account;
 	const char *name;
+	/* The account against allowed_groups (accounts_in_groups), looked up
+	 * with it: FR_OK when the setting is empty. */
+	int groups_result;
 };
 
 /* The transport's on_request (server.h): the handler the table names,

@@ -10,6 +10,7 @@
 static const char *const kind_text[REFUSAL_KINDS] = {
 	[REFUSED_UID_CONNECTIONS] = "refused (uid at max_clients_per_uid)",
 	[REFUSED_UID_LOGINS] = "logins refused (uid at max_logins_per_uid)",
+	[REFUSED_UID_LOOKUPS] = "requests refused (uid at its share of the account lookups)",
 	[REFUSED_NONROOT_FULL] = "refused (non-root callers at their share of max_clients)",
 	[REFUSED_FULL] = "refused (max_clients, all busy)",
 	[EVICTED_IDLE] = "idle dropped to make room",

@@ -17,6 +17,7 @@
 enum refusal_kind {
 	REFUSED_UID_CONNECTIONS, /* a non-root uid at max_clients_per_uid */
 	REFUSED_UID_LOGINS,	 /* a non-root uid at max_logins_per_uid */
+	REFUSED_UID_LOOKUPS,	 /* a non-root uid at its share of the account lookups */
 	REFUSED_NONROOT_FULL,	 /* non-root callers at max_clients - reserved_root_clients */
 	REFUSED_FULL,		 /* max_clients, nothing could make room */
 	EVICTED_IDLE,		 /* a connection without a request made room */

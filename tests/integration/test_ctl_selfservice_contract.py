@@ -6,6 +6,7 @@ terminal would interpret, and exit as freddyctl(1) says.  The helper's
 side is tested against the real helper in test_selfservice_*.py."""
 
 import os
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -160,7 +161,11 @@ class TwoFactor(CtlContract):
     def terminal(self, command):
         """freddyctl in a pseudo-terminal, then `stty -a` in the same one."""
         script = "trap : INT; %s; echo rc=$?; stty -a" % command
-        return pexpect.spawn("sh", ["-c", script], encoding="utf-8", timeout=20)
+        # A test run started in the background (`make check &`) inherits
+        # SIGINT ignored, and a shell cannot trap or reset what it was
+        # given ignored: the terminal gets the default back first.
+        return pexpect.spawn("sh", ["-c", script], encoding="utf-8", timeout=20,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def test_terminal_echo_off_and_restored(self):
         self.serve(*self.enable_replies(["aaaa-bbbb-cccc"]))

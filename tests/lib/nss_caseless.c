@@ -4,6 +4,10 @@
  * "alice" in $NSS_CASELESS_PASSWD and answers with its canonical name.
  * Loaded through nss_wrapper (NSS_WRAPPER_MODULE_SO_PATH, prefix
  * "caseless"); nothing of the system's NSS is touched.
+ *
+ * It can also be a slow directory, as LDAP is when its server is far or
+ * down: a name lookup of a user whose name starts with $NSS_CASELESS_SLOW
+ * takes $NSS_CASELESS_SLOW_MS milliseconds.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 enum nss_status _nss_caseless_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *err);
 enum nss_status _nss_caseless_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, int *err);
@@ -78,6 +83,14 @@ lookup(const char *name, int by_uid, uid_t uid, struct passwd *pw, char *buf, si
 enum nss_status
 _nss_caseless_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *err)
 {
+	const char *slow = getenv("NSS_CASELESS_SLOW"), *ms = getenv("NSS_CASELESS_SLOW_MS");
+
+	if (slow != NULL && slow[0] != '\0' && ms != NULL && strncasecmp(name, slow, strlen(slow)) == 0) {
+		long wait = strtol(ms, NULL, 10);
+		struct timespec ts = { wait / 1000, (wait % 1000) * 1000000 };
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
 	return lookup(name, 0, 0, pw, buf, len, err);
 }
 
