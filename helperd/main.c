@@ -238,7 +238,7 @@ run(struct daemon_state *d, int foreground)
 		return EX_OSERR;
 	}
 	if ((r = loop_new(&h->loop)) != 0 || (r = setup_signals(d)) != 0 || (r = sessions_new(&h->sessions)) != 0 ||
-	    (r = refresh_table_new(&h->refreshes)) != 0 || (r = offline_guard_new(&h->offline)) != 0 ||
+	    (r = refresh_table_new(&h->refreshes)) != 0 || (r = offline_guard_new(h->loop, &h->offline)) != 0 ||
 	    (r = caller_quota_new(&h->quota)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
@@ -312,8 +312,6 @@ teardown(struct daemon_state *d)
 	h->server = NULL;
 	refresh_table_free(h->refreshes);
 	h->refreshes = NULL;
-	offline_guard_free(h->offline);
-	h->offline = NULL;
 	api_health_free(h->health);
 	h->health = NULL;
 	http_client_free(h->http);
@@ -323,6 +321,10 @@ teardown(struct daemon_state *d)
 		if (loop_run_once(h->loop, 0) != 0)
 			log_warn("final event pass failed");
 	}
+	/* After that pass: the logins it released cancelled their offline
+	 * checks, and its kick has run. */
+	offline_guard_free(h->offline);
+	h->offline = NULL;
 	/* After every login is gone (their jobs cancelled or handed off), and
 	 * before the cache its hand-offs write to. */
 	verifier_worker_free(h->verifiers);

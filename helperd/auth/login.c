@@ -26,6 +26,7 @@ enum login_state {
 	SENDING,	/* a request of the profile's is in flight */
 	ASK_PROFILE,	/* the profile's prompt is out (a code) */
 	ASK_TOTP,	/* the local TOTP prompt is out, tokens held */
+	OFFLINE_CHECK,	/* auth/offline.c is checking the password */
 	ASK_OFFLINE,	/* auth/offline.c's TOTP prompt is out */
 	ASK_NO_ACCOUNT, /* a decoy password prompt (no local account) */
 	OVER,
@@ -49,6 +50,7 @@ struct login {
 	bool cached_tried;    /* cached re-authentication: at most once */
 	bool login_in_flight; /* the request in flight carries the password */
 	struct cached_attempt *cached;
+	struct offline_attempt *offline;
 	struct verifier_job *verifier_job; /* yescrypt of the password the API accepted */
 	struct http_xfer *xfer;
 	unsigned wrong_codes;
@@ -164,6 +166,7 @@ end(struct login *lg)
 		lg->xfer = NULL;
 	}
 	cached_auth_cancel(lg->h, &lg->cached);
+	offline_login_cancel(lg->h, &lg->offline);
 	verifier_job_cancel(&lg->verifier_job);
 	secret_free(lg->password);
 	lg->password = NULL;
@@ -566,6 +569,13 @@ offline_act(struct login *lg, const struct offline_verdict *v)
 	login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
 }
 
+/* The offline password check is done (auth/offline.h). */
+static void
+offline_checked(void *ctx, const struct offline_verdict *verdict)
+{
+	offline_act(ctx, verdict);
+}
+
 /* The password request did not reach the API.  Offline login, when there
  * is an outage that has lasted offline_after (api_health.h).  DOCS
  * SILENT: only a transport failure (refused, DNS, timeout) opens the
@@ -587,14 +597,16 @@ try_offline(struct login *lg, const struct http_response *resp)
 		return false;
 	}
 	struct offline_verdict verdict;
-	offline_login_try(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost }, lg->password, &lg->totp,
-			  &verdict);
-	if (verdict.kind == OFFLINE_NOT_APPLICABLE)
-		return false;
-	if (verdict.kind == OFFLINE_ASK_CODE) {
+	struct offline_login who = { lg->user, lg->service, lg->rhost, lg->caller };
+	if (offline_login_start(lg->h, &who, lg->password, &lg->totp, offline_checked, lg, &lg->offline, &verdict)) {
+		/* The attempt has its own copy. */
 		secret_free(lg->password);
 		lg->password = NULL;
+		set_state(lg, OFFLINE_CHECK);
+		return true;
 	}
+	if (verdict.kind == OFFLINE_NOT_APPLICABLE)
+		return false;
 	offline_act(lg, &verdict);
 	return true;
 }
@@ -709,8 +721,8 @@ login_answer(struct login *lg, const char *text)
 		return;
 	case ASK_OFFLINE: {
 		struct offline_verdict verdict;
-		offline_login_code(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost }, &lg->totp, text,
-				   &verdict);
+		offline_login_code(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost, lg->caller },
+				   &lg->totp, text, &verdict);
 		offline_act(lg, &verdict);
 		return;
 	}
@@ -718,6 +730,7 @@ login_answer(struct login *lg, const char *text)
 		login_finish(lg, FR_RESULT_AUTH_ERR, "Invalid user name or password");
 		return;
 	case CACHED_AUTH:
+	case OFFLINE_CHECK:
 	case SENDING:
 	case OVER:
 		break;

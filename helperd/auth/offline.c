@@ -12,29 +12,41 @@
 #include "auth/offline.h"
 #include "auth/totp_step.h"
 #include "store/token_cache.h"
-#include "crypto/verifier.h"
+#include "core/loop.h"
+#include "core/secret.h"
+#include "crypto/verifier_worker.h"
+#include "hostlib/user_name.h"
 
 /* Users with failures (or a used TOTP step) are remembered; the table is
  * capped so that a flood of names cannot grow it without bound. */
 #define OFFLINE_TRACKED_MAX 4096
 
+struct offline_attempt;
+
 struct offline_user {
 	struct offline_user *next;
 	char *user;
 	unsigned failures;
-	int64_t blocked_until; /* unix time */
+	int64_t blocked_until;		  /* unix time */
+	struct offline_attempt *checking; /* the one password check of this user */
+	struct offline_attempt *waiting;  /* the next ones, in order */
 };
 
 struct offline_guard {
 	struct offline_user *users;
 	unsigned count;
+	struct loop *loop;
+	struct loop_deferred kick; /* starts waiting checks, after the call that queued them */
+	bool kick_queued;
 };
 
 int
-offline_guard_new(struct offline_guard **out)
+offline_guard_new(struct loop *loop, struct offline_guard **out)
 {
-	*out = calloc(1, sizeof(**out));
-	return *out != NULL ? FR_OK : FR_ERR_NOMEM;
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return FR_ERR_NOMEM;
+	(*out)->loop = loop;
+	return FR_OK;
 }
 
 void
@@ -48,6 +60,8 @@ offline_guard_free(struct offline_guard *g)
 		free(u->user);
 		free(u);
 	}
+	/* Called after the last loop pass: no kick is queued, and every login
+	 * (so every attempt) is gone. */
 	free(g);
 }
 
@@ -130,45 +144,50 @@ offline_succeed(struct helper *h, const struct offline_login *who, const char *h
 	verdict(out, OFFLINE_SUCCEEDED, info, "Offline login: Freddy could not be reached");
 }
 
-void
-offline_login_try(struct helper *h, const struct offline_login *who, const char *password, struct totp_entry *entry,
-		  struct offline_verdict *out)
-{
-	const struct config *cfg = h->cfg;
-	struct cache_record rec;
-	int64_t now = (int64_t)time(NULL);
-	char text[OFFLINE_TEXT_MAX];
+/* One offline password check: waiting for the user's previous one, or on
+ * the verifier threads. */
+struct offline_attempt {
+	struct offline_attempt *next; /* the user's waiting attempts */
+	struct helper *h;
+	struct offline_user *u;
+	char user[USER_NAME_MAX + 1];
+	char service[128], rhost[256];
+	uid_t caller;
+	char *password; /* secret */
+	char *verifier; /* the cached one, taken when the attempt started */
+	struct totp_entry *entry;
+	struct verifier_job *job;
+	offline_done_fn done;
+	void *ctx;
+	struct offline_attempt **owner;
+};
 
-	verdict(out, OFFLINE_NOT_APPLICABLE, NULL, NULL);
-	if (!cfg->offline_login || password == NULL)
-		return;
-	if (token_cache_load(h->cache, who->user, &rec) != 0)
-		return;
-	bool recent = rec.verifier != NULL && rec.last_online > 0 && rec.last_online <= now + 300 &&
-		      now - rec.last_online <= (int64_t)cfg->offline_days * 86400;
-	if (!recent) {
-		log_auth(LOG_NOTICE, "offline login not possible for %s: no online login within %u days", who->user,
-			 cfg->offline_days);
-		cache_record_wipe(&rec);
-		return;
-	}
-	struct offline_user *u = guard_find(h->offline, who->user, false);
-	if (u != NULL && u->blocked_until > now) {
-		cache_record_wipe(&rec);
-		log_auth(LOG_NOTICE, "offline login for %s refused: %u failures, delay running", who->user,
-			 u->failures);
-		snprintf(text, sizeof(text), "Too many failed offline logins, try again in %lld seconds",
-			 (long long)(u->blocked_until - now));
-		verdict(out, OFFLINE_DELAYED, NULL, text);
-		return;
-	}
-	bool match = verifier_check(rec.verifier, password);
-	cache_record_wipe(&rec);
-	if (!match) {
-		offline_fail(h, who, "wrong password", out);
-		return;
-	}
-	int r = totp_step_load(h, "offline", who->user, entry);
+static void
+attempt_free(struct offline_attempt *a)
+{
+	secret_free(a->password);
+	free(a->verifier);
+	free(a);
+}
+
+static struct offline_login
+who_of(const struct offline_attempt *a)
+{
+	return (struct offline_login){ .user = a->user, .service = a->service, .rhost = a->rhost, .caller = a->caller };
+}
+
+static void check_next(struct offline_user *u);
+static void schedule_kick(struct offline_guard *g);
+
+/* After the password matched: the second factor decides what is asked. */
+static void
+after_password(struct offline_attempt *a, struct offline_verdict *out)
+{
+	struct helper *h = a->h;
+	const struct config *cfg = h->cfg;
+	struct offline_login who = who_of(a);
+	int r = totp_step_load(h, "offline", a->user, a->entry);
+
 	if (r != 0 && r != FR_ERR_NOT_FOUND) {
 		/* An unreadable users file must not turn into "no TOTP needed". */
 		verdict(out, OFFLINE_UNAVAILABLE, NULL, "offline login: the TOTP users file cannot be used");
@@ -181,17 +200,209 @@ offline_login_try(struct helper *h, const struct offline_login *who, const char 
 		log_auth(LOG_NOTICE,
 			 "offline login for %s refused: no TOTP secret in %s, and "
 			 "offline_password_only is off",
-			 who->user, cfg->totp_users_file);
+			 a->user, cfg->totp_users_file);
 		verdict(out, OFFLINE_UNAVAILABLE, NULL, "offline login needs a local TOTP secret");
 		return;
 	}
 	if (r == FR_ERR_NOT_FOUND) {
-		offline_succeed(h, who, "password verifier only (offline_password_only)",
+		offline_succeed(h, &who, "password verifier only (offline_password_only)",
 				"Freddy is unreachable: offline login with your password.", out);
 		return;
 	}
 	verdict(out, OFFLINE_ASK_CODE, "Freddy is unreachable: offline login.", NULL);
 	snprintf(out->prompt, sizeof(out->prompt), "Authenticator code (offline login): ");
+}
+
+/* The user's check is over (counted, if it failed): its owner is told, and
+ * the user's next waiting attempt may start. */
+static void
+conclude(struct offline_attempt *a, const struct offline_verdict *v)
+{
+	struct offline_user *u = a->u;
+	offline_done_fn done = a->done;
+	void *ctx = a->ctx;
+
+	*a->owner = NULL;
+	u->checking = NULL;
+	attempt_free(a);
+	done(ctx, v);
+	check_next(u);
+}
+
+/* A delay that started while an attempt waited applies to it too. */
+static bool
+delayed(struct offline_user *u, struct offline_verdict *out)
+{
+	int64_t now = (int64_t)time(NULL);
+	char text[OFFLINE_TEXT_MAX];
+
+	if (u->blocked_until <= now)
+		return false;
+	log_auth(LOG_NOTICE, "offline login for %s refused: %u failures, delay running", u->user, u->failures);
+	snprintf(text, sizeof(text), "Too many failed offline logins, try again in %lld seconds",
+		 (long long)(u->blocked_until - now));
+	verdict(out, OFFLINE_DELAYED, NULL, text);
+	return true;
+}
+
+static void
+on_checked(void *ctx, bool match)
+{
+	struct offline_attempt *a = ctx;
+	struct offline_login who = who_of(a);
+	struct offline_verdict v;
+
+	a->job = NULL;
+	if (match)
+		after_password(a, &v);
+	else
+		offline_fail(a->h, &who, "wrong password", &v);
+	conclude(a, &v);
+}
+
+/* Start `a`'s check now: it is its user's only one. */
+static void
+check_now(struct offline_attempt *a)
+{
+	struct offline_verdict v;
+
+	a->u->checking = a;
+	if (delayed(a->u, &v)) {
+		conclude(a, &v);
+		return;
+	}
+	/* yescrypt, on the verifier threads, root callers first: on the loop,
+	 * every other login would wait 13 ms a guess. */
+	int r = verifier_check_start(a->h->verifiers, a->verifier, a->password, a->caller, on_checked, a, &a->job);
+	if (r != FR_OK) {
+		log_auth(LOG_NOTICE, "offline login for %s not checked: %s", a->user, fr_strerror(r));
+		verdict(&v, OFFLINE_UNAVAILABLE, NULL, "offline login: the password check was declined");
+		conclude(a, &v);
+	}
+}
+
+static void
+check_next(struct offline_user *u)
+{
+	struct offline_attempt *a = u->waiting;
+
+	if (a == NULL || u->checking != NULL)
+		return;
+	u->waiting = a->next;
+	a->next = NULL;
+	check_now(a);
+}
+
+static void
+kick(void *arg)
+{
+	struct offline_guard *g = arg;
+
+	g->kick_queued = false;
+	for (struct offline_user *u = g->users; u != NULL; u = u->next)
+		check_next(u);
+}
+
+/* From the loop, never from inside the call that queued an attempt: its
+ * verdict must not reach the login before offline_login_start returns. */
+static void
+schedule_kick(struct offline_guard *g)
+{
+	if (g->kick_queued)
+		return;
+	g->kick_queued = true;
+	loop_defer(g->loop, &g->kick, kick, g);
+}
+
+bool
+offline_login_start(struct helper *h, const struct offline_login *who, const char *password, struct totp_entry *entry,
+		    offline_done_fn done, void *ctx, struct offline_attempt **attempt,
+		    struct offline_verdict *now_verdict)
+{
+	const struct config *cfg = h->cfg;
+	struct cache_record rec;
+	int64_t now = (int64_t)time(NULL);
+
+	*attempt = NULL;
+	verdict(now_verdict, OFFLINE_NOT_APPLICABLE, NULL, NULL);
+	if (!cfg->offline_login || password == NULL || strlen(who->user) > USER_NAME_MAX)
+		return false;
+	if (token_cache_load(h->cache, who->user, &rec) != 0)
+		return false;
+	bool recent = rec.verifier != NULL && rec.last_online > 0 && rec.last_online <= now + 300 &&
+		      now - rec.last_online <= (int64_t)cfg->offline_days * 86400;
+	if (!recent) {
+		log_auth(LOG_NOTICE, "offline login not possible for %s: no online login within %u days", who->user,
+			 cfg->offline_days);
+		cache_record_wipe(&rec);
+		return false;
+	}
+	struct offline_user *u = guard_find(h->offline, who->user, true);
+	if (u == NULL) {
+		cache_record_wipe(&rec);
+		log_auth(LOG_WARNING, "offline login for %s refused: failure table full", who->user);
+		verdict(now_verdict, OFFLINE_REFUSED, NULL, "Offline login failed");
+		return false;
+	}
+	if (delayed(u, now_verdict)) {
+		cache_record_wipe(&rec);
+		return false;
+	}
+	struct offline_attempt *a = calloc(1, sizeof(*a));
+	if (a == NULL || (a->password = secret_strdup(password)) == NULL ||
+	    (a->verifier = strdup(rec.verifier)) == NULL) {
+		cache_record_wipe(&rec);
+		if (a != NULL)
+			attempt_free(a);
+		verdict(now_verdict, OFFLINE_ERROR, NULL, NULL);
+		return false;
+	}
+	cache_record_wipe(&rec);
+	a->h = h;
+	a->u = u;
+	memcpy(a->user, who->user, strlen(who->user) + 1);
+	snprintf(a->service, sizeof(a->service), "%s", who->service);
+	snprintf(a->rhost, sizeof(a->rhost), "%s", who->rhost != NULL ? who->rhost : "-");
+	a->caller = who->caller;
+	a->entry = entry;
+	a->done = done;
+	a->ctx = ctx;
+	a->owner = attempt;
+	*attempt = a;
+	/* One check per user at a time: parallel guesses wait for the one
+	 * before them to be counted, so that they cannot all pass the
+	 * failure counter together. */
+	struct offline_attempt **tail = &u->waiting;
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = a;
+	schedule_kick(h->offline);
+	return true;
+}
+
+void
+offline_login_cancel(struct helper *h, struct offline_attempt **attempt)
+{
+	struct offline_attempt *a = *attempt;
+
+	if (a == NULL)
+		return;
+	*attempt = NULL;
+	struct offline_user *u = a->u;
+	if (u->checking == a) {
+		verifier_job_cancel(&a->job);
+		u->checking = NULL;
+		attempt_free(a);
+		schedule_kick(h->offline); /* the user's next attempt */
+		return;
+	}
+	for (struct offline_attempt **p = &u->waiting; *p != NULL; p = &(*p)->next) {
+		if (*p == a) {
+			*p = a->next;
+			break;
+		}
+	}
+	attempt_free(a);
 }
 
 void

@@ -10,7 +10,9 @@
 #ifndef OFFLINE_H
 #define OFFLINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "crypto/totp.h"
 #include "helper.h"
@@ -27,12 +29,14 @@ struct offline_guard;
  * failures (0 below max_failures). */
 int64_t offline_delay_after(unsigned max_failures, unsigned failures);
 
-int offline_guard_new(struct offline_guard **out);
+struct loop;
+int offline_guard_new(struct loop *loop, struct offline_guard **out);
 void offline_guard_free(struct offline_guard *g);
 
 /* The login being decided. */
 struct offline_login {
 	const char *user, *service, *rhost;
+	uid_t caller; /* whose share of the verifier threads the check uses */
 };
 
 enum offline_kind {
@@ -52,11 +56,23 @@ struct offline_verdict {
 	char text[OFFLINE_TEXT_MAX];
 };
 
+struct offline_attempt;
+typedef void (*offline_done_fn)(void *ctx, const struct offline_verdict *verdict);
+
 /* The API is down (an outage, api/health.h) while checking `password`.
- * For OFFLINE_ASK_CODE, `entry` holds the user's TOTP entry for
- * offline_login_code (the caller wipes it). */
-void offline_login_try(struct helper *h, const struct offline_login *who, const char *password,
-		       struct totp_entry *entry, struct offline_verdict *out);
+ * False: decided at once, *now_verdict says what (NOT_APPLICABLE,
+ * DELAYED, REFUSED, ERROR).  True: the password is checked against the
+ * cached verifier on the verifier threads, one check per user at a time
+ * (parallel guesses wait for the one before them to be counted); `done`
+ * runs later from the loop, never from inside this call, and *attempt is
+ * NULL again by then.  For OFFLINE_ASK_CODE, `entry` (which must live
+ * until then) holds the user's TOTP entry for offline_login_code (the
+ * caller wipes it). */
+bool offline_login_start(struct helper *h, const struct offline_login *who, const char *password,
+			 struct totp_entry *entry, offline_done_fn done, void *ctx, struct offline_attempt **attempt,
+			 struct offline_verdict *now_verdict);
+/* The login is going away; NULL is fine; `done` will not run. */
+void offline_login_cancel(struct helper *h, struct offline_attempt **attempt);
 /* The answer to the offline code prompt: SUCCEEDED or REFUSED. */
 void offline_login_code(struct helper *h, const struct offline_login *who, const struct totp_entry *entry,
 			const char *code, struct offline_verdict *out);

@@ -269,7 +269,7 @@ env_open(struct env *e, const char *conf)
 	CHECK(verifier_worker_new(h->loop, login_verifier_ready, h, &h->verifiers) == 0);
 	CHECK(ratelimit_open(NULL, -1, NULL, 3, 2, &h->ratelimit) == 0);
 	CHECK(refresh_table_new(&h->refreshes) == 0);
-	CHECK(offline_guard_new(&h->offline) == 0);
+	CHECK(offline_guard_new(h->loop, &h->offline) == 0);
 	CHECK(sessions_new(&h->sessions) == 0);
 	CHECK(caller_quota_new(&h->quota) == 0);
 	CHECK(api_health_new(h->loop, NULL, &h->health) == 0);
@@ -319,6 +319,16 @@ request_waiting(struct env *e, void *arg)
 {
 	(void)arg;
 	return e->fake.pending != NULL;
+}
+
+/* The person was asked something new, or the login ended. */
+static bool
+person_moved(struct env *e, void *arg)
+{
+	const struct person *p = arg;
+
+	(void)e;
+	return p->finished || strcmp(p->last_prompt, "Password: ") != 0;
 }
 
 static bool
@@ -573,6 +583,7 @@ test_offline(const char *conf, const char *login_path, const char *login_ok, boo
 	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
 	fail_next(&e.fake, HTTP_UNREACHABLE);
+	pump_until(&e, person_moved, &p); /* the password is checked on a verifier thread */
 	CHECK(!p.finished && strcmp(p.last_prompt, "Authenticator code (offline login): ") == 0);
 	CHECK(strstr(p.said, "Freddy is unreachable: offline login.") != NULL);
 	login_answer(lg, "000000");
@@ -580,10 +591,59 @@ test_offline(const char *conf, const char *login_path, const char *login_ok, boo
 	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
 	fail_next(&e.fake, HTTP_UNREACHABLE);
+	pump_until(&e, person_moved, &p);
 	totp_code(code, 1); /* the online login may have used this step's */
 	login_answer(lg, code);
 	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
 	CHECK(strcmp(p.text, "Offline login: Freddy could not be reached") == 0);
+	env_close(&e);
+}
+
+/* Offline password checks of one user run one at a time: a guess waits
+ * until the one before it is counted, so that parallel guesses cannot all
+ * pass the failure counter together.  With offline_max_failures = 1 the
+ * second of two simultaneous wrong passwords meets the delay the first
+ * started, and is never hashed. */
+static void
+test_offline_serialised(void)
+{
+	struct env e;
+	struct person p1, p2;
+
+	env_open(&e, "api = jwt\noffline_login = yes\noffline_after = 1\noffline_max_failures = 1\n"
+		     "offline_password_only = yes\nrate_limit_failures = 100\n");
+	struct login *lg = begin(&e, &p1, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	answer(&e.fake, "POST", "/auth/login", 200, FREDDY_TOKENS);
+	CHECK(p1.finished && p1.result == FR_RESULT_SUCCESS);
+	pump_until(&e, has_verifier, "bob");
+	/* The outage starts, and lasts offline_after. */
+	lg = begin(&e, &p1, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(p1.finished && p1.result == FR_RESULT_AUTHINFO_UNAVAIL);
+	sleep(1);
+	usleep(200000);
+	/* A login abandoned while its check runs: cancelled, and not counted
+	 * (the first of the two below is still only a failure, not a delay). */
+	lg = begin(&e, &p1, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Wrong-0");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	login_abandon(lg);
+	for (int i = 0; i < 20; i++)
+		CHECK(loop_run_once(e.h.loop, 10) == 0);
+	CHECK(!p1.finished);
+	struct login *first = begin(&e, &p1, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	struct login *second = begin(&e, &p2, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(first, "Wrong-1");
+	login_answer(second, "Wrong-2");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(!p1.finished && !p2.finished); /* checked on the verifier threads */
+	pump_until(&e, person_moved, &p2);
+	CHECK(p1.finished && p1.result == FR_RESULT_AUTH_ERR && strcmp(p1.text, "Offline login failed") == 0);
+	CHECK(p2.finished && p2.result == FR_RESULT_MAXTRIES &&
+	      strncmp(p2.text, "Too many failed offline logins", 30) == 0);
 	env_close(&e);
 }
 
@@ -792,6 +852,7 @@ main(void)
 	test_freddy();
 	test_abandoned("", "alice", "Correct-Horse-1");
 	test_offline("", "/auth/login", FREDDY_LOGIN_OK, true);
+	test_offline_serialised();
 	test_freddy_totp();
 	test_aius();
 	test_jwt();
