@@ -332,7 +332,7 @@ exchange_end(struct exchange *ex, struct fr_frame *frame)
 int
 module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *opt, int flags)
 {
-	struct exchange ex = { .pamh = pamh, .opt = opt, .fd = -1, .silent = (flags & PAM_SILENT) != 0 };
+	struct exchange ex = { .pamh = pamh, .opt = opt, .fd = -1, .silent = ((unsigned)flags & PAM_SILENT) != 0 };
 	struct fr_frame *frame = NULL;
 	const char *user = NULL;
 	const void *authtok = NULL;
@@ -364,9 +364,11 @@ module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *op
 static uint32_t
 chauthtok_flags(int flags)
 {
-	uint32_t f = (flags & PAM_UPDATE_AUTHTOK) ? FR_CHAUTHTOK_UPDATE : FR_CHAUTHTOK_PRELIM;
+	/* libpam's flags are an int; its constants unsigned. */
+	unsigned bits = (unsigned)flags;
+	uint32_t f = (bits & PAM_UPDATE_AUTHTOK) ? FR_CHAUTHTOK_UPDATE : FR_CHAUTHTOK_PRELIM;
 
-	if (flags & PAM_CHANGE_EXPIRED_AUTHTOK)
+	if (bits & PAM_CHANGE_EXPIRED_AUTHTOK)
 		f |= FR_CHAUTHTOK_EXPIRED_ONLY;
 	return f;
 }
@@ -374,7 +376,7 @@ chauthtok_flags(int flags)
 int
 module_exchange_chauthtok(pam_handle_t *pamh, const struct module_options *opt, int flags)
 {
-	struct exchange ex = { .pamh = pamh, .opt = opt, .fd = -1, .silent = (flags & PAM_SILENT) != 0 };
+	struct exchange ex = { .pamh = pamh, .opt = opt, .fd = -1, .silent = ((unsigned)flags & PAM_SILENT) != 0 };
 	struct fr_frame *frame = NULL;
 	const char *user = NULL;
 	int result;

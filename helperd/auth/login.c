@@ -189,8 +189,9 @@ log_outcome(const struct login *lg, enum fr_result result, const char *text)
 		fr_text_sanitize(why, sizeof(why), text, strlen(text), 0);
 	log_auth(result == FR_RESULT_SUCCESS ? LOG_INFO : LOG_NOTICE,
 		 "%s: %s for user=%s service=%s rhost=%s tty=%s caller_uid=%u (%lld ms)%s%s", login_profile_name(lg),
-		 fr_result_name(result), lg->user, lg->service, lg->rhost ? lg->rhost : "-", lg->tty ? lg->tty : "-",
-		 (unsigned)lg->caller, (long long)(loop_now_ms() - lg->started_ms), why[0] ? ": " : "", why);
+		 fr_result_name((int)result), lg->user, lg->service, lg->rhost ? lg->rhost : "-",
+		 lg->tty ? lg->tty : "-", (unsigned)lg->caller, (long long)(loop_now_ms() - lg->started_ms),
+		 why[0] ? ": " : "", why);
 }
 
 static void

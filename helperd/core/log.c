@@ -31,12 +31,15 @@ log_debug_enabled(void)
 	return log_debug_on;
 }
 
+static void log_v(int facility_priority, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_v(int facility_priority, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[1024];
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	(void)vsnprintf(line, sizeof(line), fmt, ap); /* a longer line is cut, never overrun */
 	syslog(facility_priority, "%s%s", prefix, line);
 	if (log_to_stderr) {
 		struct timespec ts;

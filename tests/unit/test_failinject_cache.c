@@ -476,7 +476,8 @@ each_visit(void *ctx, const char *user, const struct cache_record *rec)
 			return 0;
 		}
 	}
-	CHECK(!"token_cache_each named a user nobody stored");
+	fprintf(stderr, "token_cache_each named %s, whom nobody stored\n", user);
+	CHECK(0);
 	return 0;
 }
 
