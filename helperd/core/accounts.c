@@ -30,6 +30,20 @@ first_size(int which)
 	return hint > 0 && hint < NSS_BUF_MAX ? (size_t)hint : 4096;
 }
 
+/* After one getpw*_r/getgr*_r call that returned `rc` with a buffer of
+ * *size: true to try again with a larger one (ERANGE), else the verdict
+ * in *result (FR_OK when `found`). */
+static bool
+retry_larger(int rc, bool found, size_t *size, int *result)
+{
+	if (rc == ERANGE && *size < NSS_BUF_MAX) {
+		*size *= 2;
+		return true;
+	}
+	*result = rc != 0 && !not_found_errno(rc) ? FR_ERR_IO : found ? FR_OK : FR_ERR_NOT_FOUND;
+	return false;
+}
+
 /* One passwd lookup by name (user != NULL) or by uid, grown on ERANGE. */
 static int
 passwd_lookup(const char *user, uid_t uid, struct local_account *out)
@@ -51,13 +65,9 @@ passwd_lookup(const char *user, uid_t uid, struct local_account *out)
 			memcpy(out->name, pw.pw_name, strlen(pw.pw_name) + 1);
 		}
 		free(buf);
-		if (rc == ERANGE && size < NSS_BUF_MAX) {
-			size *= 2;
-			continue;
-		}
-		if (rc != 0 && !not_found_errno(rc))
-			return FR_ERR_IO;
-		return usable ? FR_OK : FR_ERR_NOT_FOUND;
+		int result;
+		if (!retry_larger(rc, usable, &size, &result))
+			return result;
 	}
 }
 
@@ -91,13 +101,9 @@ accounts_group_id(const char *group, gid_t *gid)
 		if (rc == 0 && res != NULL)
 			*gid = gr.gr_gid;
 		free(buf);
-		if (rc == ERANGE && size < NSS_BUF_MAX) {
-			size *= 2;
-			continue;
-		}
-		if (rc != 0 && !not_found_errno(rc))
-			return FR_ERR_IO;
-		return rc == 0 && res != NULL ? FR_OK : FR_ERR_NOT_FOUND;
+		int result;
+		if (!retry_larger(rc, rc == 0 && res != NULL, &size, &result))
+			return result;
 	}
 }
 
