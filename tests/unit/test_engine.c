@@ -51,6 +51,7 @@ struct fake_xfer {
 	char path[PROFILE_PATH_MAX];
 	char *body;
 	char bearer[256];
+	char cookie[256];
 	bool api_key;
 	http_done_fn done;
 	void *ctx;
@@ -74,6 +75,7 @@ fake_start(void *impl, const struct http_request *req, http_done_fn done, void *
 	snprintf(x->path, sizeof(x->path), "%s", req->path);
 	x->body = req->body != NULL ? strndup(req->body, req->body_len) : NULL;
 	snprintf(x->bearer, sizeof(x->bearer), "%s", req->bearer != NULL ? req->bearer : "");
+	snprintf(x->cookie, sizeof(x->cookie), "%s", req->cookie != NULL ? req->cookie : "");
 	x->api_key = req->api_key;
 	x->done = done;
 	x->ctx = ctx;
@@ -639,20 +641,152 @@ test_freddy_totp(void)
 	env_close(&e);
 }
 
-/* ---- AIUS: the server's own 2FA ---------------------------------------------- */
+/* ---- AIUS: the server's own 2FA, and a durable token ------------------------ */
 
 #define AIUS_CHALLENGE "{\"requires_2fa\": true, \"challenge_token\": \"ch-1\"}"
 #define AIUS_SESSION   "{\"user\": {}, \"message\": \"ok\", \"session_token\": \"st-1\"}"
+#define AIUS_MINTED(t) "{\"token\": \"" t "\", \"token_name\": \"x\", \"client_id\": \"c\", \"created_at\": \"t\"}"
+#define AIUS_REVOKED   "{\"detail\": {\"code\": \"INVALID_TOKEN\", \"message\": \"invalid token\"}}"
+
+static bool
+cached_access_token(struct env *e, const char *user)
+{
+	struct cache_record rec;
+	bool has = false;
+
+	if (token_cache_load(e->h.cache, user, &rec) == 0) {
+		has = rec.access_token != NULL || rec.access_expires != 0;
+		cache_record_wipe(&rec);
+	}
+	return has;
+}
+
+static bool
+cached_any(struct env *e, const char *user)
+{
+	struct cache_record rec;
+
+	if (token_cache_load(e->h.cache, user, &rec) != 0)
+		return false;
+	cache_record_wipe(&rec);
+	return true;
+}
+
+/* The mint after a login: the session in the cookie, the host's name in
+ * the token's name. */
+static void
+answer_mint(struct env *e, const char *session, long status, const char *body)
+{
+	char host[256], cookie[300], name[300];
+	struct fake_xfer *x = e->fake.pending;
+
+	CHECK(x != NULL);
+	if (x == NULL)
+		return;
+	CHECK(gethostname(host, sizeof(host)) == 0);
+	snprintf(cookie, sizeof(cookie), "__Host-aius_session=%s", session);
+	snprintf(name, sizeof(name), "pam_freddy %s", host);
+	CHECK(strcmp(x->cookie, cookie) == 0 && x->bearer[0] == '\0');
+	CHECK(strcmp(body_member(x, "token_name"), name) == 0);
+	answer(&e->fake, "POST", "/v1/tokens", status, body);
+}
+
+static void
+answer_status(struct env *e, const char *bearer, long status, const char *body)
+{
+	struct fake_xfer *x = e->fake.pending;
+
+	CHECK(x != NULL && strcmp(x->bearer, bearer) == 0 && x->body == NULL && x->cookie[0] == '\0');
+	answer(&e->fake, "GET", "/v1/2fa/status", status, body);
+}
+
+/* carol has no 2FA at AIUS: the password alone gives a session. */
+static struct login *
+aius_password_login(struct env *e, struct person *p, const char *user)
+{
+	struct login *lg = begin(e, p, user, 2003, NULL, FR_AUTHTOK_NONE);
+
+	login_answer(lg, "Carol-Pass-3");
+	pump_until(e, request_waiting, NULL);
+	answer(&e->fake, "POST", "/v1/login", 200, AIUS_SESSION);
+	return lg;
+}
+
+/* One durable token per user, kept while it works. */
+static void
+test_aius_durable(void)
+{
+	struct env e;
+	struct person p;
+	struct login *lg;
+
+	env_open(&e, "api = aius\nrate_limit_failures = 100\n");
+	/* No record: minted; cached as the record's refresh token, with no
+	 * access token and no expiry. */
+	aius_password_login(&e, &p, "carol");
+	CHECK(!p.finished);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_T1"));
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	CHECK(cached_refresh_token(&e, "carol", "aius_T1") && !cached_access_token(&e, "carol"));
+	/* A record: checked with the token as bearer, kept, nothing minted. */
+	aius_password_login(&e, &p, "carol");
+	answer_status(&e, "aius_T1", 200, "{\"enabled\": false}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && e.fake.pending == NULL);
+	CHECK(cached_refresh_token(&e, "carol", "aius_T1"));
+	/* The API cannot tell: kept, and nothing minted on a guess. */
+	aius_password_login(&e, &p, "carol");
+	answer_status(&e, "aius_T1", 503, "");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && e.fake.pending == NULL);
+	CHECK(cached_refresh_token(&e, "carol", "aius_T1"));
+	/* Refused: a new one. */
+	aius_password_login(&e, &p, "carol");
+	answer_status(&e, "aius_T1", 401, AIUS_REVOKED);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_T2"));
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && cached_refresh_token(&e, "carol", "aius_T2"));
+	/* Refused, and the mint fails: the login succeeds, the refused token
+	 * is dropped, nothing new is cached. */
+	aius_password_login(&e, &p, "carol");
+	answer_status(&e, "aius_T2", 401, AIUS_REVOKED);
+	answer_mint(&e, "st-1", 500, "");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && !cached_any(&e, "carol"));
+	/* A mint reply without a usable token (not aius_, a bad type, a
+	 * refusal): success, nothing cached. */
+	const char *bad[] = { AIUS_MINTED("notaius_x"), "{\"token\": 5}", AIUS_MINTED("aius_a b") };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		aius_password_login(&e, &p, "carol");
+		answer_mint(&e, "st-1", 200, bad[i]);
+		CHECK(p.finished && p.result == FR_RESULT_SUCCESS && !cached_any(&e, "carol"));
+	}
+	aius_password_login(&e, &p, "carol");
+	answer_mint(&e, "st-1", 401, "{\"detail\": {\"code\": \"INVALID_SESSION\", \"message\": \"x\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && !cached_any(&e, "carol"));
+	/* A session that is no token is a broken reply: it never reaches a
+	 * cookie. */
+	lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
+	answer(&e.fake, "POST", "/v1/login", 200, "{\"session_token\": \"st;x=1\"}");
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL && e.fake.pending == NULL);
+	/* Abandoned while minting: the mint is cancelled, nothing cached. */
+	unsigned cancelled = e.fake.cancelled;
+	lg = aius_password_login(&e, &p, "carol");
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->path, "/v1/tokens") == 0);
+	login_abandon(lg);
+	CHECK(e.fake.pending == NULL && e.fake.cancelled == cancelled + 1 && !p.finished);
+	CHECK(!cached_any(&e, "carol"));
+	env_close(&e);
+}
 
 static void
 test_aius(void)
 {
 	struct env e;
 	struct person p;
+	char code[16];
 
 	env_open(&e, "api = aius\ncached_auth_timeout = 600\noffline_login = yes\noffline_after = 1\n"
 		     "rate_limit_failures = 100\n");
-	/* The good login: password, then the authenticator's code at AIUS. */
+	/* The good login: password, then the authenticator's code at AIUS,
+	 * then the durable token. */
 	struct login *lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
 	pump_until(&e, request_waiting, NULL); /* the cached path's decoy hash first */
@@ -663,10 +797,43 @@ test_aius(void)
 	CHECK(strcmp(body_member(e.fake.pending, "code"), "123456") == 0);
 	CHECK(strcmp(body_member(e.fake.pending, "challenge_token"), "ch-1") == 0);
 	answer(&e.fake, "POST", "/v1/2fa/login", 200, AIUS_SESSION);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_B1"));
 	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
-	/* Nothing cached: the next login is a full one (no cached path). */
+	pump_until(&e, has_verifier, "bob");
+	CHECK(has_verifier(&e, "bob"));
+	/* Cached re-authentication: the durable token is checked right then,
+	 * and the code is skipped. */
 	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	answer_status(&e, "aius_B1", 200, "{\"enabled\": true}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && p.prompts == 1);
+	/* A revoked token: dropped, and the full login runs (not a refusal). */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	answer_status(&e, "aius_B1", 401, AIUS_REVOKED);
+	CHECK(!p.finished && !cached_any(&e, "bob"));
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	CHECK(strcmp(p.last_prompt, "Authenticator or recovery code: ") == 0);
+	login_answer(lg, "654321");
+	answer(&e.fake, "POST", "/v1/2fa/login", 200, AIUS_SESSION);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_B2"));
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && cached_refresh_token(&e, "bob", "aius_B2"));
+	pump_until(&e, has_verifier, "bob");
+	/* The check cannot be made: the full login, the token kept. */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	fail_next(&e.fake, HTTP_TLS_FAILED);
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	CHECK(!p.finished && cached_refresh_token(&e, "bob", "aius_B2"));
+	login_abandon(lg);
+	/* Wrong codes, with carol, who has nothing cached. */
+	lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
 	pump_until(&e, request_waiting, NULL);
 	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
 	for (int i = 0; i < 3; i++) {
@@ -676,8 +843,8 @@ test_aius(void)
 	}
 	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
 	/* An expired challenge ends the login at once. */
-	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
-	login_answer(lg, "Bob-Pass-2");
+	lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
 	pump_until(&e, request_waiting, NULL);
 	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
 	login_answer(lg, "123456");
@@ -686,22 +853,35 @@ test_aius(void)
 	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR &&
 	      strcmp(p.text, "The login has expired, please start again") == 0);
 	/* 429 */
-	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
-	login_answer(lg, "Bob-Pass-2");
+	lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
 	pump_until(&e, request_waiting, NULL);
 	answer(&e.fake, "POST", "/v1/login", 429, "{\"detail\": {\"code\": \"RATE_LIMITED\", \"message\": \"slow\"}}");
 	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
 	/* Unreachable, even in an outage: without a cached login there is no
 	 * offline one. */
 	for (int i = 0; i < 2; i++) {
-		lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
-		login_answer(lg, "Bob-Pass-2");
+		lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+		login_answer(lg, "Carol-Pass-3");
 		pump_until(&e, request_waiting, NULL);
 		fail_next(&e.fake, HTTP_UNREACHABLE);
 		CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL);
 		sleep(1);
 		usleep(200000);
 	}
+	/* bob's cached login in the same outage: offline, with his local TOTP
+	 * code (the cached path's check meets the outage first). */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	CHECK(strcmp(e.fake.pending->path, "/v1/2fa/status") == 0);
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	pump_until(&e, request_waiting, NULL);
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(!p.finished && strcmp(p.last_prompt, "Authenticator code (offline login): ") == 0);
+	totp_now(code);
+	login_answer(lg, code);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
 	env_close(&e);
 	test_abandoned("api = aius\n", "carol", "Carol-Pass-3");
 }
@@ -794,6 +974,7 @@ main(void)
 	test_offline("", "/auth/login", FREDDY_LOGIN_OK, true);
 	test_freddy_totp();
 	test_aius();
+	test_aius_durable();
 	test_jwt();
 	test_no_profile_state_leaks();
 	return check_finish("test_engine");
