@@ -32,6 +32,13 @@ static const struct request_def table[] = {
 	{ FR_MSG_STATUS_GET, CALLER_ANYONE, NULL, NULL, request_status_get },
 	{ FR_MSG_CACHE_LIST, CALLER_ROOT, NULL, NULL, request_cache_list },
 	{ FR_MSG_CACHE_FORGET, CALLER_ROOT, NULL, NULL, request_cache_forget },
+	{ FR_MSG_TWOFA_STATUS_GET, CALLER_SELF, NULL, NULL, request_twofa_status },
+	{ FR_MSG_TWOFA_SETUP, CALLER_SELF, NULL, NULL, request_twofa_setup },
+	{ FR_MSG_TWOFA_ENABLE, CALLER_SELF, NULL, NULL, request_twofa_enable },
+	{ FR_MSG_TWOFA_DISABLE, CALLER_SELF, NULL, NULL, request_twofa_disable },
+	{ FR_MSG_APIKEY_CREATE, CALLER_SELF, NULL, NULL, request_apikey_create },
+	{ FR_MSG_APIKEY_LIST, CALLER_SELF, NULL, NULL, request_apikey_list },
+	{ FR_MSG_APIKEY_DELETE, CALLER_SELF, NULL, NULL, request_apikey_delete },
 };
 
 void

@@ -50,5 +50,12 @@ void request_token_get(struct request *rq);
 void request_status_get(struct request *rq);
 void request_cache_list(struct request *rq);
 void request_cache_forget(struct request *rq);
+void request_twofa_status(struct request *rq);
+void request_twofa_setup(struct request *rq);
+void request_twofa_enable(struct request *rq);
+void request_twofa_disable(struct request *rq);
+void request_apikey_create(struct request *rq);
+void request_apikey_list(struct request *rq);
+void request_apikey_delete(struct request *rq);
 
 #endif

@@ -26,6 +26,7 @@
 #include "api/health.h"
 #include "api/profile.h"
 #include "auth/access.h"
+#include "auth/account_call.h"
 #include "auth/login.h"
 #include "auth/offline.h"
 #include "auth/refresh.h"
@@ -957,6 +958,147 @@ test_jwt(void)
 	test_offline("api = jwt\nsecond_factor = totp\n", "/auth/login", NULL, false);
 }
 
+/* ---- account requests with the cached login (auth/account_call.c) ---------- */
+
+struct call_seen {
+	struct account_call *call; /* the owner's pointer: NULL once done */
+	const char *path;
+	bool done;
+	enum call_outcome outcome;
+	long status, retry_after;
+};
+
+static void
+call_build(void *ctx, const char *bearer, struct profile_step *out)
+{
+	struct call_seen *c = ctx;
+
+	step_fetch(out, "GET", c->path, bearer);
+}
+
+static void
+call_done(void *ctx, const struct call_result *r)
+{
+	struct call_seen *c = ctx;
+
+	CHECK(!c->done && c->call == NULL);
+	c->done = true;
+	c->outcome = r->outcome;
+	c->status = r->resp != NULL ? r->resp->status : 0;
+	c->retry_after = r->retry_after;
+}
+
+static void
+call_start(struct env *e, struct call_seen *c, const char *user, const char *path, int want)
+{
+	memset(c, 0, sizeof(*c));
+	c->path = path;
+	CHECK(account_call_start(&e->h, user, call_build, call_done, c, &c->call) == want);
+	CHECK((want == 0) == (c->call != NULL));
+}
+
+static void
+expire_access(struct env *e, const char *user)
+{
+	struct cache_record rec;
+
+	CHECK(token_cache_load(e->h.cache, user, &rec) == 0);
+	rec.access_expires = (int64_t)time(NULL) - 10;
+	CHECK(token_cache_store(e->h.cache, user, &rec) == 0);
+	cache_record_wipe(&rec);
+}
+
+static void
+jwt_logged_in(struct env *e, struct person *p, const char *user)
+{
+	struct login *lg = begin(e, p, user, 2001, NULL, FR_AUTHTOK_NONE);
+
+	login_answer(lg, "Correct-Horse-1");
+	answer(&e->fake, "POST", "/auth/login", 200, JWT_TOKENS);
+	CHECK(p->finished && p->result == FR_RESULT_SUCCESS);
+}
+
+static void
+test_account_calls(void)
+{
+	struct env e;
+	struct person p;
+	struct call_seen c;
+
+	env_open(&e, "api = jwt\nrate_limit_failures = 100\n");
+	/* Nothing cached: no request at all. */
+	unsigned started = e.fake.started;
+	call_start(&e, &c, "alice", "/auth/keys", FR_ERR_NOT_FOUND);
+	CHECK(e.fake.started == started && !c.done);
+	jwt_logged_in(&e, &p, "alice");
+	/* A fresh access token is the bearer. */
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "jt-1") == 0);
+	answer(&e.fake, "GET", "/auth/keys", 200, "[]");
+	CHECK(c.done && c.outcome == CALL_ANSWERED && c.status == 200);
+	/* The API refuses it: one refresh, one retry with the new token. */
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "GET", "/auth/keys", 401, "{\"error\": \"Authentication required\"}");
+	CHECK(!c.done && strcmp(body_member(e.fake.pending, "refreshToken"), "jr-1") == 0);
+	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"jt-2\", \"expires_in\": 3600}");
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "jt-2") == 0);
+	answer(&e.fake, "GET", "/auth/keys", 404, "{\"error\": \"API key not found\"}");
+	CHECK(c.done && c.outcome == CALL_ANSWERED && c.status == 404);
+	/* Refused again after a good refresh: the login is gone. */
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "GET", "/auth/keys", 401, "{\"error\": \"Authentication required\"}");
+	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"jt-3\", \"expires_in\": 3600}");
+	answer(&e.fake, "GET", "/auth/keys", 401, "{\"error\": \"Authentication required\"}");
+	CHECK(c.done && c.outcome == CALL_LOGIN_REFUSED && !cached_any(&e, "alice"));
+	/* An expired token is refreshed first; a refused refresh drops the
+	 * login and sends nothing else. */
+	jwt_logged_in(&e, &p, "alice");
+	expire_access(&e, "alice");
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"jt-4\", \"expires_in\": 3600}");
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "jt-4") == 0);
+	answer(&e.fake, "GET", "/auth/keys", 200, "[]");
+	CHECK(c.done && c.outcome == CALL_ANSWERED);
+	expire_access(&e, "alice");
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "POST", "/auth/refresh", 401, "{\"error\": \"Invalid or expired refresh token\"}");
+	CHECK(c.done && c.outcome == CALL_LOGIN_REFUSED && e.fake.pending == NULL && !cached_any(&e, "alice"));
+	/* 429 and an outage: reported, the login kept. */
+	jwt_logged_in(&e, &p, "alice");
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(
+	    &e.fake, "GET", "/auth/keys", 429,
+	    "{\"success\": false, \"error\": {\"code\": \"X\", \"message\": \"slow\", \"details\": {\"retry_after\": 7}}}");
+	CHECK(c.done && c.outcome == CALL_RATE_LIMITED && c.retry_after == 7);
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "GET", "/auth/keys", 503, "");
+	CHECK(c.done && c.outcome == CALL_UNAVAILABLE && cached_any(&e, "alice"));
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(c.done && c.outcome == CALL_UNAVAILABLE && cached_any(&e, "alice"));
+	/* The client leaves: the request is cancelled, nothing called. */
+	unsigned cancelled = e.fake.cancelled;
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	account_call_cancel(&e.h, &c.call);
+	CHECK(c.call == NULL && e.fake.cancelled == cancelled + 1 && !c.done);
+	env_close(&e);
+
+	/* AIUS: the durable token is the bearer; only a refusal of it drops
+	 * the login, not a wrong code. */
+	env_open(&e, "api = aius\nrate_limit_failures = 100\n");
+	aius_password_login(&e, &p, "carol");
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_C1"));
+	call_start(&e, &c, "carol", "/v1/2fa/status", 0);
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "aius_C1") == 0);
+	answer(&e.fake, "GET", "/v1/2fa/status", 401,
+	       "{\"detail\": {\"code\": \"INVALID_CODE\", \"message\": \"Invalid two-factor code\"}}");
+	CHECK(c.done && c.outcome == CALL_ANSWERED && c.status == 401 && cached_any(&e, "carol"));
+	call_start(&e, &c, "carol", "/v1/2fa/status", 0);
+	answer(&e.fake, "GET", "/v1/2fa/status", 401, AIUS_REVOKED);
+	CHECK(c.done && c.outcome == CALL_LOGIN_REFUSED && !cached_any(&e, "carol") && e.fake.pending == NULL);
+	env_close(&e);
+}
+
 static void
 test_no_profile_state_leaks(void)
 {
@@ -976,6 +1118,7 @@ main(void)
 	test_aius();
 	test_aius_durable();
 	test_jwt();
+	test_account_calls();
 	test_no_profile_state_leaks();
 	return check_finish("test_engine");
 }
