@@ -81,8 +81,7 @@ login_profile_name(const struct login *lg)
 	return lg->no_account || lg->profile == NULL ? "no-account" : lg->profile->name;
 }
 
-/* The local user name turned into the API's login name by user_template. */
-static char *
+char *
 login_remote_name(const char *user, const char *tpl)
 {
 	size_t ulen = strlen(user), cap = 1;
@@ -249,20 +248,26 @@ login_code_failed(struct login *lg)
 	return true;
 }
 
+void
+login_rate_limited_text(long retry_after, char *text, size_t len)
+{
+	if (retry_after >= 60)
+		snprintf(text, len, "Too many login attempts, try again in %ld minute%s", (retry_after + 59) / 60,
+			 (retry_after + 59) / 60 == 1 ? "" : "s");
+	else if (retry_after > 0)
+		snprintf(text, len, "Too many login attempts, try again in %ld second%s", retry_after,
+			 retry_after == 1 ? "" : "s");
+	else
+		snprintf(text, len, "Too many login attempts, try again later");
+}
+
 /* The API's 429: "Too many login attempts, try again in 5 minutes". */
 static void
 finish_rate_limited(struct login *lg, long retry_after)
 {
 	char text[96];
 
-	if (retry_after >= 60)
-		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld minute%s",
-			 (retry_after + 59) / 60, (retry_after + 59) / 60 == 1 ? "" : "s");
-	else if (retry_after > 0)
-		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld second%s", retry_after,
-			 retry_after == 1 ? "" : "s");
-	else
-		snprintf(text, sizeof(text), "Too many login attempts, try again later");
+	login_rate_limited_text(retry_after, text, sizeof(text));
 	login_finish(lg, FR_RESULT_MAXTRIES, text);
 }
 

@@ -20,25 +20,33 @@ struct request_def {
 	 * from uid N: a non-root caller may OWN_ONLY". */
 	const char *what, *own_only;
 	void (*handle)(struct request *rq);
+	/* CALLER_ACCOUNT: the DONE(PERM_DENIED) text of a refusal (NULL for
+	 * none), and whether a refusal is a failure of the caller's budget
+	 * (probing other accounts is failing). */
+	const char *denied;
+	bool refusal_fails;
 };
 
 static const struct request_def table[] = {
-	{ FR_MSG_AUTH_BEGIN, CALLER_ACCOUNT, "a login", "authenticate only its own account", request_auth_begin },
-	{ FR_MSG_SESSION_OPEN, CALLER_ACCOUNT, "a session report", "report only its own sessions",
-	  request_session_open },
+	{ FR_MSG_AUTH_BEGIN, CALLER_ACCOUNT, "a login", "authenticate only its own account", request_auth_begin, NULL,
+	  true },
+	{ FR_MSG_SESSION_OPEN, CALLER_ACCOUNT, "a session report", "report only its own sessions", request_session_open,
+	  NULL, false },
 	{ FR_MSG_SESSION_CLOSE, CALLER_ACCOUNT, "a session report", "report only its own sessions",
-	  request_session_close },
-	{ FR_MSG_TOKEN_GET, CALLER_SELF, NULL, NULL, request_token_get },
-	{ FR_MSG_STATUS_GET, CALLER_ANYONE, NULL, NULL, request_status_get },
-	{ FR_MSG_CACHE_LIST, CALLER_ROOT, NULL, NULL, request_cache_list },
-	{ FR_MSG_CACHE_FORGET, CALLER_ROOT, NULL, NULL, request_cache_forget },
-	{ FR_MSG_TWOFA_STATUS_GET, CALLER_SELF, NULL, NULL, request_twofa_status },
-	{ FR_MSG_TWOFA_SETUP, CALLER_SELF, NULL, NULL, request_twofa_setup },
-	{ FR_MSG_TWOFA_ENABLE, CALLER_SELF, NULL, NULL, request_twofa_enable },
-	{ FR_MSG_TWOFA_DISABLE, CALLER_SELF, NULL, NULL, request_twofa_disable },
-	{ FR_MSG_APIKEY_CREATE, CALLER_SELF, NULL, NULL, request_apikey_create },
-	{ FR_MSG_APIKEY_LIST, CALLER_SELF, NULL, NULL, request_apikey_list },
-	{ FR_MSG_APIKEY_DELETE, CALLER_SELF, NULL, NULL, request_apikey_delete },
+	  request_session_close, NULL, false },
+	{ FR_MSG_TOKEN_GET, CALLER_SELF, NULL, NULL, request_token_get, NULL, false },
+	{ FR_MSG_STATUS_GET, CALLER_ANYONE, NULL, NULL, request_status_get, NULL, false },
+	{ FR_MSG_CACHE_LIST, CALLER_ROOT, NULL, NULL, request_cache_list, NULL, false },
+	{ FR_MSG_CACHE_FORGET, CALLER_ROOT, NULL, NULL, request_cache_forget, NULL, false },
+	{ FR_MSG_TWOFA_STATUS_GET, CALLER_SELF, NULL, NULL, request_twofa_status, NULL, false },
+	{ FR_MSG_TWOFA_SETUP, CALLER_SELF, NULL, NULL, request_twofa_setup, NULL, false },
+	{ FR_MSG_TWOFA_ENABLE, CALLER_SELF, NULL, NULL, request_twofa_enable, NULL, false },
+	{ FR_MSG_TWOFA_DISABLE, CALLER_SELF, NULL, NULL, request_twofa_disable, NULL, false },
+	{ FR_MSG_APIKEY_CREATE, CALLER_SELF, NULL, NULL, request_apikey_create, NULL, false },
+	{ FR_MSG_APIKEY_LIST, CALLER_SELF, NULL, NULL, request_apikey_list, NULL, false },
+	{ FR_MSG_APIKEY_DELETE, CALLER_SELF, NULL, NULL, request_apikey_delete, NULL, false },
+	{ FR_MSG_PASSWD_BEGIN, CALLER_ACCOUNT_REAL_UID, "a password change", "change only its own password",
+	  request_passwd_begin, "You may change only your own password", true },
 };
 
 void
@@ -59,7 +67,7 @@ requests_reply_done(struct conn *c, enum fr_result result, const char *text)
 static bool
 account_allowed(const struct request_def *def, struct request *rq)
 {
-	uid_t caller = rq->peer.uid;
+	uid_t caller = rq->caller;
 
 	rq->name = fr_msg_str(rq->msg, FR_TAG_USER);
 	if (!user_name_valid(rq->name)) {
@@ -81,12 +89,12 @@ account_allowed(const struct request_def *def, struct request *rq)
 	 * limit: probing other accounts is failing. */
 	log_auth(LOG_WARNING, "refusing %s for %s from uid %u: a non-root caller may %s", def->what, rq->name,
 		 (unsigned)caller, def->own_only);
-	if (def->type == FR_MSG_AUTH_BEGIN) {
+	if (def->refusal_fails) {
 		char key[32];
 		snprintf(key, sizeof(key), "uid:%u", (unsigned)caller);
 		ratelimit_failure(rq->h->ratelimit, key, (int64_t)time(NULL));
 	}
-	requests_reply_done(rq->conn, FR_RESULT_PERM_DENIED, NULL);
+	requests_reply_done(rq->conn, FR_RESULT_PERM_DENIED, def->denied);
 	return false;
 }
 
@@ -95,6 +103,8 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 {
 	const struct request_def *def = NULL;
 	struct request rq = { .h = helper, .conn = c, .msg = msg, .peer = *conn_peer(c) };
+
+	rq.caller = rq.peer.uid;
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (table[i].type == msg->type)
@@ -113,6 +123,13 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 		}
 		rq.has_account = true;
 		rq.name = rq.account.name;
+		break;
+	case CALLER_ACCOUNT_REAL_UID:
+		/* Believed from root only: a user cannot claim to be root. */
+		if (rq.peer.uid == 0)
+			rq.caller = (uid_t)fr_msg_num(msg, FR_TAG_CALLER_UID);
+		if (!account_allowed(def, &rq))
+			return true;
 		break;
 	case CALLER_ACCOUNT:
 		if (!account_allowed(def, &rq))

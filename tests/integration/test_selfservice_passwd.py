@@ -19,7 +19,8 @@ from selfservice import (CODE_PROMPT, CURRENT, NEW, RESET_CODE, RETYPE, SelfServ
                          raw_passwd_begin, setpriv)
 
 NEW_PASSWORD = "Brand-New-Pass-9"
-EMAILED = "A password reset code was emailed to a\\*\\*\\*@example.com."
+# The masked address: a***@example.com for alice, b***@example.com for bob.
+EMAILED = "A password reset code was emailed to %s\\*\\*\\*@example.com."
 MISMATCH = "Sorry, passwords do not match."
 REQUEST = "POST /api/v1/password/reset/request"
 CONFIRM = "POST /api/v1/password/reset/confirm"
@@ -47,7 +48,8 @@ class AiusPasswd(SelfServiceTestCase):
     def full_change(self, user="alice", as_user="alice", new=NEW_PASSWORD, service="passwd-test"):
         started = time.time() - 0.001
         script = [(CURRENT, PASSWORDS[user])] if as_user != "root" else []
-        script += [(EMAILED + "\r?\n\r?\n" + RESET_CODE, self.code(user, started)), (NEW, new), (RETYPE, new)]
+        script += [(EMAILED % user[0] + "\r?\n\r?\n" + RESET_CODE, self.code(user, started)), (NEW, new),
+                   (RETYPE, new)]
         return self.env.chauthtok(user, script, as_user=as_user, service=service)
 
     def assertPassword(self, user, password):

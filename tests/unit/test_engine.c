@@ -2,7 +2,10 @@
  * The login engine (auth/login.c) driven with a scripted HTTP transport:
  * no socket, no Python, no emulator.  For each API profile: the good
  * login, a wrong code, the API's 429, an unreachable API with and without
- * offline login, cached re-authentication, and an abandoned login.
+ * offline login, cached re-authentication, and an abandoned login.  The
+ * same for the other engines of issue 14: AIUS durable tokens
+ * (auth/durable.c), account requests with a cached login
+ * (auth/account_call.c) and the password change (auth/passwd.c).
  *
  * Everything else is the real thing: the loop, the token cache in a
  * temporary folder, the verifier threads, the rate limits, the TOTP
@@ -29,12 +32,14 @@
 #include "auth/account_call.h"
 #include "auth/login.h"
 #include "auth/offline.h"
+#include "auth/passwd.h"
 #include "auth/refresh.h"
 #include "auth/sessions.h"
 #include "check.h"
 #include "core/caller_quota.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "crypto/verifier.h"
 #include "crypto/verifier_worker.h"
 #include "fr_error.h"
 #include "store/ratelimit.h"
@@ -184,6 +189,7 @@ fail_next(struct fake *f, enum http_outcome outcome)
 
 struct person {
 	char last_prompt[512];
+	unsigned last_flags;
 	unsigned prompts, password_prompts;
 	char said[4096]; /* every info and error, one per line */
 	bool finished;
@@ -198,6 +204,7 @@ io_prompt(void *ctx, enum fr_prompt_style style, unsigned flags, const char *tex
 
 	(void)style;
 	snprintf(p->last_prompt, sizeof(p->last_prompt), "%s", text);
+	p->last_flags = flags;
 	p->prompts++;
 	if (flags & FR_PROMPT_IS_PASSWORD)
 		p->password_prompts++;
@@ -1099,6 +1106,220 @@ test_account_calls(void)
 	env_close(&e);
 }
 
+/* ---- passwd (auth/passwd.c) ---------------------------------------------------- */
+
+#define RESET_REQUEST "/v1/password/reset/request"
+#define RESET_CONFIRM "/v1/password/reset/confirm"
+#define RESET_SENT    "{\"message\": \"If the address is registered, a reset email has been sent\"}"
+#define BAD_TOKEN     "{\"detail\": {\"code\": \"INVALID_RESET_TOKEN\", \"message\": \"Invalid or expired reset token\"}}"
+#define WEAK	      "{\"detail\": {\"code\": \"WEAK_PASSWORD\", \"message\": \"Password must be at least 8 characters\"}}"
+
+static struct passwd_change *
+passwd_start(struct env *e, struct person *p, const char *user, uid_t uid, uid_t caller)
+{
+	struct local_account acct = { .uid = uid };
+	struct access_request arq = { .user = user, .account = &acct, .caller_uid = caller };
+	struct access_verdict v;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(acct.name, sizeof(acct.name), "%s", user);
+	access_gate(&e->h, &arq, &v);
+	CHECK(v.outcome == ACCESS_GO);
+	struct passwd_request rq = {
+		.user = user, .service = "passwd", .caller_uid = caller, .caller_pid = 1, .claim = v.claim
+	};
+	struct passwd_change *pc = passwd_new(&e->h, &rq, &person_io, p);
+	CHECK(pc != NULL);
+	passwd_begin(pc);
+	return pc;
+}
+
+static void
+expect_prompt(const struct person *p, const char *text, unsigned flags)
+{
+	if (strcmp(p->last_prompt, text) != 0)
+		fprintf(stderr, "expected prompt %s, got %s\n", text, p->last_prompt);
+	CHECK(!p->finished && strcmp(p->last_prompt, text) == 0 && p->last_flags == flags);
+}
+
+/* Up to the reset code's prompt, as the user (the current password
+ * first) or as root (not asked). */
+static struct passwd_change *
+passwd_to_code(struct env *e, struct person *p, uid_t caller)
+{
+	struct passwd_change *pc = passwd_start(e, p, "carol", 2003, caller);
+
+	if (caller != 0) {
+		expect_prompt(p, "Current Freddy password: ", 0);
+		passwd_answer(pc, "Carol-Pass-3");
+		CHECK(e->fake.pending != NULL &&
+		      strcmp(body_member(e->fake.pending, "email"), "carol@example.com") == 0);
+		CHECK(strcmp(body_member(e->fake.pending, "password"), "Carol-Pass-3") == 0);
+		/* A 2FA challenge is a right password too; nothing answers it. */
+		answer(&e->fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	}
+	CHECK(e->fake.pending != NULL && strcmp(body_member(e->fake.pending, "email"), "carol@example.com") == 0);
+	answer(&e->fake, "POST", RESET_REQUEST, 200, RESET_SENT);
+	CHECK(strstr(p->said, "A password reset code was emailed to c***@example.com.\n") != NULL);
+	expect_prompt(p, "Reset code from the email: ", 0);
+	return pc;
+}
+
+static void
+new_password(struct person *p, struct passwd_change *pc, const char *first, const char *second)
+{
+	expect_prompt(p, "New password: ", FR_PROMPT_IS_PASSWORD);
+	passwd_answer(pc, first);
+	expect_prompt(p, "Retype new password: ", 0);
+	passwd_answer(pc, second);
+}
+
+static bool
+verifier_is(struct env *e, void *arg)
+{
+	struct cache_record rec;
+	bool yes = false;
+
+	if (token_cache_load(e->h.cache, "carol", &rec) == 0) {
+		yes = rec.verifier != NULL && verifier_check(rec.verifier, arg);
+		cache_record_wipe(&rec);
+	}
+	return yes;
+}
+
+static void
+test_passwd(void)
+{
+	struct env e;
+	struct person p;
+	struct passwd_change *pc;
+
+	env_open(&e, "api = aius\nuser_template = %u@example.com\ncached_auth_timeout = 600\n"
+		     "rate_limit_failures = 3\n");
+	/* carol's cached login, with her password's verifier. */
+	struct login *lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_SESSION);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_P1"));
+	pump_until(&e, verifier_is, "Carol-Pass-3");
+	CHECK(verifier_is(&e, "Carol-Pass-3"));
+
+	/* The whole change, with every detour: a mismatch, a wrong code
+	 * (the new password kept), a password the API refuses (the code
+	 * kept). */
+	pc = passwd_to_code(&e, &p, 2003);
+	passwd_answer(pc, "  ABCD-EFGH-JKLM ");
+	new_password(&p, pc, "First-Pass-1", "Other-Pass-2");
+	CHECK(strstr(p.said, "Sorry, passwords do not match.\n") != NULL && e.fake.pending == NULL);
+	new_password(&p, pc, "New-Pass-77", "New-Pass-77");
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "token"), "ABCD-EFGH-JKLM") == 0);
+	CHECK(strcmp(body_member(e.fake.pending, "new_password"), "New-Pass-77") == 0);
+	answer(&e.fake, "POST", RESET_CONFIRM, 400, BAD_TOKEN);
+	CHECK(strstr(p.said, "Invalid code, 2 attempts left\n") != NULL);
+	expect_prompt(&p, "Reset code from the email: ", 0);
+	passwd_answer(pc, "WXYZ-2345-6789");
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "new_password"), "New-Pass-77") == 0);
+	answer(&e.fake, "POST", RESET_CONFIRM, 400, WEAK);
+	CHECK(strstr(p.said, "Password must be at least 8 characters\n") != NULL);
+	new_password(&p, pc, "Brand-New-Pass-9", "Brand-New-Pass-9");
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "token"), "WXYZ-2345-6789") == 0);
+	answer(&e.fake, "POST", RESET_CONFIRM, 200, "{\"message\": \"Password updated\"}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && e.fake.pending == NULL);
+	/* The old password's verifier is gone at once; the new one's follows
+	 * from the verifier thread, and the durable token stays. */
+	CHECK(!verifier_is(&e, "Carol-Pass-3"));
+	pump_until(&e, verifier_is, "Brand-New-Pass-9");
+	CHECK(verifier_is(&e, "Brand-New-Pass-9") && cached_refresh_token(&e, "carol", "aius_P1"));
+
+	/* Root is not asked for the current password. */
+	pc = passwd_to_code(&e, &p, 0);
+	CHECK(p.prompts == 1);
+	passwd_answer(pc, "ABCD-EFGH-JKLM");
+	new_password(&p, pc, "Root-Set-Pass-1", "Root-Set-Pass-1");
+	answer(&e.fake, "POST", RESET_CONFIRM, 200, "{}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+
+	/* Three rounds that do not make it: no confirm is sent. */
+	pc = passwd_to_code(&e, &p, 0);
+	passwd_answer(pc, "ABCD-EFGH-JKLM");
+	new_password(&p, pc, "A-Pass-000", "B-Pass-000");
+	expect_prompt(&p, "New password: ", FR_PROMPT_IS_PASSWORD);
+	passwd_answer(pc, "");
+	CHECK(strstr(p.said, "The new password is empty.\n") != NULL);
+	new_password(&p, pc, "C-Pass-000", "D-Pass-000");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES && e.fake.pending == NULL);
+	CHECK(strcmp(p.text, "Too many attempts; the password is unchanged") == 0);
+
+	/* Codes that are none cost an attempt without a request; the last
+	 * one ends the change. */
+	unsigned started = e.fake.started;
+	pc = passwd_to_code(&e, &p, 0);
+	started++;
+	passwd_answer(pc, "   ");
+	passwd_answer(pc, "AB\033CD");
+	CHECK(strstr(p.said, "Invalid code, 1 attempt left\n") != NULL);
+	passwd_answer(pc, "");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES && e.fake.started == started);
+
+	/* A wrong current password: nothing is mailed, and it is a failure
+	 * of the budget: after three, nothing more is sent. */
+	for (int i = 0; i < 3; i++) {
+		pc = passwd_start(&e, &p, "carol", 2003, 2003);
+		passwd_answer(pc, "not-hers");
+		answer(&e.fake, "POST", "/v1/login", 401,
+		       "{\"detail\": {\"code\": \"INVALID_CREDENTIALS\", \"message\": \"Invalid email or password\"}}");
+		CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR && e.fake.pending == NULL);
+		CHECK(strcmp(p.text, "Invalid email or password") == 0);
+	}
+	struct local_account carol = { .uid = 2003, .name = "carol" };
+	struct access_request arq = { .user = "carol", .account = &carol, .caller_uid = 2003 };
+	struct access_verdict v;
+	access_gate(&e.h, &arq, &v);
+	CHECK(v.outcome == ACCESS_REFUSED && v.result == FR_RESULT_AUTH_ERR);
+	CHECK(strncmp(v.text, "Too many failed attempts; try again in ", 39) == 0);
+	env_close(&e);
+
+	/* An unreachable API, the API's 429, a refusal at confirm, and a
+	 * client that leaves. */
+	env_open(&e, "api = aius\nuser_template = %u@example.com\nrate_limit_failures = 100\n");
+	pc = passwd_start(&e, &p, "carol", 2003, 2003);
+	passwd_answer(pc, "Carol-Pass-3");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL &&
+	      strcmp(p.text, "Authentication service unavailable") == 0);
+	pc = passwd_start(&e, &p, "carol", 2003, 0);
+	answer(&e.fake, "POST", RESET_REQUEST, 429,
+	       "{\"detail\": {\"code\": \"RATE_LIMITED\", \"message\": \"slow\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
+	pc = passwd_to_code(&e, &p, 2003);
+	passwd_answer(pc, "ABCD-EFGH-JKLM");
+	new_password(&p, pc, "Brand-New-Pass-9", "Brand-New-Pass-9");
+	answer(&e.fake, "POST", RESET_CONFIRM, 403, "{\"detail\": {\"code\": \"FORBIDDEN\", \"message\": \"No\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR && strcmp(p.text, "No") == 0);
+	unsigned cancelled = e.fake.cancelled;
+	pc = passwd_to_code(&e, &p, 2003);
+	passwd_answer(pc, "ABCD-EFGH-JKLM");
+	new_password(&p, pc, "Brand-New-Pass-9", "Brand-New-Pass-9");
+	CHECK(e.fake.pending != NULL);
+	passwd_abandon(pc);
+	CHECK(e.fake.pending == NULL && e.fake.cancelled == cancelled + 1 && !p.finished);
+	env_close(&e);
+
+	/* fail_mode = safe: the rest of the PAM stack decides. */
+	env_open(&e, "api = aius\nfail_mode = safe\n");
+	pc = passwd_start(&e, &p, "carol", 2003, 0);
+	answer(&e.fake, "POST", RESET_REQUEST, 502, "");
+	CHECK(p.finished && p.result == FR_RESULT_IGNORE);
+	env_close(&e);
+
+	/* The profiles without a password change have no engine. */
+	env_open(&e, "api = jwt\n");
+	struct passwd_request rq = { .user = "carol", .service = "passwd" };
+	CHECK(passwd_new(&e.h, &rq, &person_io, &p) == NULL);
+	env_close(&e);
+}
+
 static void
 test_no_profile_state_leaks(void)
 {
@@ -1119,6 +1340,7 @@ main(void)
 	test_aius_durable();
 	test_jwt();
 	test_account_calls();
+	test_passwd();
 	test_no_profile_state_leaks();
 	return check_finish("test_engine");
 }
