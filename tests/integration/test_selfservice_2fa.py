@@ -2,9 +2,7 @@
 the emulator's AIUS API, as real unprivileged users (issue 14).  Each
 request is for the caller's own account, uses the durable aius_ token the
 helper holds for it (Authorization: Bearer), and never reaches the API
-for a caller without a cached login.
-
-Needs the helper side of issue 14 (not yet in TESTS)."""
+for a caller without a cached login."""
 
 import re
 

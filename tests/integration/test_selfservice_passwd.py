@@ -3,9 +3,7 @@ the emulator, as real unprivileged users (issue 14): the current password
 (not asked of root), the reset code from the email, the new password
 twice; a wrong current password mails nothing; a mismatch asks again; on
 success PAM_AUTHTOK is the new password and the cached verifier is the
-new password's.  For freddy and jwt: PAM_IGNORE without a prompt.
-
-Needs the helper side of issue 14 (not yet in TESTS)."""
+new password's.  For freddy and jwt: PAM_IGNORE without a prompt."""
 
 import json
 import os
