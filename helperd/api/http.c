@@ -13,6 +13,7 @@
 
 #include "fr_error.h"
 #include "api/http.h"
+#include "api/parse.h"
 #include "core/log.h"
 #include "core/secret.h"
 
@@ -118,7 +119,7 @@ struct http_xfer {
 	unsigned conn_port; /* its connection, once connected; 0 before */
 	CURL *easy;
 	char *url;
-	bool post;
+	enum http_method { METHOD_GET, METHOD_POST, METHOD_DELETE } method;
 	char *body;
 	size_t body_len;
 	struct curl_slist *headers;	/* the client's lists or own_headers */
@@ -898,13 +899,20 @@ configure_easy(struct http_xfer *x, const struct config *cfg)
 	SETOPT(e, CURLOPT_WRITEDATA, x);
 	SETOPT(e, CURLOPT_USERAGENT, "pam_freddy/" PACKAGE_VERSION);
 	SETOPT(e, CURLOPT_HTTPHEADER, x->headers);
-	if (x->post) {
+	switch (x->method) {
+	case METHOD_POST:
 		SETOPT(e, CURLOPT_POST, 1L);
 		/* Not COPYPOSTFIELDS: curl would keep an unwiped copy. */
 		SETOPT(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
 		SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(x->body != NULL ? x->body_len : 0));
-	} else {
+		break;
+	case METHOD_DELETE:
 		SETOPT(e, CURLOPT_HTTPGET, 1L);
+		SETOPT(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+		break;
+	case METHOD_GET:
+		SETOPT(e, CURLOPT_HTTPGET, 1L);
+		break;
 	}
 	return rc;
 }
@@ -973,6 +981,21 @@ report_failed_launches(struct http_client *c)
 		xfer_fail(c->failed, HTTP_LOCAL_FAILURE, "the request could not be handed to curl");
 }
 
+/* One cookie, "name=value": RFC 6265 cookie-octets and '=' only. */
+static bool
+cookie_valid(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (eq == NULL || eq == s || strlen(s) > API_TOKEN_MAX + 64)
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '"' || *s == ',' || *s == ';' ||
+		    *s == '\\')
+			return false;
+	return true;
+}
+
 int
 http_start(struct http_client *c, const struct http_request *req, http_done_fn done, void *ctx, struct http_xfer **out)
 {
@@ -1004,9 +1027,29 @@ http_start(struct http_client *c, const struct http_request *req, http_done_fn d
 		goto fail;
 
 	x->body_len = req->body_len;
-	x->post = strcmp(req->method, "POST") == 0;
+	r = FR_ERR_INVALID;
+	if (strcmp(req->method, "POST") == 0)
+		x->method = METHOD_POST;
+	else if (strcmp(req->method, "GET") == 0 && req->body == NULL)
+		x->method = METHOD_GET;
+	else if (strcmp(req->method, "DELETE") == 0 && req->body == NULL)
+		x->method = METHOD_DELETE;
+	else
+		goto fail;
+	/* Header values are checked here, whoever built them: a CR or LF in
+	 * one would let a server's text add headers of its own. */
+	if (req->bearer != NULL && req->cookie != NULL)
+		goto fail;
 	if (req->bearer != NULL) {
+		if (!api_token_valid(req->bearer, strlen(req->bearer)))
+			goto fail;
 		if ((r = build_secret_headers(&x->own_headers, "Authorization: Bearer ", req->bearer)) != 0)
+			goto fail;
+		x->headers = x->own_headers;
+	} else if (req->cookie != NULL) {
+		if (!cookie_valid(req->cookie))
+			goto fail;
+		if ((r = build_secret_headers(&x->own_headers, "Cookie: ", req->cookie)) != 0)
 			goto fail;
 		x->headers = x->own_headers;
 	} else if (req->api_key) {

@@ -36,11 +36,12 @@ struct http_response {
 };
 
 struct http_request {
-	const char *method; /* "POST" or "GET" */
+	const char *method; /* "POST", "GET" or "DELETE" (GET and DELETE send no body) */
 	const char *path;   /* appended to api_url */
 	const char *body;   /* JSON, copied and wiped by http.c; NULL for none */
 	size_t body_len;
-	const char *bearer; /* Authorization: Bearer …, or NULL */
+	const char *bearer; /* Authorization: Bearer …, or NULL; must be a b64token */
+	const char *cookie; /* the one Cookie header, "name=value" (secret), or NULL; never with a bearer */
 	bool api_key;	    /* send X-API-Key from api_key_file */
 };
 

@@ -5,9 +5,16 @@
  *   POST /auth/logout with Authorization: Bearer when the user's last PAM
  *     session closes, or when a login with a local TOTP code is refused
  *     after the API gave tokens.
+ *   POST /auth/keys {name}, GET /auth/keys, DELETE /auth/keys/{keyId}
+ *     with Authorization: Bearer: freddyctl apikey.
+ * The reference shows no password change: passwd is not the JWT API's.
  */
 #include "config.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "api/jwt.h"
 #include "api/profile.h"
 
 /* The reference's example: expires_in 3600. */
@@ -59,6 +66,78 @@ jwt_logout(const char *access_token, struct profile_step *out)
 {
 	step_post(out, "/auth/logout", json_object(), false, access_token);
 	return out->verdict == STEP_REQUEST;
+}
+
+/* ---- API keys (freddyctl apikey) ------------------------------------------ */
+
+void
+jwt_apikey_request(enum apikey_op op, const char *bearer, const char *arg, struct profile_step *out)
+{
+	char path[PROFILE_PATH_MAX];
+
+	switch (op) {
+	case APIKEY_CREATE:
+		/* DOCS SILENT: the create body is not shown; {"name": NAME} is sent. */
+		step_post(out, "/auth/keys", json_pack("{s:s}", "name", arg), false, bearer);
+		return;
+	case APIKEY_LIST:
+		step_fetch(out, "GET", "/auth/keys", bearer);
+		return;
+	case APIKEY_DELETE:
+		/* Only an id of api_key_id_valid reaches a path: no "/", "?" or "..". */
+		if (!api_key_id_valid(arg, strlen(arg)) || snprintf(path, sizeof(path), "/auth/keys/%s", arg) < 0) {
+			step_unavailable(out, "an API key id that cannot go into a path");
+			return;
+		}
+		step_fetch(out, "DELETE", path, bearer);
+		return;
+	}
+	step_unavailable(out, "no such request");
+}
+
+static bool
+apikey_parsed(enum apikey_op op, const struct http_response *resp, struct apikey_result *out)
+{
+	switch (op) {
+	case APIKEY_CREATE:
+		return api_parse_key_new(resp->body, resp->body_len, &out->created) == 0;
+	case APIKEY_LIST:
+		return api_parse_key_list(resp->body, resp->body_len, &out->list) == 0;
+	case APIKEY_DELETE:
+		return true; /* 204, no body */
+	}
+	return false;
+}
+
+void
+jwt_apikey_reply(enum apikey_op op, const struct http_response *resp, struct apikey_result *out)
+{
+	struct api_error err;
+
+	memset(out, 0, sizeof(*out));
+	/* 201 as documented for a new key, 204 for a deletion; any 2xx will do. */
+	if (resp->status >= 200 && resp->status < 300) {
+		out->verdict = apikey_parsed(op, resp, out) ? ACCOUNT_DONE : ACCOUNT_UNUSABLE;
+		return;
+	}
+	api_parse_error(resp->body, resp->body_len, &err);
+	if (op == APIKEY_DELETE && resp->status == 404) {
+		/* The documented text, whatever the server wrote. */
+		out->verdict = ACCOUNT_NOT_FOUND;
+		snprintf(out->text, sizeof(out->text), "API key not found");
+		return;
+	}
+	out->verdict = ACCOUNT_REFUSED;
+	snprintf(out->text, sizeof(out->text), "%s",
+		 err.message[0] != '\0' ? err.message : "The JWT API refused the request");
+}
+
+void
+apikey_result_wipe(struct apikey_result *r)
+{
+	api_key_new_wipe(&r->created);
+	api_key_list_free(&r->list);
+	explicit_bzero(r, sizeof(*r));
 }
 
 const struct profile profile_jwt = {

@@ -127,9 +127,8 @@ api_parse_freddy_login(const char *body, size_t len, struct freddy_login_reply *
 	return r;
 }
 
-/* RFC 6750 b64token, which covers JWTs and opaque tokens alike. */
-static bool
-valid_token(const char *s, size_t n)
+bool
+api_token_valid(const char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -154,7 +153,7 @@ take_token(json_t *root, const char *key, char **out)
 	*out = NULL;
 	if (v == NULL)
 		return FR_ERR_NOT_FOUND;
-	if (!json_is_string(v) || !valid_token(json_string_value(v), json_string_length(v)))
+	if (!json_is_string(v) || !api_token_valid(json_string_value(v), json_string_length(v)))
 		return FR_ERR_INVALID;
 	if ((*out = secret_strndup(json_string_value(v), json_string_length(v))) == NULL)
 		return FR_ERR_NOMEM;
@@ -258,7 +257,7 @@ api_parse_aius_login(const char *body, size_t len, struct aius_login_reply *out)
 	if (json_is_true(needs)) {
 		json_t *ch = json_object_get(root, "challenge_token");
 		if (!json_is_string(ch) || json_string_length(ch) > API_CHALLENGE_MAX ||
-		    !valid_token(json_string_value(ch), json_string_length(ch)))
+		    !api_token_valid(json_string_value(ch), json_string_length(ch)))
 			goto out;
 		if ((out->challenge_token = secret_strndup(json_string_value(ch), json_string_length(ch))) == NULL) {
 			r = FR_ERR_NOMEM;

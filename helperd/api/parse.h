@@ -62,6 +62,10 @@ struct aius_login_reply {
 int api_parse_aius_login(const char *body, size_t len, struct aius_login_reply *out);
 void api_aius_login_wipe(struct aius_login_reply *r);
 
+/* RFC 6750 b64token (JWTs and opaque tokens alike): what a token must be
+ * before it goes into a header or the cache. */
+bool api_token_valid(const char *s, size_t n);
+
 /* "user@example.com" -> "u***@example.com"; false when `email` does not
  * look like one address. */
 bool api_mask_email(const char *email, char *out, size_t outlen);

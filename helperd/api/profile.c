@@ -19,6 +19,7 @@ step_wipe(struct profile_step *s)
 {
 	secret_free(s->request.body);
 	secret_free(s->request.bearer);
+	secret_free(s->request.cookie);
 	api_tokens_wipe(&s->tokens);
 	explicit_bzero(s, sizeof(*s));
 	s->retry_after = -1;
@@ -44,6 +45,45 @@ step_post(struct profile_step *s, const char *path, json_t *body, bool api_key, 
 	s->request.body = text;
 	s->request.body_len = len;
 	s->request.api_key = api_key;
+}
+
+void
+step_fetch(struct profile_step *s, const char *method, const char *path, const char *bearer)
+{
+	if (strlen(path) >= sizeof(s->request.path) ||
+	    (bearer != NULL && (s->request.bearer = secret_strdup(bearer)) == NULL)) {
+		step_unavailable(s, "out of memory building a request");
+		return;
+	}
+	s->verdict = STEP_REQUEST;
+	s->request.method = method;
+	memcpy(s->request.path, path, strlen(path) + 1);
+}
+
+void
+profile_request_http(const struct profile_request *pr, struct http_request *out)
+{
+	*out = (struct http_request){
+		.method = pr->method,
+		.path = pr->path,
+		.body = pr->body,
+		.body_len = pr->body_len,
+		.bearer = pr->bearer,
+		.cookie = pr->cookie,
+		.api_key = pr->api_key,
+	};
+}
+
+bool
+profile_reply_failed(const struct http_response *resp, const char *step, char *why, size_t len)
+{
+	if (resp->outcome != HTTP_ANSWERED)
+		snprintf(why, len, "%s: %s (%s)", step, http_outcome_name(resp->outcome), resp->error);
+	else if (resp->status >= 500 || resp->status < 200 || (resp->status >= 300 && resp->status < 400))
+		snprintf(why, len, "%s: HTTP status %ld", step, resp->status);
+	else
+		return false;
+	return true;
 }
 
 void

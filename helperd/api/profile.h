@@ -42,12 +42,13 @@ enum step_verdict {
 /* A request a profile wants sent.  The body holds secrets (a password, a
  * code): it is wiped with step_wipe. */
 struct profile_request {
-	const char *method; /* "POST" or "GET" */
+	const char *method; /* "POST", "GET" or "DELETE" */
 	char path[PROFILE_PATH_MAX];
 	char *body; /* JSON, secret; NULL for none */
 	size_t body_len;
 	bool api_key; /* send X-API-Key */
 	char *bearer; /* Authorization: Bearer, secret; NULL for none */
+	char *cookie; /* the Cookie header's "name=value", secret; NULL for none */
 };
 
 struct profile_step {
@@ -69,6 +70,10 @@ void step_wipe(struct profile_step *s);
 /* Helpers for profiles: a REQUEST of `body` (consumed, even on failure)
  * to `path`; UNAVAILABLE when it cannot be built. */
 void step_post(struct profile_step *s, const char *path, json_t *body, bool api_key, const char *bearer);
+/* A request without a body ("GET" or "DELETE"). */
+void step_fetch(struct profile_step *s, const char *method, const char *path, const char *bearer);
+/* The request as the transport takes it (valid while `pr` is). */
+void profile_request_http(const struct profile_request *pr, struct http_request *out);
 void step_prompt(struct profile_step *s, const char *info, const char *prompt);
 void step_refused(struct profile_step *s, const char *text);
 void step_unavailable(struct profile_step *s, const char *why);
@@ -81,6 +86,66 @@ struct profile_refresh {
 	const char *reply_access_key;  /* the new access token's member */
 	const char *reply_refresh_key; /* a rotated refresh token, or NULL */
 	long default_ttl;	       /* seconds, when the reply has no expires_in */
+};
+
+/* A reply that is no answer of the API's: a transport failure, a 1xx,
+ * 3xx or 5xx.  True, with `why` (for the log) naming `step`. */
+bool profile_reply_failed(const struct http_response *resp, const char *step, char *why, size_t len);
+
+/*
+ * A durable credential minted from a login's session, kept in the cache
+ * in place of a refresh token (AIUS's aius_ tokens).  The engine keeps the
+ * one it has while the API accepts it and mints one only when there is
+ * none or it was refused; cached re-authentication and the account
+ * requests present it as the bearer.
+ */
+struct profile_durable {
+	/* A request that shows whether the API accepts `token` right now. */
+	void (*check)(const char *token, struct profile_step *out);
+	/* The mint request from a login's session (the login's
+	 * tokens.access_token). */
+	void (*mint)(const char *session, struct profile_step *out);
+	/* The durable token of a 2xx mint reply: 0 and *token (secret), or
+	 * an FR_ERR code. */
+	int (*minted)(const struct http_response *resp, char **token);
+	/* Whether a 4xx says the token itself was refused (revoked, unknown),
+	 * and not, say, that a code sent with it was wrong. */
+	bool (*refused)(const struct http_response *resp);
+};
+
+/* What a password change step's reply means (struct profile_passwd). */
+enum passwd_reply {
+	PASSWD_GO_ON,	       /* the step worked */
+	PASSWD_WRONG_PASSWORD, /* the current password is wrong: `text` */
+	PASSWD_WRONG_CODE,     /* the emailed code was refused: ask it again */
+	PASSWD_WEAK,	       /* the new password was refused: `text`, ask another */
+	PASSWD_REFUSED,	       /* the change ends: AUTH_ERR with `text` */
+	PASSWD_UNUSABLE,       /* a 2xx that cannot be used: `text` for the log */
+};
+
+/* How a profile changes a password (pam_sm_chauthtok): a check of the
+ * current one, a code mailed to the account, then the code and the new
+ * password.  The conversation, its prompts and its limits are the
+ * engine's (auth/passwd.c); replies reach these functions sorted as for
+ * on_reply.  `text` is PROFILE_TEXT_MAX bytes. */
+struct profile_passwd {
+	void (*check_password)(const char *name, const char *password, struct profile_step *out);
+	enum passwd_reply (*password_checked)(const struct http_response *resp, char *text);
+	void (*request_code)(const char *name, struct profile_step *out);
+	enum passwd_reply (*code_requested)(const struct http_response *resp, char *text);
+	void (*confirm)(const char *code, const char *new_password, struct profile_step *out);
+	enum passwd_reply (*confirmed)(const struct http_response *resp, char *text);
+};
+
+/* What an account request's reply (freddyctl 2fa, apikey) means to the
+ * person; the credential's own refusal and the failures of the service are
+ * sorted out before (auth/account_call.h). */
+enum account_verdict {
+	ACCOUNT_DONE,	    /* the API did it: the results are filled in */
+	ACCOUNT_WRONG_CODE, /* a code sent with the request was wrong */
+	ACCOUNT_REFUSED,    /* the API said no: `text` for the person */
+	ACCOUNT_NOT_FOUND,  /* what the request names does not exist: `text` */
+	ACCOUNT_UNUSABLE,   /* a 2xx that cannot be used */
 };
 
 struct profile {
@@ -107,6 +172,10 @@ struct profile {
 	bool (*logout)(const char *access_token, struct profile_step *out);
 	/* Wipes what the state holds (free nothing: the engine owns it). */
 	void (*wipe)(void *state);
+	/* NULL when the profile has no durable credential (it caches refresh
+	 * tokens, if any) or no password change. */
+	const struct profile_durable *durable;
+	const struct profile_passwd *passwd;
 };
 
 /* The profile for a configuration; NULL when the build has none. */

@@ -6,7 +6,9 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "api/profile.h"
 #include "auth/cached_auth.h"
+#include "auth/durable.h"
 #include "auth/refresh.h"
 #include "core/log.h"
 #include "crypto/verifier_worker.h"
@@ -20,7 +22,8 @@ struct cached_attempt {
 	char service[128];
 	struct cached_attempt **owner;
 	struct verifier_job *check;    /* the password against the verifier, first */
-	struct refresh_waiter *waiter; /* then the refresh at the API */
+	struct refresh_waiter *waiter; /* then the refresh at the API, */
+	struct durable_job *durable;   /* or the check of a durable token */
 	cached_auth_done_fn done;
 	void *ctx;
 	bool decoy; /* no usable record: the check only takes the time */
@@ -82,6 +85,46 @@ on_refreshed(void *ctx, int result, const struct cache_record *rec)
 	}
 }
 
+/* A durable token (AIUS) checked at the API.  Refused, it is gone from
+ * the cache, and the full login runs: unlike a refused refresh, a revoked
+ * durable token says nothing about the account, only that a new one is
+ * needed. */
+static void
+on_durable_checked(void *ctx, int result)
+{
+	struct cached_attempt *a = ctx;
+	struct cache_record rec;
+
+	if (result == 0 && token_cache_load(a->h->cache, a->user, &rec) == 0) {
+		note_online(a, &rec);
+		cache_record_wipe(&rec);
+		log_auth(LOG_INFO,
+			 "cached re-authentication of %s for service %s: password matched the "
+			 "verifier and the API accepted the durable token; second factor skipped",
+			 a->user, a->service);
+		conclude(a, CACHED_SUCCESS);
+		return;
+	}
+	if (result == FR_ERR_PERMISSION)
+		log_auth(LOG_NOTICE, "cached re-authentication of %s: durable token refused; full login instead",
+			 a->user);
+	else
+		log_debug("cached re-authentication of %s: API not usable, full login instead", a->user);
+	conclude(a, CACHED_DECLINED);
+}
+
+/* Whether the API accepts the cached login right now: a refresh, or the
+ * check of a profile's durable token.  False when none could start. */
+static bool
+confirm_at_api(struct cached_attempt *a)
+{
+	const struct profile *p = profile_for(a->h->cfg);
+
+	if (p != NULL && p->durable != NULL)
+		return durable_check(a->h, a->user, on_durable_checked, a, &a->durable) == 0;
+	return refresh_start(a->h, a->user, on_refreshed, a, &a->waiter) == 0;
+}
+
 /* The verifier thread compared the password with the cached verifier (or,
  * for a user outside the window, with nothing: see cached_auth_try). */
 static void
@@ -90,7 +133,7 @@ on_checked(void *ctx, bool match)
 	struct cached_attempt *a = ctx;
 
 	a->check = NULL;
-	if (match && !a->decoy && refresh_start(a->h, a->user, on_refreshed, a, &a->waiter) == 0)
+	if (match && !a->decoy && confirm_at_api(a))
 		return;
 	log_debug("cached re-authentication of %s: %s, full login instead", a->user,
 		  a->decoy ? "no cached login in the window" :
@@ -155,6 +198,7 @@ cached_auth_cancel(struct helper *h, struct cached_attempt **attempt)
 	verifier_job_cancel(&a->check);
 	if (a->waiter != NULL)
 		refresh_cancel(h, a->waiter);
+	durable_cancel(h, &a->durable);
 	*attempt = NULL;
 	free(a);
 }

@@ -3,7 +3,9 @@
  * that many seconds of the user's last full login, a login whose password
  * matches the cached yescrypt verifier skips the second factor, provided
  * a refresh of the cached token succeeds at the API right now, so that a
- * revoked account is refused at once.  Services listed in
+ * revoked account is refused at once (for a profile with a durable token,
+ * AIUS, the API must accept that token now; a refused one means the full
+ * login).  Services listed in
  * cached_auth_services never skip the second factor.
  */
 #ifndef CACHED_AUTH_H
@@ -17,7 +19,7 @@
 struct cached_attempt;
 
 enum cached_verdict {
-	CACHED_SUCCESS,	 /* matched, and the API accepted the refresh */
+	CACHED_SUCCESS,	 /* matched, and the API accepted the refresh (or durable token) */
 	CACHED_REFUSED,	 /* the API refused the refresh: the cached login was dropped */
 	CACHED_DECLINED, /* no match, no record, or the API not usable: do the full login */
 };

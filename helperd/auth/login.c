@@ -8,6 +8,7 @@
 
 #include "api/health.h"
 #include "auth/cached_auth.h"
+#include "auth/durable.h"
 #include "auth/login.h"
 #include "auth/logout.h"
 #include "auth/offline.h"
@@ -29,6 +30,7 @@ enum login_state {
 	OFFLINE_CHECK,	/* auth/offline.c is checking the password */
 	ASK_OFFLINE,	/* auth/offline.c's TOTP prompt is out */
 	ASK_NO_ACCOUNT, /* a decoy password prompt (no local account) */
+	KEEPING,	/* logged in: the profile's durable token is checked or minted */
 	OVER,
 };
 
@@ -52,6 +54,7 @@ struct login {
 	struct cached_attempt *cached;
 	struct offline_attempt *offline;
 	struct verifier_job *verifier_job; /* yescrypt of the password the API accepted */
+	struct durable_job *durable;	   /* KEEPING */
 	struct http_xfer *xfer;
 	unsigned wrong_codes;
 	struct totp_entry totp; /* secret: the local second factor */
@@ -80,8 +83,7 @@ login_profile_name(const struct login *lg)
 	return lg->no_account || lg->profile == NULL ? "no-account" : lg->profile->name;
 }
 
-/* The local user name turned into the API's login name by user_template. */
-static char *
+char *
 login_remote_name(const char *user, const char *tpl)
 {
 	size_t ulen = strlen(user), cap = 1;
@@ -167,6 +169,7 @@ end(struct login *lg)
 	}
 	cached_auth_cancel(lg->h, &lg->cached);
 	offline_login_cancel(lg->h, &lg->offline);
+	durable_cancel(lg->h, &lg->durable);
 	verifier_job_cancel(&lg->verifier_job);
 	secret_free(lg->password);
 	lg->password = NULL;
@@ -249,20 +252,26 @@ login_code_failed(struct login *lg)
 	return true;
 }
 
+void
+login_rate_limited_text(long retry_after, char *text, size_t len)
+{
+	if (retry_after >= 60)
+		snprintf(text, len, "Too many login attempts, try again in %ld minute%s", (retry_after + 59) / 60,
+			 (retry_after + 59) / 60 == 1 ? "" : "s");
+	else if (retry_after > 0)
+		snprintf(text, len, "Too many login attempts, try again in %ld second%s", retry_after,
+			 retry_after == 1 ? "" : "s");
+	else
+		snprintf(text, len, "Too many login attempts, try again later");
+}
+
 /* The API's 429: "Too many login attempts, try again in 5 minutes". */
 static void
 finish_rate_limited(struct login *lg, long retry_after)
 {
 	char text[96];
 
-	if (retry_after >= 60)
-		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld minute%s",
-			 (retry_after + 59) / 60, (retry_after + 59) / 60 == 1 ? "" : "s");
-	else if (retry_after > 0)
-		snprintf(text, sizeof(text), "Too many login attempts, try again in %ld second%s", retry_after,
-			 retry_after == 1 ? "" : "s");
-	else
-		snprintf(text, sizeof(text), "Too many login attempts, try again later");
+	login_rate_limited_text(retry_after, text, sizeof(text));
 	login_finish(lg, FR_RESULT_MAXTRIES, text);
 }
 
@@ -404,7 +413,10 @@ store_tokens(struct login *lg, const struct api_tokens *tokens)
 	struct cache_record rec = {
 		.refresh_token = tokens->refresh_token,
 		.access_token = tokens->access_token,
-		.access_expires = now + (tokens->expires_in > 0 ? tokens->expires_in : lg->profile->default_ttl),
+		/* A durable token alone (AIUS) does not expire. */
+		.access_expires = tokens->access_token == NULL ?
+				      0 :
+				      now + (tokens->expires_in > 0 ? tokens->expires_in : lg->profile->default_ttl),
 		.last_login = now,
 		.verifier = verifier,
 		.last_online = now,
@@ -441,9 +453,46 @@ login_verifier_ready(void *ctx, const char *user, long long last_login, char **v
 		log_err("cannot store the password verifier of %s: %s", user, fr_strerror(r));
 }
 
+/* The durable token to cache (durable.h), or NULL: the login succeeds
+ * either way. */
+static void
+durable_kept(void *ctx, char *token)
+{
+	struct login *lg = ctx;
+	struct api_tokens tokens = { .refresh_token = token, .expires_in = -1 };
+
+	if (token != NULL)
+		store_tokens(lg, &tokens);
+	api_tokens_wipe(&tokens);
+	login_finish(lg, FR_RESULT_SUCCESS, NULL);
+}
+
+/* A profile with a durable credential: the login's session (the
+ * tokens' access token) serves to keep or mint it, and is then wiped;
+ * the session itself is never cached. */
+static void
+keep_durable(struct login *lg, struct api_tokens *tokens)
+{
+	int r = FR_ERR_INVALID;
+
+	if (tokens->access_token != NULL)
+		r = durable_keep(lg->h, lg->user, tokens->access_token, durable_kept, lg, &lg->durable);
+	api_tokens_wipe(tokens);
+	if (r != 0) {
+		log_warn("%s: no durable token for %s: %s", login_profile_name(lg), lg->user, fr_strerror(r));
+		login_finish(lg, FR_RESULT_SUCCESS, NULL);
+		return;
+	}
+	set_state(lg, KEEPING);
+}
+
 static void
 succeed(struct login *lg, struct api_tokens *tokens)
 {
+	if (lg->profile->durable != NULL) {
+		keep_durable(lg, tokens);
+		return;
+	}
 	store_tokens(lg, tokens);
 	api_tokens_wipe(tokens);
 	login_finish(lg, FR_RESULT_SUCCESS, NULL);
@@ -479,15 +528,9 @@ static void on_http_done(void *ctx, const struct http_response *resp);
 static void
 send_request(struct login *lg, const struct profile_request *pr)
 {
-	struct http_request req = {
-		.method = pr->method,
-		.path = pr->path,
-		.body = pr->body,
-		.body_len = pr->body_len,
-		.bearer = pr->bearer,
-		.api_key = pr->api_key,
-	};
+	struct http_request req;
 
+	profile_request_http(pr, &req);
 	set_state(lg, SENDING);
 	int r = lg->h->api.start(lg->h->api.impl, &req, on_http_done, lg, &lg->xfer);
 	if (r != 0) {
@@ -619,11 +662,7 @@ service_failed(struct login *lg, const struct http_response *resp, const char *s
 {
 	char why[192];
 
-	if (resp->outcome != HTTP_ANSWERED)
-		snprintf(why, sizeof(why), "%s: %s (%s)", step, http_outcome_name(resp->outcome), resp->error);
-	else if (resp->status >= 500 || resp->status < 200 || (resp->status >= 300 && resp->status < 400))
-		snprintf(why, sizeof(why), "%s: HTTP status %ld", step, resp->status);
-	else
+	if (!profile_reply_failed(resp, step, why, sizeof(why)))
 		return false;
 	login_unavailable(lg, why);
 	return true;
@@ -733,6 +772,7 @@ login_answer(struct login *lg, const char *text)
 	case CACHED_AUTH:
 	case OFFLINE_CHECK:
 	case SENDING:
+	case KEEPING:
 	case OVER:
 		break;
 	}

@@ -15,6 +15,7 @@
 #define LOGIN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -56,6 +57,13 @@ void login_answer(struct login *lg, const char *text);
 /* The person is gone (the client closed, a deadline passed): the login
  * ends without a verdict; finish is not called. */
 void login_abandon(struct login *lg);
+
+/* The local user name turned into the API's login name by user_template
+ * (heap; NULL when memory is short). */
+char *login_remote_name(const char *user, const char *tpl);
+/* The text of the API's 429 for the person: "Too many login attempts, try
+ * again in 5 minutes" (retry_after -1: "later"). */
+void login_rate_limited_text(long retry_after, char *text, size_t len);
 
 /* For verifier_worker_new (crypto/verifier_worker.h), `ctx` the struct
  * helper: a verifier that was still being made when its login stored its

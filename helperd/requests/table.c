@@ -22,18 +22,33 @@ struct request_def {
 	 * from uid N: a non-root caller may OWN_ONLY". */
 	const char *what, *own_only;
 	void (*handle)(struct request *rq);
+	/* CALLER_ACCOUNT: the DONE(PERM_DENIED) text of a refusal (NULL for
+	 * none), and whether a refusal is a failure of the caller's budget
+	 * (probing other accounts is failing). */
+	const char *denied;
+	bool refusal_fails;
 };
 
 static const struct request_def table[] = {
-	{ FR_MSG_AUTH_BEGIN, CALLER_ACCOUNT, "a login", "authenticate only its own account", request_auth_begin },
-	{ FR_MSG_SESSION_OPEN, CALLER_ACCOUNT, "a session report", "report only its own sessions",
-	  request_session_open },
+	{ FR_MSG_AUTH_BEGIN, CALLER_ACCOUNT, "a login", "authenticate only its own account", request_auth_begin, NULL,
+	  true },
+	{ FR_MSG_SESSION_OPEN, CALLER_ACCOUNT, "a session report", "report only its own sessions", request_session_open,
+	  NULL, false },
 	{ FR_MSG_SESSION_CLOSE, CALLER_ACCOUNT, "a session report", "report only its own sessions",
-	  request_session_close },
-	{ FR_MSG_TOKEN_GET, CALLER_SELF, NULL, NULL, request_token_get },
-	{ FR_MSG_STATUS_GET, CALLER_ANYONE, NULL, NULL, request_status_get },
-	{ FR_MSG_CACHE_LIST, CALLER_ROOT, NULL, NULL, request_cache_list },
-	{ FR_MSG_CACHE_FORGET, CALLER_ROOT, NULL, NULL, request_cache_forget },
+	  request_session_close, NULL, false },
+	{ FR_MSG_TOKEN_GET, CALLER_SELF, NULL, NULL, request_token_get, NULL, false },
+	{ FR_MSG_STATUS_GET, CALLER_ANYONE, NULL, NULL, request_status_get, NULL, false },
+	{ FR_MSG_CACHE_LIST, CALLER_ROOT, NULL, NULL, request_cache_list, NULL, false },
+	{ FR_MSG_CACHE_FORGET, CALLER_ROOT, NULL, NULL, request_cache_forget, NULL, false },
+	{ FR_MSG_TWOFA_STATUS_GET, CALLER_SELF, NULL, NULL, request_twofa_status, NULL, false },
+	{ FR_MSG_TWOFA_SETUP, CALLER_SELF, NULL, NULL, request_twofa_setup, NULL, false },
+	{ FR_MSG_TWOFA_ENABLE, CALLER_SELF, NULL, NULL, request_twofa_enable, NULL, false },
+	{ FR_MSG_TWOFA_DISABLE, CALLER_SELF, NULL, NULL, request_twofa_disable, NULL, false },
+	{ FR_MSG_APIKEY_CREATE, CALLER_SELF, NULL, NULL, request_apikey_create, NULL, false },
+	{ FR_MSG_APIKEY_LIST, CALLER_SELF, NULL, NULL, request_apikey_list, NULL, false },
+	{ FR_MSG_APIKEY_DELETE, CALLER_SELF, NULL, NULL, request_apikey_delete, NULL, false },
+	{ FR_MSG_PASSWD_BEGIN, CALLER_ACCOUNT_REAL_UID, "a password change", "change only its own password",
+	  request_passwd_begin, "You may change only your own password", true },
 };
 
 void
@@ -51,7 +66,7 @@ requests_reply_done(struct conn *c, enum fr_result result, const char *text)
 
 /*
  * The caller rules that need the account database (CALLER_SELF,
- * CALLER_ACCOUNT) look it up on the NSS threads (h->nss): getpwnam_r and
+ * CALLER_ACCOUNT, CALLER_ACCOUNT_REAL_UID) look it up on the NSS threads (h->nss): getpwnam_r and
  * getgrouplist can wait on a network NSS for seconds, and the loop serves
  * every other login meanwhile.  The request waits in a `lookup`, with a
  * copy of its message, and is dispatched from the loop once it is done.
@@ -61,6 +76,7 @@ struct lookup {
 	struct conn *conn;
 	const struct request_def *def;
 	struct conn_peer peer;
+	uid_t caller;	   /* whom the caller rule judges (struct request) */
 	struct fr_msg msg; /* may hold a secret (AUTHTOK): wiped */
 	struct pool_job *job;
 	char *allowed_groups; /* the setting when the request came */
@@ -98,7 +114,7 @@ lookup_run(void *arg)
 static bool
 account_allowed(const struct request_def *def, struct request *rq, int lookup_result)
 {
-	uid_t caller = rq->peer.uid;
+	uid_t caller = rq->caller;
 
 	rq->has_account = lookup_result == FR_OK;
 	if (lookup_result != FR_OK && lookup_result != FR_ERR_NOT_FOUND) {
@@ -113,12 +129,12 @@ account_allowed(const struct request_def *def, struct request *rq, int lookup_re
 	 * limit: probing other accounts is failing. */
 	log_auth(LOG_WARNING, "refusing %s for %s from uid %u: a non-root caller may %s", def->what, rq->name,
 		 (unsigned)caller, def->own_only);
-	if (def->type == FR_MSG_AUTH_BEGIN) {
+	if (def->refusal_fails) {
 		char key[32];
 		snprintf(key, sizeof(key), "uid:%u", (unsigned)caller);
 		ratelimit_failure(rq->h->ratelimit, key, (int64_t)time(NULL));
 	}
-	requests_reply_done(rq->conn, FR_RESULT_PERM_DENIED, NULL);
+	requests_reply_done(rq->conn, FR_RESULT_PERM_DENIED, def->denied);
 	return false;
 }
 
@@ -132,6 +148,7 @@ lookup_done(void *arg)
 		.conn = lk->conn,
 		.msg = &lk->msg,
 		.peer = lk->peer,
+		.caller = lk->caller,
 		.account = lk->account,
 		.groups_result = lk->groups_result,
 	};
@@ -190,6 +207,7 @@ start_lookup(const struct request_def *def, struct request *rq)
 	lk->conn = rq->conn;
 	lk->def = def;
 	lk->peer = rq->peer;
+	lk->caller = rq->caller;
 	lk->msg = *rq->msg;
 	int r = job_pool_submit(rq->h->nss, rq->peer.uid, &lookup_fns, lk, &lk->job);
 	if (r != FR_OK) {
@@ -211,6 +229,8 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 	const struct request_def *def = NULL;
 	struct request rq = { .h = helper, .conn = c, .msg = msg, .peer = *conn_peer(c), .groups_result = FR_OK };
 
+	rq.caller = rq.peer.uid;
+
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (table[i].type == msg->type)
 			def = &table[i];
@@ -225,6 +245,17 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 		start_lookup(def, &rq);
 		return true;
 	case CALLER_ACCOUNT:
+		if (!user_name_valid(fr_msg_str(msg, FR_TAG_USER))) {
+			log_auth(LOG_NOTICE, "refusing %s for an invalid user name", def->what);
+			requests_reply_done(c, FR_RESULT_USER_UNKNOWN, NULL);
+			return true;
+		}
+		start_lookup(def, &rq);
+		return true;
+	case CALLER_ACCOUNT_REAL_UID:
+		/* Believed from root only: a user cannot claim to be root. */
+		if (rq.peer.uid == 0)
+			rq.caller = (uid_t)fr_msg_num(msg, FR_TAG_CALLER_UID);
 		if (!user_name_valid(fr_msg_str(msg, FR_TAG_USER))) {
 			log_auth(LOG_NOTICE, "refusing %s for an invalid user name", def->what);
 			requests_reply_done(c, FR_RESULT_USER_UNKNOWN, NULL);

@@ -18,7 +18,11 @@ enum request_caller {
 	CALLER_ANYONE,	/* any uid that can reach the socket */
 	CALLER_SELF,	/* any uid, about its own account (from SO_PEERCRED, never the message) */
 	CALLER_ACCOUNT, /* names an account (USER): root any, a non-root uid only its own */
-	CALLER_ROOT,	/* uid 0 only */
+	/* As CALLER_ACCOUNT, for the caller a set-uid program speaks for: a
+	 * root peer's CALLER_UID (passwd(1) runs as root for any user), a
+	 * non-root peer itself, whatever its CALLER_UID says. */
+	CALLER_ACCOUNT_REAL_UID,
+	CALLER_ROOT, /* uid 0 only */
 };
 
 /* One request being handled. */
@@ -27,6 +31,7 @@ struct request {
 	struct conn *conn;
 	const struct fr_msg *msg;
 	struct conn_peer peer;
+	uid_t caller; /* who the caller rule judged: the peer's uid, or CALLER_ACCOUNT_REAL_UID's */
 	/* CALLER_SELF: the caller's account.  CALLER_ACCOUNT: the named one,
 	 * when it exists (a root caller may name one that does not: then
 	 * has_account is false and `name` is the USER tag as sent). */
@@ -53,5 +58,13 @@ void request_token_get(struct request *rq);
 void request_status_get(struct request *rq);
 void request_cache_list(struct request *rq);
 void request_cache_forget(struct request *rq);
+void request_twofa_status(struct request *rq);
+void request_twofa_setup(struct request *rq);
+void request_twofa_enable(struct request *rq);
+void request_twofa_disable(struct request *rq);
+void request_apikey_create(struct request *rq);
+void request_apikey_list(struct request *rq);
+void request_apikey_delete(struct request *rq);
+void request_passwd_begin(struct request *rq);
 
 #endif

@@ -1,11 +1,13 @@
 /* TOKEN_GET: the caller's own access token, refreshed when it is near
- * expiry (freddyctl token). */
+ * expiry (freddyctl token); for a profile with a durable token (AIUS),
+ * that token, which does not expire and is never refreshed. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "api/profile.h"
 #include "auth/refresh.h"
 #include "core/log.h"
 #include "fr_error.h"
@@ -20,16 +22,22 @@ struct token_request {
 };
 
 static void
-token_send(struct conn *c, const struct cache_record *rec)
+send_token(struct conn *c, const char *token, int64_t expires)
 {
 	struct fr_frame frame;
 
 	fr_frame_init(&frame, FR_MSG_TOKEN);
-	fr_frame_put_str(&frame, FR_TAG_TOKEN, rec->access_token);
-	if (rec->access_expires > 0)
-		fr_frame_put_u64(&frame, FR_TAG_EXPIRES, (uint64_t)rec->access_expires);
+	fr_frame_put_str(&frame, FR_TAG_TOKEN, token);
+	if (expires > 0)
+		fr_frame_put_u64(&frame, FR_TAG_EXPIRES, (uint64_t)expires);
 	if (conn_send(c, &frame) == 0)
 		requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
+}
+
+static void
+token_send(struct conn *c, const struct cache_record *rec)
+{
+	send_token(c, rec->access_token, rec->access_expires);
 }
 
 static void
@@ -106,6 +114,12 @@ request_token_get(struct request *rq)
 	}
 	if (r != 0) {
 		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, NULL);
+		return;
+	}
+	const struct profile *profile = profile_for(h->cfg);
+	if (profile != NULL && profile->durable != NULL) {
+		send_token(c, rec.refresh_token, 0);
+		cache_record_wipe(&rec);
 		return;
 	}
 	int64_t now = (int64_t)time(NULL);

@@ -2,9 +2,7 @@
 the emulator's AIUS API, as real unprivileged users (issue 14).  Each
 request is for the caller's own account, uses the durable aius_ token the
 helper holds for it (Authorization: Bearer), and never reaches the API
-for a caller without a cached login.
-
-Needs the helper side of issue 14 (not yet in TESTS)."""
+for a caller without a cached login."""
 
 import re
 
@@ -158,6 +156,25 @@ class NotForOtherProfiles(SelfServiceTestCase):
         self.assertEqual((r.returncode, r.stdout), (1, ""), r)
         self.assertIn("aius", r.stderr)
         self.assertNoApiRequest()
+
+
+
+class OutsideAllowedGroups(SelfServiceTestCase):
+    """allowed_groups, looked up with the caller's account off the event
+    loop, applies to self-service as to logins: a user outside is told
+    Freddy does not handle the account, before any network call."""
+    env_kwargs = {"api": "aius", "config": "allowed_groups = bob\n"}
+
+    def test_outside_is_refused_inside_is_served(self):
+        r = self.env.aius_login("bob")
+        self.assertEqual(r.status, 0, r)
+        before = self.env.api_requests()
+        r = self.env.ctl_as("alice", "2fa", "status")
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r)
+        self.assertIn("Freddy does not handle this account", r.stderr)
+        self.assertEqual(self.env.api_requests(), before)
+        r = self.env.ctl_as("bob", "2fa", "status")
+        self.assertEqual((r.returncode, r.stdout), (0, "2fa: enabled\n"), r)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,7 @@ session (POST /v1/tokens, the session in the __Host-aius_session cookie,
 token_name "pam_freddy HOST"), keeps it while it works, caches it like the
 other profiles' refresh tokens, and hands it to its owner through
 freddyctl token.  Cached re-authentication checks it at GET /v1/2fa/status
-first; a revoked one means the full login.
-
-Needs the helper side of issue 14 (not yet in TESTS)."""
+first; a revoked one means the full login."""
 
 import os
 import socket

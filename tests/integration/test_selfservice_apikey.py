@@ -1,9 +1,7 @@
 """freddyctl apikey create|list|delete through the real helper and the
 emulator's JWT API, as real unprivileged users (issue 14): the user's
 cached access token (refreshed first when it has expired) as the bearer
-JWT; the key printed once, never listed, never logged.
-
-Needs the helper side of issue 14 (not yet in TESTS)."""
+JWT; the key printed once, never listed, never logged."""
 
 import re
 import time

@@ -3,9 +3,7 @@ the emulator, as real unprivileged users (issue 14): the current password
 (not asked of root), the reset code from the email, the new password
 twice; a wrong current password mails nothing; a mismatch asks again; on
 success PAM_AUTHTOK is the new password and the cached verifier is the
-new password's.  For freddy and jwt: PAM_IGNORE without a prompt.
-
-Needs the helper side of issue 14 (not yet in TESTS)."""
+new password's.  For freddy and jwt: PAM_IGNORE without a prompt."""
 
 import json
 import os
@@ -19,7 +17,8 @@ from selfservice import (CODE_PROMPT, CURRENT, NEW, RESET_CODE, RETYPE, SelfServ
                          raw_passwd_begin, setpriv)
 
 NEW_PASSWORD = "Brand-New-Pass-9"
-EMAILED = "A password reset code was emailed to a\\*\\*\\*@example.com."
+# The masked address: a***@example.com for alice, b***@example.com for bob.
+EMAILED = "A password reset code was emailed to %s\\*\\*\\*@example.com."
 MISMATCH = "Sorry, passwords do not match."
 REQUEST = "POST /api/v1/password/reset/request"
 CONFIRM = "POST /api/v1/password/reset/confirm"
@@ -47,7 +46,8 @@ class AiusPasswd(SelfServiceTestCase):
     def full_change(self, user="alice", as_user="alice", new=NEW_PASSWORD, service="passwd-test"):
         started = time.time() - 0.001
         script = [(CURRENT, PASSWORDS[user])] if as_user != "root" else []
-        script += [(EMAILED + "\r?\n\r?\n" + RESET_CODE, self.code(user, started)), (NEW, new), (RETYPE, new)]
+        script += [(EMAILED % user[0] + "\r?\n\r?\n" + RESET_CODE, self.code(user, started)), (NEW, new),
+                   (RETYPE, new)]
         return self.env.chauthtok(user, script, as_user=as_user, service=service)
 
     def assertPassword(self, user, password):

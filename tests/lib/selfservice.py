@@ -44,7 +44,12 @@ class SelfServiceEnv(CacheEnv):
         if api == "aius":
             config = "user_template = %u@example.com\n" + config
         super().__init__(config=config, **kw)
-        self.authtok_seen = os.path.join(self.tmp, "authtok-seen")
+        # pam_exec runs the recorder as the user changing the password: it
+        # writes into a folder anyone may write to (tmp itself is 0711).
+        seen_dir = os.path.join(self.tmp, "authtok")
+        os.mkdir(seen_dir)
+        os.chmod(seen_dir, 0o1777)
+        self.authtok_seen = os.path.join(seen_dir, "seen")
         record = os.path.join(self.tmp, "record-authtok.sh")
         with open(record, "w") as f:
             f.write("#!/bin/sh\nprintf %%s \"${PAM_AUTHTOK-unset}\" > %s\n" % self.authtok_seen)
@@ -141,6 +146,13 @@ class SelfServiceTestCase(CacheTestCase):
         super().setUp()
         if os.path.exists(self.env.authtok_seen):
             os.unlink(self.env.authtok_seen)
+        # The emulator's reset keeps its outbox: each test starts with no
+        # reset mail, so that "nothing was mailed" can be seen.
+        for user in UIDS:
+            try:
+                os.unlink(self.env.reset_file(user))
+            except FileNotFoundError:
+                pass
 
     def assertNoApiRequest(self):
         self.assertEqual(self.env.api_requests(), {})

@@ -2,7 +2,10 @@
  * The login engine (auth/login.c) driven with a scripted HTTP transport:
  * no socket, no Python, no emulator.  For each API profile: the good
  * login, a wrong code, the API's 429, an unreachable API with and without
- * offline login, cached re-authentication, and an abandoned login.
+ * offline login, cached re-authentication, and an abandoned login.  The
+ * same for the other engines of issue 14: AIUS durable tokens
+ * (auth/durable.c), account requests with a cached login
+ * (auth/account_call.c) and the password change (auth/passwd.c).
  *
  * Everything else is the real thing: the loop, the token cache in a
  * temporary folder, the verifier threads, the rate limits, the TOTP
@@ -26,14 +29,17 @@
 #include "api/health.h"
 #include "api/profile.h"
 #include "auth/access.h"
+#include "auth/account_call.h"
 #include "auth/login.h"
 #include "auth/offline.h"
+#include "auth/passwd.h"
 #include "auth/refresh.h"
 #include "auth/sessions.h"
 #include "check.h"
 #include "core/caller_quota.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "crypto/verifier.h"
 #include "crypto/verifier_worker.h"
 #include "fr_error.h"
 #include "store/ratelimit.h"
@@ -51,6 +57,7 @@ struct fake_xfer {
 	char path[PROFILE_PATH_MAX];
 	char *body;
 	char bearer[256];
+	char cookie[256];
 	bool api_key;
 	http_done_fn done;
 	void *ctx;
@@ -74,6 +81,7 @@ fake_start(void *impl, const struct http_request *req, http_done_fn done, void *
 	snprintf(x->path, sizeof(x->path), "%s", req->path);
 	x->body = req->body != NULL ? strndup(req->body, req->body_len) : NULL;
 	snprintf(x->bearer, sizeof(x->bearer), "%s", req->bearer != NULL ? req->bearer : "");
+	snprintf(x->cookie, sizeof(x->cookie), "%s", req->cookie != NULL ? req->cookie : "");
 	x->api_key = req->api_key;
 	x->done = done;
 	x->ctx = ctx;
@@ -181,6 +189,7 @@ fail_next(struct fake *f, enum http_outcome outcome)
 
 struct person {
 	char last_prompt[512];
+	unsigned last_flags;
 	unsigned prompts, password_prompts;
 	char said[4096]; /* every info and error, one per line */
 	bool finished;
@@ -195,6 +204,7 @@ io_prompt(void *ctx, enum fr_prompt_style style, unsigned flags, const char *tex
 
 	(void)style;
 	snprintf(p->last_prompt, sizeof(p->last_prompt), "%s", text);
+	p->last_flags = flags;
 	p->prompts++;
 	if (flags & FR_PROMPT_IS_PASSWORD)
 		p->password_prompts++;
@@ -699,20 +709,152 @@ test_freddy_totp(void)
 	env_close(&e);
 }
 
-/* ---- AIUS: the server's own 2FA ---------------------------------------------- */
+/* ---- AIUS: the server's own 2FA, and a durable token ------------------------ */
 
 #define AIUS_CHALLENGE "{\"requires_2fa\": true, \"challenge_token\": \"ch-1\"}"
 #define AIUS_SESSION   "{\"user\": {}, \"message\": \"ok\", \"session_token\": \"st-1\"}"
+#define AIUS_MINTED(t) "{\"token\": \"" t "\", \"token_name\": \"x\", \"client_id\": \"c\", \"created_at\": \"t\"}"
+#define AIUS_REVOKED   "{\"detail\": {\"code\": \"INVALID_TOKEN\", \"message\": \"invalid token\"}}"
+
+static bool
+cached_access_token(struct env *e, const char *user)
+{
+	struct cache_record rec;
+	bool has = false;
+
+	if (token_cache_load(e->h.cache, user, &rec) == 0) {
+		has = rec.access_token != NULL || rec.access_expires != 0;
+		cache_record_wipe(&rec);
+	}
+	return has;
+}
+
+static bool
+cached_any(struct env *e, const char *user)
+{
+	struct cache_record rec;
+
+	if (token_cache_load(e->h.cache, user, &rec) != 0)
+		return false;
+	cache_record_wipe(&rec);
+	return true;
+}
+
+/* The mint after a login: the session in the cookie, the host's name in
+ * the token's name. */
+static void
+answer_mint(struct env *e, const char *session, long status, const char *body)
+{
+	char host[256], cookie[300], name[300];
+	struct fake_xfer *x = e->fake.pending;
+
+	CHECK(x != NULL);
+	if (x == NULL)
+		return;
+	CHECK(gethostname(host, sizeof(host)) == 0);
+	snprintf(cookie, sizeof(cookie), "__Host-aius_session=%s", session);
+	snprintf(name, sizeof(name), "pam_freddy %s", host);
+	CHECK(strcmp(x->cookie, cookie) == 0 && x->bearer[0] == '\0');
+	CHECK(strcmp(body_member(x, "token_name"), name) == 0);
+	answer(&e->fake, "POST", "/v1/tokens", status, body);
+}
+
+static void
+answer_status(struct env *e, const char *bearer, long status, const char *body)
+{
+	struct fake_xfer *x = e->fake.pending;
+
+	CHECK(x != NULL && strcmp(x->bearer, bearer) == 0 && x->body == NULL && x->cookie[0] == '\0');
+	answer(&e->fake, "GET", "/v1/2fa/status", status, body);
+}
+
+/* carol has no 2FA at AIUS: the password alone gives a session. */
+static struct login *
+aius_password_login(struct env *e, struct person *p, const char *user)
+{
+	struct login *lg = begin(e, p, user, 2003, NULL, FR_AUTHTOK_NONE);
+
+	login_answer(lg, "Carol-Pass-3");
+	pump_until(e, request_waiting, NULL);
+	answer(&e->fake, "POST", "/v1/login", 200, AIUS_SESSION);
+	return lg;
+}
+
+/* One durable token per user, kept while it works. */
+static void
+test_aius_durable(void)
+{
+	struct env e;
+	struct person p;
+	struct login *lg;
+
+	env_open(&e, "api = aius\nrate_limit_failures = 100\n");
+	/* No record: minted; cached as the record's refresh token, with no
+	 * access token and no expiry. */
+	aius_password_login(&e, &p, "carol");
+	CHECK(!p.finished);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_T1"));
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	CHECK(cached_refresh_token(&e, "carol", "aius_T1") && !cached_access_token(&e, "carol"));
+	/* A record: checked with the token as bearer, kept, nothing minted. */
+	aius_password_login(&e, &p, "carol");
+	answer_status(&e, "aius_T1", 200, "{\"enabled\": false}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && e.fake.pending == NULL);
+	CHECK(cached_refresh_token(&e, "carol", "aius_T1"));
+	/* The API cannot tell: kept, and nothing minted on a guess. */
+	aius_password_login(&e, &p, "carol");
+	answer_status(&e, "aius_T1", 503, "");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && e.fake.pending == NULL);
+	CHECK(cached_refresh_token(&e, "carol", "aius_T1"));
+	/* Refused: a new one. */
+	aius_password_login(&e, &p, "carol");
+	answer_status(&e, "aius_T1", 401, AIUS_REVOKED);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_T2"));
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && cached_refresh_token(&e, "carol", "aius_T2"));
+	/* Refused, and the mint fails: the login succeeds, the refused token
+	 * is dropped, nothing new is cached. */
+	aius_password_login(&e, &p, "carol");
+	answer_status(&e, "aius_T2", 401, AIUS_REVOKED);
+	answer_mint(&e, "st-1", 500, "");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && !cached_any(&e, "carol"));
+	/* A mint reply without a usable token (not aius_, a bad type, a
+	 * refusal): success, nothing cached. */
+	const char *bad[] = { AIUS_MINTED("notaius_x"), "{\"token\": 5}", AIUS_MINTED("aius_a b") };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		aius_password_login(&e, &p, "carol");
+		answer_mint(&e, "st-1", 200, bad[i]);
+		CHECK(p.finished && p.result == FR_RESULT_SUCCESS && !cached_any(&e, "carol"));
+	}
+	aius_password_login(&e, &p, "carol");
+	answer_mint(&e, "st-1", 401, "{\"detail\": {\"code\": \"INVALID_SESSION\", \"message\": \"x\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && !cached_any(&e, "carol"));
+	/* A session that is no token is a broken reply: it never reaches a
+	 * cookie. */
+	lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
+	answer(&e.fake, "POST", "/v1/login", 200, "{\"session_token\": \"st;x=1\"}");
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL && e.fake.pending == NULL);
+	/* Abandoned while minting: the mint is cancelled, nothing cached. */
+	unsigned cancelled = e.fake.cancelled;
+	lg = aius_password_login(&e, &p, "carol");
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->path, "/v1/tokens") == 0);
+	login_abandon(lg);
+	CHECK(e.fake.pending == NULL && e.fake.cancelled == cancelled + 1 && !p.finished);
+	CHECK(!cached_any(&e, "carol"));
+	env_close(&e);
+}
 
 static void
 test_aius(void)
 {
 	struct env e;
 	struct person p;
+	char code[16];
 
 	env_open(&e, "api = aius\ncached_auth_timeout = 600\noffline_login = yes\noffline_after = 1\n"
 		     "rate_limit_failures = 100\n");
-	/* The good login: password, then the authenticator's code at AIUS. */
+	/* The good login: password, then the authenticator's code at AIUS,
+	 * then the durable token. */
 	struct login *lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
 	pump_until(&e, request_waiting, NULL); /* the cached path's decoy hash first */
@@ -723,10 +865,43 @@ test_aius(void)
 	CHECK(strcmp(body_member(e.fake.pending, "code"), "123456") == 0);
 	CHECK(strcmp(body_member(e.fake.pending, "challenge_token"), "ch-1") == 0);
 	answer(&e.fake, "POST", "/v1/2fa/login", 200, AIUS_SESSION);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_B1"));
 	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
-	/* Nothing cached: the next login is a full one (no cached path). */
+	pump_until(&e, has_verifier, "bob");
+	CHECK(has_verifier(&e, "bob"));
+	/* Cached re-authentication: the durable token is checked right then,
+	 * and the code is skipped. */
 	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
 	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	answer_status(&e, "aius_B1", 200, "{\"enabled\": true}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && p.prompts == 1);
+	/* A revoked token: dropped, and the full login runs (not a refusal). */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	answer_status(&e, "aius_B1", 401, AIUS_REVOKED);
+	CHECK(!p.finished && !cached_any(&e, "bob"));
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	CHECK(strcmp(p.last_prompt, "Authenticator or recovery code: ") == 0);
+	login_answer(lg, "654321");
+	answer(&e.fake, "POST", "/v1/2fa/login", 200, AIUS_SESSION);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_B2"));
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && cached_refresh_token(&e, "bob", "aius_B2"));
+	pump_until(&e, has_verifier, "bob");
+	/* The check cannot be made: the full login, the token kept. */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	fail_next(&e.fake, HTTP_TLS_FAILED);
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	CHECK(!p.finished && cached_refresh_token(&e, "bob", "aius_B2"));
+	login_abandon(lg);
+	/* Wrong codes, with carol, who has nothing cached. */
+	lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
 	pump_until(&e, request_waiting, NULL);
 	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
 	for (int i = 0; i < 3; i++) {
@@ -736,8 +911,8 @@ test_aius(void)
 	}
 	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
 	/* An expired challenge ends the login at once. */
-	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
-	login_answer(lg, "Bob-Pass-2");
+	lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
 	pump_until(&e, request_waiting, NULL);
 	answer(&e.fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
 	login_answer(lg, "123456");
@@ -746,22 +921,36 @@ test_aius(void)
 	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR &&
 	      strcmp(p.text, "The login has expired, please start again") == 0);
 	/* 429 */
-	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
-	login_answer(lg, "Bob-Pass-2");
+	lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
 	pump_until(&e, request_waiting, NULL);
 	answer(&e.fake, "POST", "/v1/login", 429, "{\"detail\": {\"code\": \"RATE_LIMITED\", \"message\": \"slow\"}}");
 	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
 	/* Unreachable, even in an outage: without a cached login there is no
 	 * offline one. */
 	for (int i = 0; i < 2; i++) {
-		lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
-		login_answer(lg, "Bob-Pass-2");
+		lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+		login_answer(lg, "Carol-Pass-3");
 		pump_until(&e, request_waiting, NULL);
 		fail_next(&e.fake, HTTP_UNREACHABLE);
 		CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL);
 		sleep(1);
 		usleep(200000);
 	}
+	/* bob's cached login in the same outage: offline, with his local TOTP
+	 * code (the cached path's check meets the outage first). */
+	lg = begin(&e, &p, "bob", 2002, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Bob-Pass-2");
+	pump_until(&e, request_waiting, NULL);
+	CHECK(strcmp(e.fake.pending->path, "/v1/2fa/status") == 0);
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	pump_until(&e, request_waiting, NULL);
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	pump_until(&e, person_moved, &p); /* the offline check, on a verifier thread */
+	CHECK(!p.finished && strcmp(p.last_prompt, "Authenticator code (offline login): ") == 0);
+	totp_now(code);
+	login_answer(lg, code);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
 	env_close(&e);
 	test_abandoned("api = aius\n", "carol", "Carol-Pass-3");
 }
@@ -837,6 +1026,361 @@ test_jwt(void)
 	test_offline("api = jwt\nsecond_factor = totp\n", "/auth/login", NULL, false);
 }
 
+/* ---- account requests with the cached login (auth/account_call.c) ---------- */
+
+struct call_seen {
+	struct account_call *call; /* the owner's pointer: NULL once done */
+	const char *path;
+	bool done;
+	enum call_outcome outcome;
+	long status, retry_after;
+};
+
+static void
+call_build(void *ctx, const char *bearer, struct profile_step *out)
+{
+	struct call_seen *c = ctx;
+
+	step_fetch(out, "GET", c->path, bearer);
+}
+
+static void
+call_done(void *ctx, const struct call_result *r)
+{
+	struct call_seen *c = ctx;
+
+	CHECK(!c->done && c->call == NULL);
+	c->done = true;
+	c->outcome = r->outcome;
+	c->status = r->resp != NULL ? r->resp->status : 0;
+	c->retry_after = r->retry_after;
+}
+
+static void
+call_start(struct env *e, struct call_seen *c, const char *user, const char *path, int want)
+{
+	memset(c, 0, sizeof(*c));
+	c->path = path;
+	CHECK(account_call_start(&e->h, user, call_build, call_done, c, &c->call) == want);
+	CHECK((want == 0) == (c->call != NULL));
+}
+
+static void
+expire_access(struct env *e, const char *user)
+{
+	struct cache_record rec;
+
+	CHECK(token_cache_load(e->h.cache, user, &rec) == 0);
+	rec.access_expires = (int64_t)time(NULL) - 10;
+	CHECK(token_cache_store(e->h.cache, user, &rec) == 0);
+	cache_record_wipe(&rec);
+}
+
+static void
+jwt_logged_in(struct env *e, struct person *p, const char *user)
+{
+	struct login *lg = begin(e, p, user, 2001, NULL, FR_AUTHTOK_NONE);
+
+	login_answer(lg, "Correct-Horse-1");
+	answer(&e->fake, "POST", "/auth/login", 200, JWT_TOKENS);
+	CHECK(p->finished && p->result == FR_RESULT_SUCCESS);
+}
+
+static void
+test_account_calls(void)
+{
+	struct env e;
+	struct person p;
+	struct call_seen c;
+
+	env_open(&e, "api = jwt\nrate_limit_failures = 100\n");
+	/* Nothing cached: no request at all. */
+	unsigned started = e.fake.started;
+	call_start(&e, &c, "alice", "/auth/keys", FR_ERR_NOT_FOUND);
+	CHECK(e.fake.started == started && !c.done);
+	jwt_logged_in(&e, &p, "alice");
+	/* A fresh access token is the bearer. */
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "jt-1") == 0);
+	answer(&e.fake, "GET", "/auth/keys", 200, "[]");
+	CHECK(c.done && c.outcome == CALL_ANSWERED && c.status == 200);
+	/* The API refuses it: one refresh, one retry with the new token. */
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "GET", "/auth/keys", 401, "{\"error\": \"Authentication required\"}");
+	CHECK(!c.done && strcmp(body_member(e.fake.pending, "refreshToken"), "jr-1") == 0);
+	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"jt-2\", \"expires_in\": 3600}");
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "jt-2") == 0);
+	answer(&e.fake, "GET", "/auth/keys", 404, "{\"error\": \"API key not found\"}");
+	CHECK(c.done && c.outcome == CALL_ANSWERED && c.status == 404);
+	/* Refused again after a good refresh: the login is gone. */
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "GET", "/auth/keys", 401, "{\"error\": \"Authentication required\"}");
+	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"jt-3\", \"expires_in\": 3600}");
+	answer(&e.fake, "GET", "/auth/keys", 401, "{\"error\": \"Authentication required\"}");
+	CHECK(c.done && c.outcome == CALL_LOGIN_REFUSED && !cached_any(&e, "alice"));
+	/* An expired token is refreshed first; a refused refresh drops the
+	 * login and sends nothing else. */
+	jwt_logged_in(&e, &p, "alice");
+	expire_access(&e, "alice");
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "POST", "/auth/refresh", 200, "{\"token\": \"jt-4\", \"expires_in\": 3600}");
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "jt-4") == 0);
+	answer(&e.fake, "GET", "/auth/keys", 200, "[]");
+	CHECK(c.done && c.outcome == CALL_ANSWERED);
+	expire_access(&e, "alice");
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "POST", "/auth/refresh", 401, "{\"error\": \"Invalid or expired refresh token\"}");
+	CHECK(c.done && c.outcome == CALL_LOGIN_REFUSED && e.fake.pending == NULL && !cached_any(&e, "alice"));
+	/* 429 and an outage: reported, the login kept. */
+	jwt_logged_in(&e, &p, "alice");
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(
+	    &e.fake, "GET", "/auth/keys", 429,
+	    "{\"success\": false, \"error\": {\"code\": \"X\", \"message\": \"slow\", \"details\": {\"retry_after\": 7}}}");
+	CHECK(c.done && c.outcome == CALL_RATE_LIMITED && c.retry_after == 7);
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	answer(&e.fake, "GET", "/auth/keys", 503, "");
+	CHECK(c.done && c.outcome == CALL_UNAVAILABLE && cached_any(&e, "alice"));
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(c.done && c.outcome == CALL_UNAVAILABLE && cached_any(&e, "alice"));
+	/* The client leaves: the request is cancelled, nothing called. */
+	unsigned cancelled = e.fake.cancelled;
+	call_start(&e, &c, "alice", "/auth/keys", 0);
+	account_call_cancel(&e.h, &c.call);
+	CHECK(c.call == NULL && e.fake.cancelled == cancelled + 1 && !c.done);
+	env_close(&e);
+
+	/* AIUS: the durable token is the bearer; only a refusal of it drops
+	 * the login, not a wrong code. */
+	env_open(&e, "api = aius\nrate_limit_failures = 100\n");
+	aius_password_login(&e, &p, "carol");
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_C1"));
+	call_start(&e, &c, "carol", "/v1/2fa/status", 0);
+	CHECK(e.fake.pending != NULL && strcmp(e.fake.pending->bearer, "aius_C1") == 0);
+	answer(&e.fake, "GET", "/v1/2fa/status", 401,
+	       "{\"detail\": {\"code\": \"INVALID_CODE\", \"message\": \"Invalid two-factor code\"}}");
+	CHECK(c.done && c.outcome == CALL_ANSWERED && c.status == 401 && cached_any(&e, "carol"));
+	call_start(&e, &c, "carol", "/v1/2fa/status", 0);
+	answer(&e.fake, "GET", "/v1/2fa/status", 401, AIUS_REVOKED);
+	CHECK(c.done && c.outcome == CALL_LOGIN_REFUSED && !cached_any(&e, "carol") && e.fake.pending == NULL);
+	env_close(&e);
+}
+
+/* ---- passwd (auth/passwd.c) ---------------------------------------------------- */
+
+#define RESET_REQUEST "/v1/password/reset/request"
+#define RESET_CONFIRM "/v1/password/reset/confirm"
+#define RESET_SENT    "{\"message\": \"If the address is registered, a reset email has been sent\"}"
+#define BAD_TOKEN     "{\"detail\": {\"code\": \"INVALID_RESET_TOKEN\", \"message\": \"Invalid or expired reset token\"}}"
+#define WEAK	      "{\"detail\": {\"code\": \"WEAK_PASSWORD\", \"message\": \"Password must be at least 8 characters\"}}"
+
+static struct passwd_change *
+passwd_start(struct env *e, struct person *p, const char *user, uid_t uid, uid_t caller)
+{
+	struct local_account acct = { .uid = uid };
+	struct access_request arq = { .user = user, .account = &acct, .caller_uid = caller };
+	struct access_verdict v;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(acct.name, sizeof(acct.name), "%s", user);
+	access_gate(&e->h, &arq, &v);
+	CHECK(v.outcome == ACCESS_GO);
+	struct passwd_request rq = {
+		.user = user, .service = "passwd", .caller_uid = caller, .caller_pid = 1, .claim = v.claim
+	};
+	struct passwd_change *pc = passwd_new(&e->h, &rq, &person_io, p);
+	CHECK(pc != NULL);
+	passwd_begin(pc);
+	return pc;
+}
+
+static void
+expect_prompt(const struct person *p, const char *text, unsigned flags)
+{
+	if (strcmp(p->last_prompt, text) != 0)
+		fprintf(stderr, "expected prompt %s, got %s\n", text, p->last_prompt);
+	CHECK(!p->finished && strcmp(p->last_prompt, text) == 0 && p->last_flags == flags);
+}
+
+/* Up to the reset code's prompt, as the user (the current password
+ * first) or as root (not asked). */
+static struct passwd_change *
+passwd_to_code(struct env *e, struct person *p, uid_t caller)
+{
+	struct passwd_change *pc = passwd_start(e, p, "carol", 2003, caller);
+
+	if (caller != 0) {
+		expect_prompt(p, "Current Freddy password: ", 0);
+		passwd_answer(pc, "Carol-Pass-3");
+		CHECK(e->fake.pending != NULL &&
+		      strcmp(body_member(e->fake.pending, "email"), "carol@example.com") == 0);
+		CHECK(strcmp(body_member(e->fake.pending, "password"), "Carol-Pass-3") == 0);
+		/* A 2FA challenge is a right password too; nothing answers it. */
+		answer(&e->fake, "POST", "/v1/login", 200, AIUS_CHALLENGE);
+	}
+	CHECK(e->fake.pending != NULL && strcmp(body_member(e->fake.pending, "email"), "carol@example.com") == 0);
+	answer(&e->fake, "POST", RESET_REQUEST, 200, RESET_SENT);
+	CHECK(strstr(p->said, "A password reset code was emailed to c***@example.com.\n") != NULL);
+	expect_prompt(p, "Reset code from the email: ", 0);
+	return pc;
+}
+
+static void
+new_password(struct person *p, struct passwd_change *pc, const char *first, const char *second)
+{
+	expect_prompt(p, "New password: ", FR_PROMPT_IS_PASSWORD);
+	passwd_answer(pc, first);
+	expect_prompt(p, "Retype new password: ", 0);
+	passwd_answer(pc, second);
+}
+
+static bool
+verifier_is(struct env *e, void *arg)
+{
+	struct cache_record rec;
+	bool yes = false;
+
+	if (token_cache_load(e->h.cache, "carol", &rec) == 0) {
+		yes = rec.verifier != NULL && verifier_check(rec.verifier, arg);
+		cache_record_wipe(&rec);
+	}
+	return yes;
+}
+
+static void
+test_passwd(void)
+{
+	struct env e;
+	struct person p;
+	struct passwd_change *pc;
+
+	env_open(&e, "api = aius\nuser_template = %u@example.com\ncached_auth_timeout = 600\n"
+		     "rate_limit_failures = 3\n");
+	/* carol's cached login, with her password's verifier. */
+	struct login *lg = begin(&e, &p, "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	login_answer(lg, "Carol-Pass-3");
+	pump_until(&e, request_waiting, NULL);
+	answer(&e.fake, "POST", "/v1/login", 200, AIUS_SESSION);
+	answer_mint(&e, "st-1", 200, AIUS_MINTED("aius_P1"));
+	pump_until(&e, verifier_is, "Carol-Pass-3");
+	CHECK(verifier_is(&e, "Carol-Pass-3"));
+
+	/* The whole change, with every detour: a mismatch, a wrong code
+	 * (the new password kept), a password the API refuses (the code
+	 * kept). */
+	pc = passwd_to_code(&e, &p, 2003);
+	passwd_answer(pc, "  ABCD-EFGH-JKLM ");
+	new_password(&p, pc, "First-Pass-1", "Other-Pass-2");
+	CHECK(strstr(p.said, "Sorry, passwords do not match.\n") != NULL && e.fake.pending == NULL);
+	new_password(&p, pc, "New-Pass-77", "New-Pass-77");
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "token"), "ABCD-EFGH-JKLM") == 0);
+	CHECK(strcmp(body_member(e.fake.pending, "new_password"), "New-Pass-77") == 0);
+	answer(&e.fake, "POST", RESET_CONFIRM, 400, BAD_TOKEN);
+	CHECK(strstr(p.said, "Invalid code, 2 attempts left\n") != NULL);
+	expect_prompt(&p, "Reset code from the email: ", 0);
+	passwd_answer(pc, "WXYZ-2345-6789");
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "new_password"), "New-Pass-77") == 0);
+	answer(&e.fake, "POST", RESET_CONFIRM, 400, WEAK);
+	CHECK(strstr(p.said, "Password must be at least 8 characters\n") != NULL);
+	new_password(&p, pc, "Brand-New-Pass-9", "Brand-New-Pass-9");
+	CHECK(e.fake.pending != NULL && strcmp(body_member(e.fake.pending, "token"), "WXYZ-2345-6789") == 0);
+	answer(&e.fake, "POST", RESET_CONFIRM, 200, "{\"message\": \"Password updated\"}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS && e.fake.pending == NULL);
+	/* The old password's verifier is gone at once; the new one's follows
+	 * from the verifier thread, and the durable token stays. */
+	CHECK(!verifier_is(&e, "Carol-Pass-3"));
+	pump_until(&e, verifier_is, "Brand-New-Pass-9");
+	CHECK(verifier_is(&e, "Brand-New-Pass-9") && cached_refresh_token(&e, "carol", "aius_P1"));
+
+	/* Root is not asked for the current password. */
+	pc = passwd_to_code(&e, &p, 0);
+	CHECK(p.prompts == 1);
+	passwd_answer(pc, "ABCD-EFGH-JKLM");
+	new_password(&p, pc, "Root-Set-Pass-1", "Root-Set-Pass-1");
+	answer(&e.fake, "POST", RESET_CONFIRM, 200, "{}");
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+
+	/* Three rounds that do not make it: no confirm is sent. */
+	pc = passwd_to_code(&e, &p, 0);
+	passwd_answer(pc, "ABCD-EFGH-JKLM");
+	new_password(&p, pc, "A-Pass-000", "B-Pass-000");
+	expect_prompt(&p, "New password: ", FR_PROMPT_IS_PASSWORD);
+	passwd_answer(pc, "");
+	CHECK(strstr(p.said, "The new password is empty.\n") != NULL);
+	new_password(&p, pc, "C-Pass-000", "D-Pass-000");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES && e.fake.pending == NULL);
+	CHECK(strcmp(p.text, "Too many attempts; the password is unchanged") == 0);
+
+	/* Codes that are none cost an attempt without a request; the last
+	 * one ends the change. */
+	unsigned started = e.fake.started;
+	pc = passwd_to_code(&e, &p, 0);
+	started++;
+	passwd_answer(pc, "   ");
+	passwd_answer(pc, "AB\033CD");
+	CHECK(strstr(p.said, "Invalid code, 1 attempt left\n") != NULL);
+	passwd_answer(pc, "");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES && e.fake.started == started);
+
+	/* A wrong current password: nothing is mailed, and it is a failure
+	 * of the budget: after three, nothing more is sent. */
+	for (int i = 0; i < 3; i++) {
+		pc = passwd_start(&e, &p, "carol", 2003, 2003);
+		passwd_answer(pc, "not-hers");
+		answer(&e.fake, "POST", "/v1/login", 401,
+		       "{\"detail\": {\"code\": \"INVALID_CREDENTIALS\", \"message\": \"Invalid email or password\"}}");
+		CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR && e.fake.pending == NULL);
+		CHECK(strcmp(p.text, "Invalid email or password") == 0);
+	}
+	struct local_account carol = { .uid = 2003, .name = "carol" };
+	struct access_request arq = { .user = "carol", .account = &carol, .caller_uid = 2003 };
+	struct access_verdict v;
+	access_gate(&e.h, &arq, &v);
+	CHECK(v.outcome == ACCESS_REFUSED && v.result == FR_RESULT_AUTH_ERR);
+	CHECK(strncmp(v.text, "Too many failed attempts; try again in ", 39) == 0);
+	env_close(&e);
+
+	/* An unreachable API, the API's 429, a refusal at confirm, and a
+	 * client that leaves. */
+	env_open(&e, "api = aius\nuser_template = %u@example.com\nrate_limit_failures = 100\n");
+	pc = passwd_start(&e, &p, "carol", 2003, 2003);
+	passwd_answer(pc, "Carol-Pass-3");
+	fail_next(&e.fake, HTTP_UNREACHABLE);
+	CHECK(p.finished && p.result == FR_RESULT_AUTHINFO_UNAVAIL &&
+	      strcmp(p.text, "Authentication service unavailable") == 0);
+	pc = passwd_start(&e, &p, "carol", 2003, 0);
+	answer(&e.fake, "POST", RESET_REQUEST, 429,
+	       "{\"detail\": {\"code\": \"RATE_LIMITED\", \"message\": \"slow\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_MAXTRIES);
+	pc = passwd_to_code(&e, &p, 2003);
+	passwd_answer(pc, "ABCD-EFGH-JKLM");
+	new_password(&p, pc, "Brand-New-Pass-9", "Brand-New-Pass-9");
+	answer(&e.fake, "POST", RESET_CONFIRM, 403, "{\"detail\": {\"code\": \"FORBIDDEN\", \"message\": \"No\"}}");
+	CHECK(p.finished && p.result == FR_RESULT_AUTH_ERR && strcmp(p.text, "No") == 0);
+	unsigned cancelled = e.fake.cancelled;
+	pc = passwd_to_code(&e, &p, 2003);
+	passwd_answer(pc, "ABCD-EFGH-JKLM");
+	new_password(&p, pc, "Brand-New-Pass-9", "Brand-New-Pass-9");
+	CHECK(e.fake.pending != NULL);
+	passwd_abandon(pc);
+	CHECK(e.fake.pending == NULL && e.fake.cancelled == cancelled + 1 && !p.finished);
+	env_close(&e);
+
+	/* fail_mode = safe: the rest of the PAM stack decides. */
+	env_open(&e, "api = aius\nfail_mode = safe\n");
+	pc = passwd_start(&e, &p, "carol", 2003, 0);
+	answer(&e.fake, "POST", RESET_REQUEST, 502, "");
+	CHECK(p.finished && p.result == FR_RESULT_IGNORE);
+	env_close(&e);
+
+	/* The profiles without a password change have no engine. */
+	env_open(&e, "api = jwt\n");
+	struct passwd_request rq = { .user = "carol", .service = "passwd" };
+	CHECK(passwd_new(&e.h, &rq, &person_io, &p) == NULL);
+	env_close(&e);
+}
+
 static void
 test_no_profile_state_leaks(void)
 {
@@ -855,7 +1399,10 @@ main(void)
 	test_offline_serialised();
 	test_freddy_totp();
 	test_aius();
+	test_aius_durable();
 	test_jwt();
+	test_account_calls();
+	test_passwd();
 	test_no_profile_state_leaks();
 	return check_finish("test_engine");
 }
