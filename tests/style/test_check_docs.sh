@@ -90,7 +90,7 @@ EOF
 	cat >"$tmp/tree/README.md" <<'EOF'
 # pam_freddy
 
-See [design](doc/design.md#one-event-loop), [the bench](tests/bench/README.md),
+See [design](doc/design.md#one-event-loop), [wire](./doc/protocol.md), [the bench](tests/bench/README.md),
 [a man page](doc/pam_freddy.8), [the web](https://example.com/missing) and
 [a heading here](#settings).
 
@@ -223,6 +223,14 @@ echo 'A [bad anchor](#nowhere) here.' >>"$tmp/tree/README.md"
 expect_fail "a link to a missing heading of the same file fails" 'link #nowhere: README.md has no heading #nowhere'
 echo 'Broken [bench link](missing.md).' >>"$tmp/tree/tests/bench/README.md"
 expect_fail "a dead link in tests/*/README.md fails" 'tests/bench/README.md:[0-9]+: link missing.md: no such file'
+
+echo '# Automation' >"$tmp/tree/doc/automation.md"
+expect_fail "a doc/*.md that README does not link fails" 'README.md: no link to doc/automation.md'
+echo '# Automation' >"$tmp/tree/doc/automation.md"
+echo 'Scripts: [automation](doc/automation.md#automation).' >>"$tmp/tree/README.md"
+run
+[ $rc -eq 0 ] && ok "a doc/*.md linked from README (with an anchor) passes" || not_ok "doc linked:"$'\n'"$out"
+make_tree
 
 # ---- a broken source is not a pass ----------------------------------------------
 echo 'static const struct key_def keys[] = { };' >"$tmp/tree/helperd/core/helper_config.c"
