@@ -142,7 +142,7 @@ on_checked(void *ctx, bool match)
 	conclude(a, CACHED_DECLINED);
 }
 
-bool
+enum cached_start
 cached_auth_try(struct helper *h, const char *user, const char *service, uid_t caller, const char *password,
 		cached_auth_done_fn done, void *ctx, struct cached_attempt **attempt)
 {
@@ -179,13 +179,22 @@ cached_auth_try(struct helper *h, const char *user, const char *service, uid_t c
 			log_debug("cached re-authentication of %s not tried: %s", user, fr_strerror(r));
 			free(a);
 			a = NULL;
+			/* A caller at its share of the verifier threads is turned
+			 * away, not sent on to the full login: that would send the
+			 * password to the API, and the API mail a code, for every
+			 * check the share declined (a flood of one's own password
+			 * would make the API a mailer). */
+			if (r == FR_ERR_TOO_LARGE && caller != 0) {
+				cache_record_wipe(&rec);
+				return CACHED_BUSY;
+			}
 		}
 	}
 	cache_record_wipe(&rec);
 	if (a == NULL)
-		return false;
+		return CACHED_NOT_TRIED;
 	*attempt = a;
-	return true;
+	return CACHED_CHECKING;
 }
 
 void

@@ -25,17 +25,22 @@ enum cached_verdict {
 };
 typedef void (*cached_auth_done_fn)(void *ctx, enum cached_verdict verdict);
 
+enum cached_start {
+	CACHED_NOT_TRIED, /* off, opted-out service, no memory: the login goes on normally */
+	CACHED_CHECKING,  /* being checked: `done` runs once, later, from the loop */
+	CACHED_BUSY,	  /* a non-root caller at its share of the verifier threads: refuse, busy */
+};
+
 /*
- * false: not applicable (off, opted-out service, or the verifier threads
- * declined: the caller has its share of them); the login goes on normally.
- * true: the password is being checked against the verifier (on the
- * verifier thread), then a refresh made, and *attempt is set; `done` runs
- * once, later, from the loop, and *attempt is NULL again by then.  A user
- * with no verifier or outside the window gets a check that costs the same
- * and always ends DECLINED, so timing does not tell them apart.
+ * CACHED_CHECKING: the password is being checked against the verifier (on
+ * the verifier thread), then a refresh made, and *attempt is set; `done`
+ * runs once, later, from the loop, and *attempt is NULL again by then.  A
+ * user with no verifier or outside the window gets a check that costs the
+ * same and always ends DECLINED, so timing does not tell them apart.
  */
-bool cached_auth_try(struct helper *h, const char *user, const char *service, uid_t caller, const char *password,
-		     cached_auth_done_fn done, void *ctx, struct cached_attempt **attempt);
+enum cached_start cached_auth_try(struct helper *h, const char *user, const char *service, uid_t caller,
+				  const char *password, cached_auth_done_fn done, void *ctx,
+				  struct cached_attempt **attempt);
 /* The login is going away; NULL is fine; `done` will not run. */
 void cached_auth_cancel(struct helper *h, struct cached_attempt **attempt);
 

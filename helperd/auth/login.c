@@ -379,10 +379,20 @@ send_login(struct login *lg)
 
 	if (!lg->cached_tried && lg->password != NULL) {
 		lg->cached_tried = true;
-		if (cached_auth_try(lg->h, lg->user, lg->service, lg->caller, lg->password, cached_done, lg,
-				    &lg->cached)) {
+		switch (cached_auth_try(lg->h, lg->user, lg->service, lg->caller, lg->password, cached_done, lg,
+					&lg->cached)) {
+		case CACHED_CHECKING:
 			set_state(lg, CACHED_AUTH);
 			return;
+		case CACHED_BUSY:
+			log_auth(LOG_NOTICE,
+				 "%s: login of %s from uid %u refused: that caller has its share of "
+				 "password checks in progress",
+				 login_profile_name(lg), lg->user, (unsigned)lg->caller);
+			login_finish(lg, FR_RESULT_BUSY, "Too many logins in progress for your account");
+			return;
+		case CACHED_NOT_TRIED:
+			break;
 		}
 	}
 	if (!password_attempt(lg))

@@ -76,7 +76,12 @@ class CachedAuth(FreddyTestCase):
 
     def flood_of_checks(self):
         self.full_login("bob")
+        # The attacker inside her own window: every one of her passwords
+        # is a real yescrypt check (outside it, a decoy check is as dear,
+        # but a check turned away used to go on to the API instead).
+        self.full_login("alice")
         alone = [self.cached_reauth_ms("bob") for _ in range(5)]
+        logins_before = self.env.emu.requests("POST /v1/auth/login")
         p = attacker(self.env, security.NOBODY_UID, "flood", "alice", PASSWORDS["alice"], 256, 12)
         try:
             self.assertIn("started", p.stdout.readline())
@@ -88,6 +93,9 @@ class CachedAuth(FreddyTestCase):
             out, err = p.communicate(timeout=60)
         counts = json.loads(out.splitlines()[-1])
         self.assertLess(statistics.median(during), 500 * security.TIME_SCALE, during)
+        # Checks beyond her share of the verifier threads are refused as
+        # busy, not sent on as full logins: the API mailed her no code.
+        self.assertEqual(self.env.emu.requests("POST /v1/auth/login") - logins_before, 0, counts)
         print("root's cached re-authentication (connect to verdict): median %.0f ms alone, %.0f ms "
               "during a 256-connection flood (%s); through pamtester %.0f ms"
               % (statistics.median(alone), statistics.median(during), counts,
