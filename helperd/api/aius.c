@@ -58,6 +58,7 @@ on_login_reply(struct aius *st, const struct config *cfg, const struct http_resp
 		st->challenged = true;
 		api_aius_login_wipe(&reply);
 		step_prompt(out, NULL, CODE_PROMPT);
+		out->factor = AUDIT_FACTOR_TOTP; /* until the answer says it is a recovery code */
 		return;
 	}
 	api_aius_login_wipe(&reply);
@@ -106,9 +107,10 @@ aius_on_reply(void *state, const struct config *cfg, const struct http_response 
 }
 
 /* Trim blanks; a TOTP typed as "123 456" loses its inner space too.
- * False for an answer no server could accept. */
+ * False for an answer no server could accept.  *digits: all digits, a
+ * TOTP (recovery codes have letters). */
 static bool
-normalise_code(const char *answer, char *out, size_t cap)
+normalise_code(const char *answer, char *out, size_t cap, bool *digits)
 {
 	const char *s = answer, *e = answer + strlen(answer);
 	bool digits_only = true;
@@ -129,6 +131,7 @@ normalise_code(const char *answer, char *out, size_t cap)
 		out[n++] = *p;
 	}
 	out[n] = '\0';
+	*digits = digits_only;
 	return n > 0;
 }
 
@@ -137,15 +140,17 @@ aius_on_answer(void *state, const struct config *cfg, const char *answer, struct
 {
 	struct aius *st = state;
 	char code[AIUS_CODE_MAX + 1];
+	bool digits = true;
 
 	(void)cfg;
-	if (!normalise_code(answer, code, sizeof(code))) {
+	if (!normalise_code(answer, code, sizeof(code), &digits)) {
 		explicit_bzero(code, sizeof(code));
 		step_wrong_answer(out, NULL); /* costs an attempt, but no request */
 		return;
 	}
 	step_post(out, "/v1/2fa/login", json_pack("{s:s, s:s}", "challenge_token", st->challenge, "code", code), false,
 		  NULL);
+	out->factor = digits ? AUDIT_FACTOR_TOTP : AUDIT_FACTOR_RECOVERY_CODE;
 	explicit_bzero(code, sizeof(code));
 }
 

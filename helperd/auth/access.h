@@ -27,6 +27,8 @@ struct access_request {
 	const struct local_account *account;
 	uid_t caller_uid;
 	const char *rhost, *ruser, *tty;
+	const char *service;  /* for the audit record of a refusal */
+	const char *login_id; /* the login's (audit_next_login_id), or NULL */
 };
 
 /* The failure budget one login spends: a non-root caller's "uid:N" or a
@@ -55,7 +57,8 @@ struct access_verdict {
 
 /* The gate every AUTH_BEGIN passes before any network call: a throttled
  * caller, a name with no local account, allowed_groups, then the rate
- * limits of the origin and of the user. */
+ * limits of the origin and of the user.  A rate-limit refusal is also a
+ * rate_limited audit record. */
 void access_gate(struct helper *h, const struct access_request *rq, struct access_verdict *v);
 
 /* The password is about to be sent to the API: reserve one attempt on the

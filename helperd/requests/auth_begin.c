@@ -10,6 +10,7 @@
 
 #include "auth/access.h"
 #include "auth/login.h"
+#include "core/audit.h"
 #include "core/caller_quota.h"
 #include "core/log.h"
 #include "fr_text.h"
@@ -122,7 +123,8 @@ request_auth_begin(struct request *rq)
 	struct helper *h = rq->h;
 	uid_t caller = rq->peer.uid;
 	char service[CONTEXT_MAX], rhost[CONTEXT_MAX], tty[CONTEXT_MAX], ruser[CONTEXT_MAX];
-	struct login_request lrq = { .caller_uid = caller, .caller_pid = rq->peer.pid };
+	char login_id[AUDIT_LOGIN_ID_MAX];
+	struct login_request lrq = { .caller_uid = caller, .caller_pid = rq->peer.pid, .login_id = login_id };
 
 	/* A screen locker has a login or two in progress; a uid holding more
 	 * prompts open is keeping them from others. */
@@ -135,6 +137,8 @@ request_auth_begin(struct request *rq)
 	clean(rhost, rq->msg, FR_TAG_RHOST, &lrq.rhost);
 	clean(tty, rq->msg, FR_TAG_TTY, &lrq.tty);
 	clean(ruser, rq->msg, FR_TAG_RUSER, &lrq.ruser);
+	/* From here every decision about this login carries its id. */
+	audit_next_login_id(h->audit, login_id);
 	struct access_request arq = {
 		.user = rq->name,
 		.account = rq->has_account ? &rq->account : NULL,
@@ -142,6 +146,8 @@ request_auth_begin(struct request *rq)
 		.rhost = lrq.rhost,
 		.ruser = lrq.ruser,
 		.tty = lrq.tty,
+		.service = lrq.service,
+		.login_id = login_id,
 	};
 	struct access_verdict verdict;
 	access_gate(h, &arq, &verdict);

@@ -7,8 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/audit.h"
 #include "core/log.h"
 #include "fr_error.h"
+#include "fr_text.h"
 #include "hostlib/user_name.h"
 #include "requests/table.h"
 #include "store/ratelimit.h"
@@ -47,6 +49,25 @@ requests_reply_done(struct conn *c, enum fr_result result, const char *text)
 		conn_finish(c);
 }
 
+/* A caller refused by the table: one caller_refused audit record.
+ * `user` is the account asked about (NULL when the name is not one). */
+static void
+audit_refused(const struct request *rq, const char *user, enum fr_result result)
+{
+	const char *svc = fr_msg_str(rq->msg, FR_TAG_SERVICE);
+	char service[128] = "";
+
+	if (svc != NULL)
+		fr_text_sanitize(service, sizeof(service), svc, strlen(svc), 0);
+	audit_emit(rq->h->audit, &(struct audit_record){
+				     .event = AUDIT_CALLER_REFUSED,
+				     .user = user,
+				     .service = service,
+				     .caller_uid = rq->peer.uid,
+				     .result = fr_result_name(result),
+				 });
+}
+
 /* CALLER_ACCOUNT: the named account must be the caller's own unless the
  * caller is root (the rule unix_chkpwd follows).  False: refused. */
 static bool
@@ -57,6 +78,7 @@ account_allowed(const struct request_def *def, struct request *rq)
 	rq->name = fr_msg_str(rq->msg, FR_TAG_USER);
 	if (!user_name_valid(rq->name)) {
 		log_auth(LOG_NOTICE, "refusing %s for an invalid user name", def->what);
+		audit_refused(rq, NULL, FR_RESULT_USER_UNKNOWN);
 		requests_reply_done(rq->conn, FR_RESULT_USER_UNKNOWN, NULL);
 		return false;
 	}
@@ -79,6 +101,7 @@ account_allowed(const struct request_def *def, struct request *rq)
 		snprintf(key, sizeof(key), "uid:%u", (unsigned)caller);
 		ratelimit_failure(rq->h->ratelimit, key, (int64_t)time(NULL));
 	}
+	audit_refused(rq, rq->name, FR_RESULT_PERM_DENIED);
 	requests_reply_done(rq->conn, FR_RESULT_PERM_DENIED, NULL);
 	return false;
 }
@@ -101,6 +124,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 		break;
 	case CALLER_SELF:
 		if (accounts_by_uid(rq.peer.uid, &rq.account) != FR_OK) {
+			audit_refused(&rq, NULL, FR_RESULT_NOT_FOUND);
 			requests_reply_done(c, FR_RESULT_NOT_FOUND, "Your uid has no user name");
 			return true;
 		}
@@ -115,6 +139,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 		if (rq.peer.uid != 0) {
 			log_auth(LOG_NOTICE, "uid %u may not use %s", (unsigned)rq.peer.uid,
 				 fr_msg_type_name(msg->type));
+			audit_refused(&rq, NULL, FR_RESULT_PERM_DENIED);
 			requests_reply_done(c, FR_RESULT_PERM_DENIED, "Only root may do that");
 			return true;
 		}

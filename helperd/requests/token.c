@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "auth/refresh.h"
+#include "core/audit.h"
 #include "core/log.h"
 #include "fr_error.h"
 #include "requests/table.h"
@@ -20,7 +21,7 @@ struct token_request {
 };
 
 static void
-token_send(struct conn *c, const struct cache_record *rec)
+token_send(struct helper *h, struct conn *c, const char *user, const struct cache_record *rec)
 {
 	struct fr_frame frame;
 
@@ -28,8 +29,15 @@ token_send(struct conn *c, const struct cache_record *rec)
 	fr_frame_put_str(&frame, FR_TAG_TOKEN, rec->access_token);
 	if (rec->access_expires > 0)
 		fr_frame_put_u64(&frame, FR_TAG_EXPIRES, (uint64_t)rec->access_expires);
-	if (conn_send(c, &frame) == 0)
-		requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
+	if (conn_send(c, &frame) != 0)
+		return;
+	audit_emit(h->audit, &(struct audit_record){
+				 .event = AUDIT_TOKEN_ISSUED,
+				 .user = user,
+				 .caller_uid = conn_peer(c)->uid,
+				 .result = AUDIT_SUCCESS,
+			     });
+	requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
 }
 
 static void
@@ -52,7 +60,7 @@ send_unexpired(struct helper *h, struct conn *c, const char *user)
 	if (rec.access_token != NULL && rec.access_expires > (int64_t)time(NULL)) {
 		log_debug("refresh for %s failed; its token is still valid until %lld", user,
 			  (long long)rec.access_expires);
-		token_send(c, &rec);
+		token_send(h, c, user, &rec);
 		sent = true;
 	}
 	cache_record_wipe(&rec);
@@ -69,7 +77,7 @@ token_on_refreshed(void *ctx, int result, const struct cache_record *rec)
 	conn_set_handler(c, NULL, NULL);
 	if (result == 0 && rec->access_token != NULL) {
 		log_debug("token for %s refreshed", tr->user);
-		token_send(c, rec);
+		token_send(tr->h, c, tr->user, rec);
 	} else if (result == FR_ERR_PERMISSION) {
 		requests_reply_done(c, FR_RESULT_AUTH_ERR, "The cached Freddy login is no longer valid; log in again");
 	} else if (!send_unexpired(tr->h, c, tr->user)) {
@@ -111,7 +119,7 @@ request_token_get(struct request *rq)
 	int64_t now = (int64_t)time(NULL);
 	bool fresh = rec.access_token != NULL && rec.access_expires - now > (int64_t)h->cfg->refresh_margin;
 	if (fresh) {
-		token_send(c, &rec);
+		token_send(h, c, user, &rec);
 		cache_record_wipe(&rec);
 		return;
 	}
