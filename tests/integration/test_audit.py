@@ -6,6 +6,7 @@ journal side is unit-tested (tests/unit/test_audit.c) and tried under a
 real systemd in stage 75."""
 
 import os
+import re
 import signal
 import stat
 import time
@@ -16,7 +17,7 @@ import pexpect
 from audittest import LOGIN_ID, RFC3339, assert_no_secret, enable_audit
 from cachetest import CacheEnv, CacheTestCase, UIDS
 from flowtest import EMULATOR_SECRETS, FlowEnv, totp_code
-from freddytest import PASSWORDS, PRIVATE_TMP, FreddyEnv, main, wait_for
+from freddytest import PASSWORDS, PRIVATE_TMP, TOP_SRCDIR, FreddyEnv, main, wait_for
 
 ROOT = os.geteuid()
 
@@ -374,6 +375,21 @@ class AuditFileSafety(unittest.TestCase):
         rc, out = env.helper.run_to_exit(extra_args=("--check-config",))
         self.assertEqual(rc, 78, out)
         self.assertIn("%s:%d: audit_log must be an absolute path of a file" % (env.helper.config, lines), out)
+
+
+class Documentation(unittest.TestCase):
+    """freddy-helperd(8) names every event with the MESSAGE_ID the code
+    sends: journalctl queries and SIEM rules are written from the page."""
+
+    def test_message_ids_in_the_man_page_are_the_codes(self):
+        src = read(os.path.join(TOP_SRCDIR, "helperd", "core", "audit.c"))
+        names = dict(re.findall(r'\[(AUDIT_[A-Z_]+)\] = "([a-z_]+)"', src))
+        ids = dict(re.findall(r'\[(AUDIT_[A-Z_]+)\] = "([0-9a-f]{32})"', src))
+        self.assertEqual(len(names), 9, names)
+        self.assertEqual(set(names), set(ids))
+        page = read(os.path.join(TOP_SRCDIR, "doc", "freddy-helperd.8"))
+        documented = dict(re.findall(r"^\.B ([a-z_]+) \\fR([0-9a-f]{32})$", page, re.M))
+        self.assertEqual(documented, {names[k]: ids[k] for k in names})
 
 
 class PasswordChangeAudit(unittest.TestCase):
