@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import stat
+import subprocess
 import time
 import unittest
 
@@ -32,7 +33,7 @@ class AuditCase(CacheTestCase):
     """One helper with cached re-authentication and offline login on, so
     that one environment makes every kind of login record."""
     env_kwargs = {"config": "cached_auth_timeout = 600\noffline_login = yes\noffline_password_only = yes\n"
-                            "offline_after = %d\n" % OUTAGE_S}
+                            "offline_after = %d\nmax_clients_per_uid = 2\n" % OUTAGE_S}
 
     @classmethod
     def setUpClass(cls):
@@ -195,6 +196,23 @@ class AuditCase(CacheTestCase):
         rec = self.audit.wait(mark, event="caller_refused")
         self.assertEqual(rec["caller_uid"], 4242)
         self.assertEqual(rec["result"], "not_found")
+
+    def test_caller_over_its_connection_limit(self):
+        # uid 2001 opens three connections at once; max_clients_per_uid = 2.
+        # (One refusal only: further ones in the same 10 s would make the
+        # interval's summary record later, in another test's window.)
+        hold = ("import socket, sys, time\n"
+                "ss = [socket.socket(socket.AF_UNIX) for _ in range(3)]\n"
+                "[s.connect(sys.argv[1]) for s in ss]\n"
+                "time.sleep(1)\n")
+        r = subprocess.run(["setpriv", "--reuid=2001", "--regid=2001", "--clear-groups", "/usr/bin/python3",
+                            "-c", hold, self.env.socket], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r)
+        rec = self.audit.wait(self.mark, event="caller_refused", result="busy")
+        self.assertEqual(rec["caller_uid"], UIDS["alice"])
+        self.assertNotIn("user", rec)
+        self.audit.settle()
+        self.assertEqual(len([x for x in self.audit.since(self.mark) if x["result"] == "busy"]), 1)
 
     def test_token_handed_out(self):
         self.assertEqual(self.env.login("alice").status, 0)
