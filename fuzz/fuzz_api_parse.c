@@ -50,6 +50,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	api_parse_error(body, size, &err);
 	check_text(err.message, API_MESSAGE_MAX);
 	check_text(err.code, sizeof(err.code) - 1);
+	char trace_id[API_TRACE_ID_MAX + 1];
+	api_parse_trace_id(body, size, trace_id);
+	check_text(trace_id, API_TRACE_ID_MAX);
 
 	if (api_parse_freddy_login(body, size, &login) == 0) {
 		check_text(login.email_key, API_EMAIL_KEY_MAX);

@@ -25,6 +25,7 @@
 
 #include "api/health.h"
 #include "api/api_key.h"
+#include "core/audit.h"
 #include "core/caller_quota.h"
 #include "core/job_pool.h"
 #include "fr_error.h"
@@ -175,6 +176,10 @@ on_signal(struct loop_source *src, uint32_t events)
 	while (read(src->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			reload_config(d);
+			/* Whether or not the new file was good: logrotate has
+			 * moved the audit log away and waits for a new one. */
+			if (audit_set_file(d->h.audit, d->h.cfg->audit_log) != 0)
+				log_err("cannot reopen the audit log: out of memory");
 		} else if (!d->stopping) {
 			log_info("signal %u: finishing %u login(s) in progress, then exiting", si.ssi_signo,
 				 d->h.logins_active);
@@ -239,7 +244,8 @@ run(struct daemon_state *d, int foreground)
 	}
 	if ((r = loop_new(&h->loop)) != 0 || (r = setup_signals(d)) != 0 || (r = sessions_new(&h->sessions)) != 0 ||
 	    (r = refresh_table_new(&h->refreshes)) != 0 || (r = offline_guard_new(h->loop, &h->offline)) != 0 ||
-	    (r = caller_quota_new(&h->quota)) != 0) {
+	    (r = caller_quota_new(&h->quota)) != 0 || (r = audit_new(&h->audit)) != 0 ||
+	    (r = audit_set_file(h->audit, h->cfg->audit_log)) != 0) {
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
@@ -276,6 +282,7 @@ run(struct daemon_state *d, int foreground)
 	}
 	if ((r = server_open(h->loop, h->cfg, h->quota, listen_fd, requests_dispatch, h, &h->server)) != 0)
 		return EX_OSERR;
+	server_set_audit(h->server, h->audit);
 	log_info("pam_freddy helper %s ready on %s (api %s at %s)", PACKAGE_VERSION,
 		 listen_fd >= 0 ? "an inherited socket" : h->cfg->socket_path, config_api_name(h->cfg->api),
 		 h->cfg->api_url);
@@ -340,6 +347,9 @@ teardown(struct daemon_state *d)
 		close(h->cache_dirfd);
 	sessions_free(h->sessions);
 	caller_quota_free(h->quota);
+	/* Last: everything above may still have recorded something. */
+	audit_free(h->audit);
+	h->audit = NULL;
 	if (d->signals.fd >= 0)
 		close(d->signals.fd);
 	loop_free(h->loop);

@@ -83,6 +83,7 @@ on_login_reply(struct aius *st, const struct config *cfg, const struct http_resp
 		st->challenged = true;
 		api_aius_login_wipe(&reply);
 		step_prompt(out, NULL, CODE_PROMPT);
+		out->factor = AUDIT_FACTOR_TOTP; /* until the answer says it is a recovery code */
 		return;
 	}
 	if (cfg->require_2fa) {
@@ -130,8 +131,11 @@ aius_on_reply(void *state, const struct config *cfg, const struct http_response 
 		on_login_reply(st, cfg, resp, out);
 }
 
-bool
-aius_normalise_code(const char *answer, char *out, size_t cap)
+/* Trim blanks; a TOTP typed as "123 456" loses its inner space too.
+ * False for an answer no server could accept.  *digits: all digits, a
+ * TOTP (recovery codes have letters). */
+static bool
+normalise_code(const char *answer, char *out, size_t cap, bool *digits)
 {
 	const char *s = answer, *e = answer + strlen(answer);
 	bool digits_only = true;
@@ -152,7 +156,16 @@ aius_normalise_code(const char *answer, char *out, size_t cap)
 		out[n++] = *p;
 	}
 	out[n] = '\0';
+	*digits = digits_only;
 	return n > 0;
+}
+
+bool
+aius_normalise_code(const char *answer, char *out, size_t cap)
+{
+	bool digits;
+
+	return normalise_code(answer, out, cap, &digits);
 }
 
 static void
@@ -160,15 +173,17 @@ aius_on_answer(void *state, const struct config *cfg, const char *answer, struct
 {
 	struct aius *st = state;
 	char code[AIUS_CODE_MAX + 1];
+	bool digits = true;
 
 	(void)cfg;
-	if (!aius_normalise_code(answer, code, sizeof(code))) {
+	if (!normalise_code(answer, code, sizeof(code), &digits)) {
 		explicit_bzero(code, sizeof(code));
 		step_wrong_answer(out, NULL); /* costs an attempt, but no request */
 		return;
 	}
 	step_post(out, "/v1/2fa/login", json_pack("{s:s, s:s}", "challenge_token", st->challenge, "code", code), false,
 		  NULL);
+	out->factor = digits ? AUDIT_FACTOR_TOTP : AUDIT_FACTOR_RECOVERY_CODE;
 	explicit_bzero(code, sizeof(code));
 }
 

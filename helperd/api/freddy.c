@@ -61,6 +61,7 @@ announce_code(struct freddy *st, const char *what, struct profile_step *out)
 
 	snprintf(info, sizeof(info), "%s emailed to %s.", what, st->masked_email);
 	step_prompt(out, info, CODE_PROMPT);
+	out->factor = AUDIT_FACTOR_EMAIL_CODE;
 }
 
 static void

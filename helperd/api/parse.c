@@ -78,6 +78,27 @@ api_parse_error(const char *body, size_t len, struct api_error *out)
 	json_decref(root);
 }
 
+void
+api_parse_trace_id(const char *body, size_t len, char out[API_TRACE_ID_MAX + 1])
+{
+	out[0] = '\0';
+	json_t *root = load_object(body, len);
+	if (root == NULL)
+		return;
+	json_t *id = json_object_get(json_object_get(root, "error"), "trace_id");
+	const char *s = json_string_value(id);
+	size_t n = json_string_length(id);
+	bool ok = s != NULL && n > 0 && n <= API_TRACE_ID_MAX;
+	for (size_t i = 0; ok && i < n; i++) {
+		char c = s[i];
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		     c == '_' || c == ':' || c == '-';
+	}
+	if (ok)
+		memcpy(out, s, n + 1);
+	json_decref(root);
+}
+
 static bool
 valid_email_key(const char *s, size_t n)
 {

@@ -27,6 +27,15 @@ struct api_error {
 /* Never fails: fields stay empty when the body has no usable error. */
 void api_parse_error(const char *body, size_t len, struct api_error *out);
 
+/* The id the API gave its handling of a request, for audit records.
+ * DOCS SILENT on where else: the Freddy documents show it only inside
+ * error bodies ({"error": {"trace_id": "req_abc123xyz", ...}}), never in
+ * a success body or a header, so only that member is read.  Server text:
+ * kept only when it is 1-API_TRACE_ID_MAX of [A-Za-z0-9._:-], else out
+ * is "". */
+#define API_TRACE_ID_MAX 64
+void api_parse_trace_id(const char *body, size_t len, char out[API_TRACE_ID_MAX + 1]);
+
 struct freddy_login_reply {
 	char email_key[API_EMAIL_KEY_MAX + 1];
 	char email[API_EMAIL_MAX + 1]; /* empty when absent or implausible */

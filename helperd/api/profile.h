@@ -24,6 +24,7 @@
 
 #include "api/parse.h"
 #include "api/http.h"
+#include "core/audit.h"
 #include "core/helper_config.h"
 
 #define PROFILE_TEXT_MAX 320
@@ -60,6 +61,7 @@ struct profile_step {
 					 * WRONG_ANSWER: shown before the count ("" for none) */
 	char note[PROFILE_TEXT_MAX];	/* logged as "PROFILE: USER NOTE" at notice level, "" for none */
 	long retry_after;		/* RATE_LIMITED: seconds, -1 unknown */
+	enum audit_factor factor;	/* what the prompt asks for, or the answer was; NONE: unchanged */
 	struct profile_request request; /* REQUEST */
 	struct api_tokens tokens;	/* SUCCESS */
 };

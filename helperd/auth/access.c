@@ -11,6 +11,7 @@
 
 #include "auth/access.h"
 #include "fr_error.h"
+#include "core/audit.h"
 #include "core/log.h"
 #include "store/ratelimit.h"
 
@@ -69,11 +70,22 @@ refuse(struct access_verdict *v, enum fr_result result, const char *text)
 }
 
 static void
-refuse_throttled(struct access_verdict *v, unsigned wait)
+refuse_throttled(struct helper *h, const struct access_request *rq, const char *user, struct access_verdict *v,
+		 unsigned wait)
 {
 	v->outcome = ACCESS_REFUSED;
 	v->result = FR_RESULT_AUTH_ERR;
 	(void)snprintf(v->text, sizeof(v->text), "Too many failed attempts; try again in %u s", wait);
+	audit_emit(h->audit, &(struct audit_record){
+				 .event = AUDIT_RATE_LIMITED,
+				 .user = user,
+				 .service = rq->service,
+				 .rhost = rq->rhost,
+				 .tty = rq->tty,
+				 .caller_uid = rq->caller_uid,
+				 .result = fr_result_name(v->result),
+				 .login_id = rq->login_id,
+			     });
 }
 
 void
@@ -96,7 +108,7 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 				 "refusing a login for %s from uid %u: that caller is "
 				 "rate-limited for %u more s",
 				 rq->user, (unsigned)caller, wait);
-			refuse_throttled(v, wait);
+			refuse_throttled(h, rq, rq->user, v, wait);
 			return;
 		}
 	}
@@ -146,7 +158,7 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 			 "refusing a login for %s from uid 0 (%s): that origin is rate-limited "
 			 "for %u more s",
 			 name, v->claim.caller_key, wait);
-		refuse_throttled(v, wait);
+		refuse_throttled(h, rq, name, v, wait);
 		return;
 	}
 	if ((wait = ratelimit_wait(h->ratelimit, v->claim.user_key, policy_for(cfg, true, &policy), now)) > 0) {
@@ -154,7 +166,7 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 			 "refusing a login for %s from uid %u: the user is "
 			 "rate-limited for %u more s",
 			 name, (unsigned)caller, wait);
-		refuse_throttled(v, wait);
+		refuse_throttled(h, rq, name, v, wait);
 		return;
 	}
 	v->outcome = ACCESS_GO;

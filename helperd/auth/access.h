@@ -30,6 +30,8 @@ struct access_request {
 	/* The account against allowed_groups, looked up off the loop with
 	 * the account (accounts_in_groups): FR_OK when the setting is empty. */
 	int groups_result;
+	const char *service;  /* for the audit record of a refusal */
+	const char *login_id; /* the login's (audit_next_login_id), or NULL */
 };
 
 /* The failure budget one login spends: a non-root caller's "uid:N" or a
@@ -58,7 +60,8 @@ struct access_verdict {
 
 /* The gate every AUTH_BEGIN passes before any network call: a throttled
  * caller, a name with no local account, allowed_groups, then the rate
- * limits of the origin and of the user. */
+ * limits of the origin and of the user.  A rate-limit refusal is also a
+ * rate_limited audit record. */
 void access_gate(struct helper *h, const struct access_request *rq, struct access_verdict *v);
 
 /* The password is about to be sent to the API: reserve one attempt on the

@@ -13,6 +13,7 @@
 #include "auth/logout.h"
 #include "auth/offline.h"
 #include "auth/totp_step.h"
+#include "core/audit.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/secret.h"
@@ -32,6 +33,14 @@ enum login_state {
 	ASK_NO_ACCOUNT, /* a decoy password prompt (no local account) */
 	KEEPING,	/* logged in: the profile's durable token is checked or minted */
 	OVER,
+};
+
+/* Which decision the audit record names (core/audit.h). */
+enum login_path {
+	PATH_ONLINE,	/* login_success / login_failure */
+	PATH_CACHED,	/* cached_auth */
+	PATH_OFFLINE,	/* offline_login */
+	PATH_THROTTLED, /* rate_limited: the failure budget refused the password */
 };
 
 struct login {
@@ -63,6 +72,11 @@ struct login {
 	struct api_tokens held; /* tokens waiting for the local TOTP code */
 	int64_t started_ms;
 	struct loop_deferred release;
+	/* For the audit record and the LOG_AUTHPRIV line. */
+	char login_id[AUDIT_LOGIN_ID_MAX];
+	char trace_id[API_TRACE_ID_MAX + 1]; /* of the last API reply that carried one */
+	enum audit_factor factor;	     /* the last one asked for */
+	enum login_path path;
 };
 
 static void send_login(struct login *lg);
@@ -191,10 +205,37 @@ log_outcome(const struct login *lg, enum fr_result result, const char *text)
 	if (text != NULL)
 		fr_text_sanitize(why, sizeof(why), text, strlen(text), 0);
 	log_auth(result == FR_RESULT_SUCCESS ? LOG_INFO : LOG_NOTICE,
-		 "%s: %s for user=%s service=%s rhost=%s tty=%s caller_uid=%u (%lld ms)%s%s", login_profile_name(lg),
-		 fr_result_name((int)result), lg->user, lg->service, lg->rhost ? lg->rhost : "-",
-		 lg->tty ? lg->tty : "-", (unsigned)lg->caller, (long long)(loop_now_ms() - lg->started_ms),
-		 why[0] ? ": " : "", why);
+		 "%s: %s for user=%s service=%s rhost=%s tty=%s caller_uid=%u login_id=%s (%lld ms)%s%s",
+		 login_profile_name(lg), fr_result_name((int)result), lg->user, lg->service,
+		 lg->rhost ? lg->rhost : "-", lg->tty ? lg->tty : "-", (unsigned)lg->caller, lg->login_id,
+		 (long long)(loop_now_ms() - lg->started_ms), why[0] ? ": " : "", why);
+}
+
+/* The one audit record of this login's decision; `result` is "success"
+ * or the failure's name. */
+static void
+audit_outcome(const struct login *lg, bool success, const char *result)
+{
+	static const enum audit_event events[] = {
+		[PATH_CACHED] = AUDIT_CACHED_AUTH,
+		[PATH_OFFLINE] = AUDIT_OFFLINE_LOGIN,
+		[PATH_THROTTLED] = AUDIT_RATE_LIMITED,
+	};
+	enum audit_event event = lg->path == PATH_ONLINE ? (success ? AUDIT_LOGIN_SUCCESS : AUDIT_LOGIN_FAILURE) :
+							   events[lg->path];
+
+	audit_emit(lg->h->audit, &(struct audit_record){
+				     .event = event,
+				     .user = lg->user,
+				     .service = lg->service,
+				     .rhost = lg->rhost,
+				     .tty = lg->tty,
+				     .caller_uid = lg->caller,
+				     .factor = lg->path == PATH_THROTTLED ? AUDIT_FACTOR_NONE : lg->factor,
+				     .result = result,
+				     .trace_id = lg->trace_id,
+				     .login_id = lg->login_id,
+				 });
 }
 
 static void
@@ -203,6 +244,8 @@ login_finish(struct login *lg, enum fr_result result, const char *text)
 	if (lg->state == OVER)
 		return;
 	log_outcome(lg, result, text);
+	audit_outcome(lg, result == FR_RESULT_SUCCESS,
+		      result == FR_RESULT_SUCCESS ? AUDIT_SUCCESS : fr_result_name(result));
 	access_claim_finish(lg->h, &lg->claim, result);
 	const struct login_io *io = lg->io;
 	void *ctx = lg->io_ctx;
@@ -215,8 +258,9 @@ login_abandon(struct login *lg)
 {
 	if (lg->state == OVER)
 		return;
-	log_auth(LOG_INFO, "%s: login for %s (service %s) abandoned by the client", login_profile_name(lg), lg->user,
-		 lg->service);
+	log_auth(LOG_INFO, "%s: login for %s (service %s) abandoned by the client (login_id=%s)",
+		 login_profile_name(lg), lg->user, lg->service, lg->login_id);
+	audit_outcome(lg, false, AUDIT_ABANDONED);
 	access_claim_abandon(lg->h, &lg->claim);
 	end(lg);
 }
@@ -281,6 +325,7 @@ static void
 ask_password(struct login *lg)
 {
 	set_state(lg, ASK_PASSWORD);
+	lg->factor = AUDIT_FACTOR_PASSWORD;
 	login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
 }
 
@@ -338,6 +383,10 @@ cached_done(void *ctx, enum cached_verdict verdict)
 {
 	struct login *lg = ctx;
 
+	if (verdict != CACHED_DECLINED) {
+		lg->path = PATH_CACHED;
+		lg->factor = AUDIT_FACTOR_CACHED;
+	}
 	switch (verdict) {
 	case CACHED_SUCCESS:
 		login_finish(lg, FR_RESULT_SUCCESS, NULL);
@@ -367,6 +416,7 @@ password_attempt(struct login *lg)
 		 "%s: password of %s (%s) not sent: out of attempts for %u s "
 		 "(attempts in flight count)",
 		 login_profile_name(lg), lg->user, lg->claim.caller_key, wait);
+	lg->path = PATH_THROTTLED;
 	snprintf(text, sizeof(text), "Too many failed attempts; try again in %u s", wait);
 	login_finish(lg, FR_RESULT_AUTH_ERR, text);
 	return false;
@@ -402,6 +452,7 @@ send_login(struct login *lg)
 		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
 		return;
 	}
+	lg->factor = AUDIT_FACTOR_PASSWORD;
 	step_init(&step);
 	lg->profile->login(lg->pstate, lg->h->cfg, name, lg->password, &step);
 	free(name);
@@ -528,6 +579,7 @@ api_success(struct login *lg, struct profile_step *step)
 		return;
 	}
 	set_state(lg, ASK_TOTP);
+	lg->factor = AUDIT_FACTOR_TOTP;
 	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code: ");
 }
 
@@ -554,6 +606,8 @@ run_step(struct login *lg, struct profile_step *step)
 {
 	if (lg->state == OVER)
 		return;
+	if (step->factor != AUDIT_FACTOR_NONE)
+		lg->factor = step->factor;
 	if (step->note[0] != '\0')
 		log_auth(LOG_NOTICE, "%s: %s %s", login_profile_name(lg), lg->user, step->note);
 	switch (step->verdict) {
@@ -595,6 +649,10 @@ run_step(struct login *lg, struct profile_step *step)
 static void
 offline_act(struct login *lg, const struct offline_verdict *v)
 {
+	if (v->kind != OFFLINE_NOT_APPLICABLE) {
+		lg->path = PATH_OFFLINE;
+		lg->factor = AUDIT_FACTOR_OFFLINE;
+	}
 	if (v->info[0] != '\0')
 		login_info(lg, v->info);
 	switch (v->kind) {
@@ -688,6 +746,12 @@ on_http_done(void *ctx, const struct http_response *resp)
 
 	lg->xfer = NULL;
 	lg->login_in_flight = false;
+	if (resp->outcome == HTTP_ANSWERED) {
+		char trace_id[API_TRACE_ID_MAX + 1];
+		api_parse_trace_id(resp->body, resp->body_len, trace_id);
+		if (trace_id[0] != '\0')
+			memcpy(lg->trace_id, trace_id, sizeof(lg->trace_id));
+	}
 	if (was_login && try_offline(lg, resp))
 		return;
 	if (service_failed(lg, resp, was_login ? "login" : "request"))
@@ -841,6 +905,10 @@ login_new(struct helper *h, const struct login_request *rq, const struct login_i
 		return NULL;
 	}
 	lg->no_account = rq->no_account;
+	if (rq->login_id != NULL && rq->login_id[0] != '\0')
+		(void)snprintf(lg->login_id, sizeof(lg->login_id), "%s", rq->login_id);
+	else
+		audit_next_login_id(h->audit, lg->login_id);
 	return lg;
 }
 
@@ -856,6 +924,7 @@ login_begin(struct login *lg)
 		 * stranger cannot tell accounts from non-accounts by whether one
 		 * is asked; the answer is dropped unread, nothing reaches the API. */
 		set_state(lg, ASK_NO_ACCOUNT);
+		lg->factor = AUDIT_FACTOR_PASSWORD;
 		login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
 		return;
 	}

@@ -44,6 +44,7 @@ struct login_request {
 	const char *authtok; /* secret: PAM_AUTHTOK from an earlier module, or NULL */
 	enum fr_authtok_mode authtok_mode;
 	struct access_claim claim; /* the failure budget (access_gate) */
+	const char *login_id;	   /* audit_next_login_id's; NULL or "": the login takes one */
 };
 
 /* A login for `rq` (copied), or NULL when memory is short (or the

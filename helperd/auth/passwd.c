@@ -8,6 +8,7 @@
 #include "api/parse.h"
 #include "api/profile.h"
 #include "auth/passwd.h"
+#include "core/audit.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/secret.h"
@@ -54,6 +55,7 @@ struct passwd_change {
 	struct http_xfer *xfer;
 	struct verifier_job *verifier_job; /* the new password's, for the cache */
 	int64_t started_ms;
+	char login_id[AUDIT_LOGIN_ID_MAX]; /* its audit record's */
 	struct loop_deferred release;
 };
 
@@ -139,6 +141,17 @@ finish(struct passwd_change *pc, enum fr_result result, const char *text)
 	 * settles it; one still held here had no verdict. */
 	if (pc->claim.held)
 		access_claim_finish(pc->h, &pc->claim, FR_RESULT_CONV_ERR);
+	/* The reset code mailed to the account is what authorised it. */
+	audit_password_change(pc->h->audit,
+			      &(struct audit_record){
+				  .user = pc->user,
+				  .service = pc->service,
+				  .rhost = pc->rhost,
+				  .caller_uid = pc->caller,
+				  .factor = AUDIT_FACTOR_EMAIL_CODE,
+				  .login_id = pc->login_id,
+			      },
+			      result == FR_RESULT_SUCCESS ? AUDIT_SUCCESS : fr_result_name((int)result));
 	const struct login_io *io = pc->io;
 	void *ctx = pc->io_ctx;
 	end(pc);
@@ -542,6 +555,7 @@ passwd_new(struct helper *h, const struct passwd_request *rq, const struct login
 	pc->caller_pid = rq->caller_pid;
 	pc->claim = rq->claim;
 	pc->started_ms = loop_now_ms();
+	audit_next_login_id(h->audit, pc->login_id);
 	pc->user = strdup(rq->user);
 	pc->service = strdup(rq->service);
 	pc->rhost = rq->rhost != NULL ? strdup(rq->rhost) : NULL;

@@ -15,6 +15,7 @@
 
 enum key_kind {
 	KEY_PATH, /* absolute path */
+	KEY_FILE, /* absolute path of a file (not ending in '/') */
 	KEY_URL,  /* https:// URL */
 	KEY_STRING,
 	KEY_TEMPLATE, /* user_template: %u and %% only */
@@ -76,6 +77,7 @@ static const struct key_def keys[] = {
 	{ "rate_limit_failures", KEY_UINT, OFF(rate_limit_failures), 1, 1000 },
 	{ "rate_limit_delay", KEY_UINT, OFF(rate_limit_delay), 1, 3600 },
 	{ "rate_limit_user_max_delay", KEY_UINT, OFF(rate_limit_user_max_delay), 1, 3600 },
+	{ "audit_log", KEY_FILE, OFF(audit_log), 0, 0 },
 };
 
 #define MAX_VALUE_LEN 1024
@@ -120,7 +122,8 @@ config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		enum key_kind k = keys[i].kind;
-		if (k == KEY_PATH || k == KEY_URL || k == KEY_STRING || k == KEY_TEMPLATE || k == KEY_LIST) {
+		if (k == KEY_PATH || k == KEY_FILE || k == KEY_URL || k == KEY_STRING || k == KEY_TEMPLATE ||
+		    k == KEY_LIST) {
 			char **field = (char **)((char *)cfg + keys[i].offset);
 			free(*field);
 			*field = NULL;
@@ -250,6 +253,11 @@ apply_value(const struct key_def *k, const char *value, struct config *cfg, cons
 	case KEY_PATH:
 		*why = "an absolute path";
 		if (value[0] != '/')
+			return FR_ERR_INVALID;
+		return set_string(field, value);
+	case KEY_FILE:
+		*why = "an absolute path of a file";
+		if (value[0] != '/' || value[strlen(value) - 1] == '/')
 			return FR_ERR_INVALID;
 		return set_string(field, value);
 	case KEY_URL:

@@ -66,6 +66,8 @@ struct config {
 	unsigned rate_limit_failures;	    /* failures before delays start */
 	unsigned rate_limit_delay;	    /* first delay in seconds, doubling */
 	unsigned rate_limit_user_max_delay; /* cap of a user's all-origins delay */
+
+	char *audit_log; /* JSON lines of audit records (core/audit.h); NULL: none */
 };
 
 void config_init(struct config *cfg);

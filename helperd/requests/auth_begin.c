@@ -7,6 +7,7 @@
 
 #include "auth/access.h"
 #include "auth/login.h"
+#include "core/audit.h"
 #include "requests/conversation.h"
 #include "requests/table.h"
 
@@ -30,7 +31,8 @@ request_auth_begin(struct request *rq)
 	struct helper *h = rq->h;
 	uid_t caller = rq->peer.uid;
 	struct conversation_context ctx;
-	struct login_request lrq = { .caller_uid = caller, .caller_pid = rq->peer.pid };
+	char login_id[AUDIT_LOGIN_ID_MAX];
+	struct login_request lrq = { .caller_uid = caller, .caller_pid = rq->peer.pid, .login_id = login_id };
 
 	if (!conversation_admit(rq, caller))
 		return;
@@ -39,6 +41,8 @@ request_auth_begin(struct request *rq)
 	lrq.rhost = ctx.rhost;
 	lrq.tty = ctx.tty;
 	lrq.ruser = ctx.ruser;
+	/* From here every decision about this login carries its id. */
+	audit_next_login_id(h->audit, login_id);
 	struct access_request arq = {
 		.user = rq->name,
 		.account = rq->has_account ? &rq->account : NULL,
@@ -47,6 +51,8 @@ request_auth_begin(struct request *rq)
 		.ruser = lrq.ruser,
 		.tty = lrq.tty,
 		.groups_result = rq->groups_result,
+		.service = lrq.service,
+		.login_id = login_id,
 	};
 	struct access_verdict verdict;
 	access_gate(h, &arq, &verdict);

@@ -7,9 +7,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/audit.h"
 #include "core/job_pool.h"
 #include "core/log.h"
 #include "fr_error.h"
+#include "fr_text.h"
 #include "hostlib/user_name.h"
 #include "requests/table.h"
 #include "store/ratelimit.h"
@@ -62,6 +64,25 @@ requests_reply_done(struct conn *c, enum fr_result result, const char *text)
 		fr_frame_put_str(&frame, FR_TAG_TEXT, text);
 	if (conn_send(c, &frame) == 0)
 		conn_finish(c);
+}
+
+/* A caller refused by the table: one caller_refused audit record.
+ * `user` is the account asked about (NULL when the name is not one). */
+static void
+audit_refused(struct helper *h, const struct fr_msg *msg, uid_t caller, const char *user, enum fr_result result)
+{
+	const char *svc = fr_msg_str(msg, FR_TAG_SERVICE);
+	char service[128] = "";
+
+	if (svc != NULL)
+		fr_text_sanitize(service, sizeof(service), svc, strlen(svc), 0);
+	audit_emit(h->audit, &(struct audit_record){
+				 .event = AUDIT_CALLER_REFUSED,
+				 .user = user,
+				 .service = service,
+				 .caller_uid = caller,
+				 .result = fr_result_name((int)result),
+			     });
 }
 
 /*
@@ -134,6 +155,7 @@ account_allowed(const struct request_def *def, struct request *rq, int lookup_re
 		snprintf(key, sizeof(key), "uid:%u", (unsigned)caller);
 		ratelimit_failure(rq->h->ratelimit, key, (int64_t)time(NULL));
 	}
+	audit_refused(rq->h, rq->msg, caller, rq->name, FR_RESULT_PERM_DENIED);
 	requests_reply_done(rq->conn, FR_RESULT_PERM_DENIED, def->denied);
 	return false;
 }
@@ -156,6 +178,7 @@ lookup_done(void *arg)
 	conn_set_handler(lk->conn, NULL, NULL);
 	if (lk->def->who == CALLER_SELF) {
 		if (lk->account_result != FR_OK) {
+			audit_refused(lk->h, &lk->msg, lk->peer.uid, NULL, FR_RESULT_NOT_FOUND);
 			requests_reply_done(lk->conn, FR_RESULT_NOT_FOUND, "Your uid has no user name");
 			lookup_free(lk);
 			return;
@@ -247,6 +270,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 	case CALLER_ACCOUNT:
 		if (!user_name_valid(fr_msg_str(msg, FR_TAG_USER))) {
 			log_auth(LOG_NOTICE, "refusing %s for an invalid user name", def->what);
+			audit_refused(rq.h, msg, rq.peer.uid, NULL, FR_RESULT_USER_UNKNOWN);
 			requests_reply_done(c, FR_RESULT_USER_UNKNOWN, NULL);
 			return true;
 		}
@@ -258,6 +282,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 			rq.caller = (uid_t)fr_msg_num(msg, FR_TAG_CALLER_UID);
 		if (!user_name_valid(fr_msg_str(msg, FR_TAG_USER))) {
 			log_auth(LOG_NOTICE, "refusing %s for an invalid user name", def->what);
+			audit_refused(rq.h, msg, rq.peer.uid, NULL, FR_RESULT_USER_UNKNOWN);
 			requests_reply_done(c, FR_RESULT_USER_UNKNOWN, NULL);
 			return true;
 		}
@@ -267,6 +292,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 		if (rq.peer.uid != 0) {
 			log_auth(LOG_NOTICE, "uid %u may not use %s", (unsigned)rq.peer.uid,
 				 fr_msg_type_name(msg->type));
+			audit_refused(rq.h, msg, rq.peer.uid, NULL, FR_RESULT_PERM_DENIED);
 			requests_reply_done(c, FR_RESULT_PERM_DENIED, "Only root may do that");
 			return true;
 		}

@@ -9,6 +9,7 @@
 
 #include "api/profile.h"
 #include "auth/refresh.h"
+#include "core/audit.h"
 #include "core/log.h"
 #include "fr_error.h"
 #include "requests/table.h"
@@ -21,8 +22,9 @@ struct token_request {
 	char user[256];
 };
 
+/* The token to its owner, with an audit record once it is handed out. */
 static void
-send_token(struct conn *c, const char *token, int64_t expires)
+send_token(struct helper *h, struct conn *c, const char *user, const char *token, int64_t expires)
 {
 	struct fr_frame frame;
 
@@ -30,14 +32,21 @@ send_token(struct conn *c, const char *token, int64_t expires)
 	fr_frame_put_str(&frame, FR_TAG_TOKEN, token);
 	if (expires > 0)
 		fr_frame_put_u64(&frame, FR_TAG_EXPIRES, (uint64_t)expires);
-	if (conn_send(c, &frame) == 0)
-		requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
+	if (conn_send(c, &frame) != 0)
+		return;
+	audit_emit(h->audit, &(struct audit_record){
+				 .event = AUDIT_TOKEN_ISSUED,
+				 .user = user,
+				 .caller_uid = conn_peer(c)->uid,
+				 .result = AUDIT_SUCCESS,
+			     });
+	requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
 }
 
 static void
-token_send(struct conn *c, const struct cache_record *rec)
+token_send(struct helper *h, struct conn *c, const char *user, const struct cache_record *rec)
 {
-	send_token(c, rec->access_token, rec->access_expires);
+	send_token(h, c, user, rec->access_token, rec->access_expires);
 }
 
 static void
@@ -60,7 +69,7 @@ send_unexpired(struct helper *h, struct conn *c, const char *user)
 	if (rec.access_token != NULL && rec.access_expires > (int64_t)time(NULL)) {
 		log_debug("refresh for %s failed; its token is still valid until %lld", user,
 			  (long long)rec.access_expires);
-		token_send(c, &rec);
+		token_send(h, c, user, &rec);
 		sent = true;
 	}
 	cache_record_wipe(&rec);
@@ -77,7 +86,7 @@ token_on_refreshed(void *ctx, int result, const struct cache_record *rec)
 	conn_set_handler(c, NULL, NULL);
 	if (result == 0 && rec->access_token != NULL) {
 		log_debug("token for %s refreshed", tr->user);
-		token_send(c, rec);
+		token_send(tr->h, c, tr->user, rec);
 	} else if (result == FR_ERR_PERMISSION) {
 		requests_reply_done(c, FR_RESULT_AUTH_ERR, "The cached Freddy login is no longer valid; log in again");
 	} else if (!send_unexpired(tr->h, c, tr->user)) {
@@ -118,14 +127,14 @@ request_token_get(struct request *rq)
 	}
 	const struct profile *profile = profile_for(h->cfg);
 	if (profile != NULL && profile->durable != NULL) {
-		send_token(c, rec.refresh_token, 0);
+		send_token(h, c, user, rec.refresh_token, 0);
 		cache_record_wipe(&rec);
 		return;
 	}
 	int64_t now = (int64_t)time(NULL);
 	bool fresh = rec.access_token != NULL && rec.access_expires - now > (int64_t)h->cfg->refresh_margin;
 	if (fresh) {
-		token_send(c, &rec);
+		token_send(h, c, user, &rec);
 		cache_record_wipe(&rec);
 		return;
 	}

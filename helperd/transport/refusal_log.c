@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/audit.h"
 #include "core/log.h"
+#include "fr_wire.h"
 #include "transport/refusal_log.h"
 
 static const char *const kind_text[REFUSAL_KINDS] = {
@@ -42,8 +44,13 @@ write_line(struct refusal_log *l, int64_t now_ms)
 		o += (unsigned)n;
 	}
 	log_warn("client connections: %s%s%s%s", line, l->nuids ? " (uids " : "", uids, l->nuids ? ")" : "");
+	for (unsigned i = 0; i < l->nrefused; i++)
+		audit_emit(l->audit, &(struct audit_record){ .event = AUDIT_CALLER_REFUSED,
+							     .caller_uid = l->refused[i],
+							     .result = fr_result_name(FR_RESULT_BUSY) });
 	memset(l->count, 0, sizeof(l->count));
 	l->nuids = 0;
+	l->nrefused = 0;
 	l->logged_ms = now_ms;
 }
 
@@ -56,6 +63,13 @@ refusal_log_note(struct refusal_log *l, enum refusal_kind kind, uid_t uid, int64
 		known |= l->uids[i] == uid;
 	if (!known && l->nuids < REFUSAL_LOG_UIDS)
 		l->uids[l->nuids++] = uid;
+	if (kind != EVICTED_IDLE && kind != EVICTED_LOGIN) {
+		known = false;
+		for (unsigned i = 0; i < l->nrefused; i++)
+			known |= l->refused[i] == uid;
+		if (!known && l->nrefused < REFUSAL_LOG_UIDS)
+			l->refused[l->nrefused++] = uid;
+	}
 	refusal_log_tick(l, now_ms);
 }
 

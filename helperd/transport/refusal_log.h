@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct audit;
+
 #define REFUSAL_LOG_INTERVAL_MS 10000
 #define REFUSAL_LOG_UIDS	4 /* uids named in a line */
 
@@ -29,7 +31,13 @@ struct refusal_log {
 	unsigned count[REFUSAL_KINDS];
 	uid_t uids[REFUSAL_LOG_UIDS];
 	unsigned nuids;
-	int64_t logged_ms; /* when the last line was written */
+	/* The callers refused (not evicted) in the interval: each gets one
+	 * caller_refused audit record with the line, so that a connect storm
+	 * makes a few records, not thousands. */
+	uid_t refused[REFUSAL_LOG_UIDS];
+	unsigned nrefused;
+	struct audit *audit; /* NULL: no records */
+	int64_t logged_ms;   /* when the last line was written */
 };
 
 void refusal_log_note(struct refusal_log *l, enum refusal_kind kind, uid_t uid, int64_t now_ms);

@@ -663,6 +663,12 @@ server_stop_listening(struct server *srv)
 }
 
 void
+server_set_audit(struct server *srv, struct audit *audit)
+{
+	srv->refusals.audit = audit;
+}
+
+void
 server_note_refusal(struct server *srv, int kind, uid_t uid)
 {
 	note_refusal(srv, (enum refusal_kind)kind, uid);

@@ -49,6 +49,10 @@ unsigned server_clients(const struct server *srv);
  * remove the socket file it created; open connections carry on. */
 void server_stop_listening(struct server *srv);
 
+/* Where refused callers are recorded (core/audit.h); NULL: nowhere. */
+struct audit;
+void server_set_audit(struct server *srv, struct audit *audit);
+
 /* A request refused for capacity, for the summary line (refusal_log.h). */
 void server_note_refusal(struct server *srv, int kind, uid_t uid);
 

@@ -17,7 +17,9 @@ SERVICE = "sshd-freddytest"
 
 
 class Sshd:
-    def __init__(self, tmp, name, methods, grace=60):
+    """`extra`: more sshd_config lines, after the others (Match blocks)."""
+
+    def __init__(self, tmp, name, methods, grace=60, extra=""):
         self.port = free_port()
         self.log_path = os.path.join(tmp, name + ".log")
         self.config = os.path.join(tmp, name + ".conf")
@@ -25,8 +27,8 @@ class Sshd:
             f.write("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile none\n"
                     "UsePAM yes\nKbdInteractiveAuthentication yes\nPasswordAuthentication no\n"
                     "AuthenticationMethods %s\nAuthorizedKeysFile /etc/ssh/freddytest_keys/%%u\n"
-                    "LoginGraceTime %d\nLogLevel VERBOSE\n"
-                    % (self.port, os.path.join(tmp, "host_key"), methods, grace))
+                    "LoginGraceTime %d\nLogLevel VERBOSE\n%s"
+                    % (self.port, os.path.join(tmp, "host_key"), methods, grace, extra))
         program = os.path.join(tmp, SERVICE)
         if not os.path.exists(program):
             os.symlink("/usr/sbin/sshd", program)

@@ -367,6 +367,12 @@ def test_freddy(c: Client) -> None:
           and e["type"] == "authentication_error" and e["details"] == {}
           and isinstance(e["trace_id"], str) and re.fullmatch(
               r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", e["timestamp"]) is not None, e)
+    # The helper's audit records carry it: one id per reply, in the
+    # dev-login page's shape ("req_abc123xyz").
+    st2, body2, _ = c.post("/v1/auth/login", {"email_or_username": "mallory", "password": "nope"})
+    check("freddy error envelope: trace_id is a fresh plain id per reply",
+          re.fullmatch(r"req_[0-9a-z]{6,32}", e["trace_id"]) is not None
+          and body2["error"]["trace_id"] != e["trace_id"], (e["trace_id"], body2))
     freddy_err("freddy login: unknown user -> 401 INVALID_CREDENTIALS",
                c.post("/v1/auth/login", {"email_or_username": "mallory", "password": "x"}),
                401, "INVALID_CREDENTIALS")

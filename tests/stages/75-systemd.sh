@@ -3,7 +3,9 @@
 # with systemd-nspawn (PID 1 of this machine need not be systemd), the
 # freshly built .debs installed with dpkg -i, and the real manager checked:
 # socket activation, logins as root and as a uid-1000 user against the
-# emulator (run in the container's network namespace), freddyctl, reload
+# emulator (run in the container's network namespace), the audit records
+# in the journal (journalctl MESSAGE_ID=... FREDDY_USER=...) and in
+# audit_log, rotated by the packaged logrotate file, freddyctl, reload
 # with a good and a bad file, stop during a login, the start limit, purge.
 # A CI-only drop-in SystemCallErrorNumber=kill makes every refused system
 # call a visible failure; any seccomp kill, any error in the unit's journal
@@ -34,9 +36,9 @@ done
 suite=bookworm
 mirror=${FREDDY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What the tree holds besides minbase: the init system, the run-time
-# libraries of the two packages, pamtester.  No procps: the units must work
-# without /bin/kill.
-include="systemd,systemd-sysv,dbus,pamtester,libcurl4,libjansson4,liboath0,libqrencode4"
+# libraries of the two packages, pamtester, logrotate (for the package's
+# logrotate file).  No procps: the units must work without /bin/kill.
+include="systemd,systemd-sysv,dbus,pamtester,libcurl4,libjansson4,liboath0,libqrencode4,logrotate"
 cache=${FREDDY_TEST_CACHE:-/var/cache/pam-freddy-tests}
 key=$(printf '%s\n' "$suite" minbase "$include" | sha256sum | cut -c1-16)
 tarball="$cache/debootstrap-$suite-minbase-$key.tar"
@@ -195,7 +197,8 @@ timeout = 5
 $*
 EOF
 }
-conf
+# The audit log where the packaged unit lets the helper write it.
+conf "audit_log = /var/log/freddy/audit.log"
 printf 'auth required pam_freddy.so\naccount required pam_permit.so\n' >"$root/etc/pam.d/freddy-ci"
 ct useradd -m -u 1000 -s /bin/sh alice || exit 1
 
@@ -225,6 +228,53 @@ login alice Correct-Horse-1 setpriv --reuid alice --regid alice --init-groups --
 check "login as uid 1000 by herself (screen-locker style) succeeds" grep -q 'successfully authenticated' "$work/login.out"
 check "the helper saw the uid-1000 caller" \
 	sh -c "nsenter --target $leader --all -- journalctl -u freddy-helperd -o cat -q | grep -q 'user=alice .*caller_uid=1000'"
+# ---- audit records: the journal's own fields, and audit_log ---------------------
+# The login_success MESSAGE_ID of freddy-helperd(8) and core/audit.c.
+login_success_id=c0a130ed8cba41f2bcc79936ce630f73
+sleep 0.5	# the records are written behind the login
+ct journalctl MESSAGE_ID=$login_success_id FREDDY_USER=alice -o json --no-pager -q >"$work/journal.json" 2>&1
+check "journalctl MESSAGE_ID=$login_success_id FREDDY_USER=alice finds alice's logins (root's and her own)" \
+	test "$(grep -c . "$work/journal.json")" -ge 2
+# has_entry FILE FIELD=VALUE...: one entry of journalctl -o json has them all.
+has_entry() {
+	/usr/bin/python3 -c '
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[2:])
+with open(sys.argv[1]) as f:
+    entries = [json.loads(line) for line in f if line.startswith("{")]
+sys.exit(0 if any(all(e.get(k) == v for k, v in want.items()) for e in entries) else 1)' "$@"
+}
+check "the entry has fields of its own (service, caller, factor, result, event)" \
+	has_entry "$work/journal.json" FREDDY_SERVICE=freddy-ci FREDDY_CALLER_UID=1000 FREDDY_FACTOR=email_code \
+	FREDDY_RESULT=success FREDDY_EVENT=login_success SYSLOG_IDENTIFIER=freddy-helperd PRIORITY=6
+ct journalctl MESSAGE_ID=$login_success_id FREDDY_USER=root -o json --no-pager -q >"$work/journal-root.json" 2>&1
+check "FREDDY_USER=root finds root's login alone" \
+	sh -c "test \"\$(grep -c . '$work/journal-root.json')\" -eq 1 && ! grep -q '\"FREDDY_USER\":\"alice\"' '$work/journal-root.json'"
+login_id=$(sed -n 's/.*"FREDDY_LOGIN_ID":"\([^"]*\)".*/\1/p' "$work/journal.json" | tail -1)
+check "the journal's login id ($login_id) is in the LOG_AUTHPRIV line and in audit_log" \
+	sh -c "test -n '$login_id' && nsenter --target $leader --all -- journalctl -u freddy-helperd -o cat -q | grep -q 'caller_uid=1000 login_id=$login_id ' && grep -q '\"login_id\":\"$login_id\"' '$root/var/log/freddy/audit.log'"
+check "audit_log is 0600 in the unit's LogsDirectory /var/log/freddy (0700)" \
+	test "$(stat -c %a "$root/var/log/freddy/audit.log") $(stat -c %a "$root/var/log/freddy")" = "600 700"
+check "audit_log has a login_success line for alice from root" \
+	grep -q '"event":"login_success","user":"alice","service":"freddy-ci","caller_uid":0,' "$root/var/log/freddy/audit.log"
+echo wrong-password | timeout 60 nsenter --target "$leader" --all -- pamtester freddy-ci alice authenticate >/dev/null 2>&1
+sleep 0.5
+ct journalctl MESSAGE_ID=25d8dc055ede48c89377bb374264d59b FREDDY_USER=alice -o json --no-pager -q >"$work/journal-fail.json" 2>&1
+check "a wrong password is a login_failure entry (auth_err, factor password, notice)" \
+	has_entry "$work/journal-fail.json" FREDDY_RESULT=auth_err FREDDY_FACTOR=password PRIORITY=5
+check "... with the API's trace_id" grep -q '"FREDDY_TRACE_ID":"req_' "$work/journal-fail.json"
+check "no secret in audit_log" sh -c "! grep -q -e Correct-Horse-1 -e wrong-password -e Root-Horse-2 '$root/var/log/freddy/audit.log'"
+# The packaged logrotate file: the log moves, the helper is told, a new
+# file appears.
+ct logrotate -f /etc/logrotate.d/freddy-helperd >"$work/logrotate.log" 2>&1
+check "logrotate -f with the packaged file rotates audit_log" test -s "$root/var/log/freddy/audit.log.1"
+for _ in $(seq 50); do [ -e "$root/var/log/freddy/audit.log" ] && break; sleep 0.1; done
+check "the helper reopened a new audit_log (0600) on the postrotate SIGHUP" \
+	test "$(stat -c %a "$root/var/log/freddy/audit.log" 2>/dev/null)" = 600
+login alice Correct-Horse-1
+sleep 0.5
+check "the next login is recorded in the new file" grep -q '"event":"login_success"' "$root/var/log/freddy/audit.log"
+
 check "the token cache is /var/lib/freddy, mode 0700" sh -c "test \"\$(stat -c %a '$root/var/lib/freddy')\" = 700"
 
 # ---- freddyctl -------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/parse.h"
@@ -46,6 +47,49 @@ test_errors(void)
 	CHECK(e.message[0] == '\0');
 	api_parse_error(P("{\"error\": {\"code\": \"A\", \"code\": \"B\"}}"), &e);
 	CHECK(e.code[0] == '\0'); /* duplicate keys refused */
+}
+
+/* The documents' error envelopes carry trace_id; it is kept only when it
+ * is a plain id. */
+static void
+test_trace_id(void)
+{
+	char id[API_TRACE_ID_MAX + 1];
+
+	api_parse_trace_id(P("{\"success\": false, \"error\": {\"code\": \"INVALID_CREDENTIALS\", "
+			     "\"status\": 401, \"details\": {}, \"trace_id\": \"abc-123-def\", "
+			     "\"timestamp\": \"2025-12-22T15:30:00Z\"}}"),
+			   id);
+	CHECK(strcmp(id, "abc-123-def") == 0);
+	api_parse_trace_id(P("{\"error\": {\"trace_id\": \"req_abc123xyz\"}}"), id);
+	CHECK(strcmp(id, "req_abc123xyz") == 0);
+	/* The documented 429 has none; a success body has none. */
+	api_parse_trace_id(P("{\"success\": false, \"error\": {\"code\": \"TOO_MANY_LOGIN_ATTEMPTS\", "
+			     "\"details\": {\"retry_after\": 300}}}"),
+			   id);
+	CHECK(id[0] == '\0');
+	api_parse_trace_id(P("{\"token\": \"t\", \"trace_id\": \"top-level\"}"), id);
+	CHECK(id[0] == '\0');
+	/* Hostile or odd ids are dropped, not cleaned. */
+	api_parse_trace_id(P("{\"error\": {\"trace_id\": \"a\\\"},{\\\"x\"}}"), id);
+	CHECK(id[0] == '\0');
+	api_parse_trace_id(P("{\"error\": {\"trace_id\": \"req\\n1\"}}"), id);
+	CHECK(id[0] == '\0');
+	api_parse_trace_id(P("{\"error\": {\"trace_id\": \"\"}}"), id);
+	CHECK(id[0] == '\0');
+	api_parse_trace_id(P("{\"error\": {\"trace_id\": 12345}}"), id);
+	CHECK(id[0] == '\0');
+	char longer[128];
+	memset(longer, 0, sizeof(longer));
+	int n = snprintf(longer, sizeof(longer), "{\"error\": {\"trace_id\": \"%065d\"}}", 0);
+	CHECK(n > 0);
+	api_parse_trace_id(longer, strlen(longer), id);
+	CHECK(id[0] == '\0');
+	n = snprintf(longer, sizeof(longer), "{\"error\": {\"trace_id\": \"%064d\"}}", 0);
+	api_parse_trace_id(longer, strlen(longer), id);
+	CHECK(strlen(id) == 64);
+	api_parse_trace_id(P("not json"), id);
+	CHECK(id[0] == '\0');
 }
 
 static void
@@ -117,6 +161,7 @@ int
 main(void)
 {
 	test_errors();
+	test_trace_id();
 	test_freddy_login();
 	test_tokens();
 	test_mask();

@@ -31,6 +31,7 @@ test_defaults(void)
 	CHECK(cfg.api == API_FREDDY && cfg.timeout == 10 && cfg.max_code_attempts == 3);
 	CHECK(cfg.ca_file == NULL && cfg.proxy == NULL && !cfg.debug);
 	CHECK(cfg.fail_mode == FAIL_SECURE);
+	CHECK(cfg.audit_log == NULL);
 }
 
 static void
@@ -47,13 +48,15 @@ test_all_keys(void)
 		    "user_template = %u@example.com\r\n"
 		    "max_code_attempts = 5\n"
 		    "debug = yes\n"
-		    "fail_mode = safe\n") == 0);
+		    "fail_mode = safe\n"
+		    "audit_log = /var/log/freddy/audit.log\n") == 0);
 	CHECK(strcmp(cfg.socket_path, "/tmp/h.sock") == 0);
 	CHECK(strcmp(cfg.api_url, "https://api.example.com/v1") == 0);
 	CHECK(strcmp(cfg.ca_file, "/etc/ssl/ca.pem") == 0);
 	CHECK(strcmp(cfg.user_template, "%u@example.com") == 0);
 	CHECK(cfg.timeout == 300 && cfg.max_code_attempts == 5 && cfg.debug);
 	CHECK(cfg.fail_mode == FAIL_SAFE);
+	CHECK(strcmp(cfg.audit_log, "/var/log/freddy/audit.log") == 0);
 }
 
 static void
@@ -80,6 +83,9 @@ test_errors_name_file_and_line(void)
 	expect_error("api = ldap\n", "test.conf:1: api must be freddy, aius or jwt");
 	expect_error("debug = maybe\n", "test.conf:1: debug must be yes or no");
 	expect_error("socket = relative.sock\n", "test.conf:1: socket must be an absolute path");
+	expect_error("api_url = https://x\naudit_log = audit.log\n",
+		     "test.conf:2: audit_log must be an absolute path of a file");
+	expect_error("audit_log = /var/log/freddy/\napi_url = https://x\n", "test.conf:1: audit_log must be");
 	expect_error("user_template = %s@x\n", "test.conf:1: user_template");
 	expect_error("just words\n", "test.conf:1: expected \"key = value\"");
 	expect_error("# no url\n", "api_url is required");

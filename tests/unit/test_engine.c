@@ -5,7 +5,8 @@
  * offline login, cached re-authentication, and an abandoned login.  The
  * same for the other engines of issue 14: AIUS durable tokens
  * (auth/durable.c), account requests with a cached login
- * (auth/account_call.c) and the password change (auth/passwd.c).
+ * (auth/account_call.c) and the password change (auth/passwd.c); and the
+ * audit record each login ends with.
  *
  * Everything else is the real thing: the loop, the token cache in a
  * temporary folder, the verifier threads, the rate limits, the TOTP
@@ -36,6 +37,7 @@
 #include "auth/refresh.h"
 #include "auth/sessions.h"
 #include "check.h"
+#include "core/audit.h"
 #include "core/caller_quota.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -1381,6 +1383,120 @@ test_passwd(void)
 	env_close(&e);
 }
 
+/* ---- the audit records the engine makes --------------------------------- */
+
+/* What the journal sink was handed, one record's fields of interest. */
+struct seen {
+	char event[32], user[32], factor[32], result[32], trace_id[80], login_id[48];
+};
+struct seen_list {
+	struct seen rec[16];
+	int n;
+};
+
+static void
+field_copy(const struct iovec *iov, const char *name, char *out, size_t cap)
+{
+	size_t n = strlen(name);
+
+	if (iov->iov_len > n && memcmp(iov->iov_base, name, n) == 0 && ((char *)iov->iov_base)[n] == '=')
+		snprintf(out, cap, "%.*s", (int)(iov->iov_len - n - 1), (char *)iov->iov_base + n + 1);
+}
+
+/* Runs on the audit writer's thread; the test reads after audit_flush. */
+static int
+seen_record(void *ctx, const struct iovec *iov, int n)
+{
+	struct seen_list *l = ctx;
+
+	if (l->n >= 16)
+		return 0;
+	struct seen *r = &l->rec[l->n++];
+	memset(r, 0, sizeof(*r));
+	for (int i = 0; i < n; i++) {
+		field_copy(&iov[i], "FREDDY_EVENT", r->event, sizeof(r->event));
+		field_copy(&iov[i], "FREDDY_USER", r->user, sizeof(r->user));
+		field_copy(&iov[i], "FREDDY_FACTOR", r->factor, sizeof(r->factor));
+		field_copy(&iov[i], "FREDDY_RESULT", r->result, sizeof(r->result));
+		field_copy(&iov[i], "FREDDY_TRACE_ID", r->trace_id, sizeof(r->trace_id));
+		field_copy(&iov[i], "FREDDY_LOGIN_ID", r->login_id, sizeof(r->login_id));
+	}
+	return 0;
+}
+
+static bool
+seen_is(const struct seen *r, const char *event, const char *user, const char *factor, const char *result)
+{
+	bool ok = strcmp(r->event, event) == 0 && strcmp(r->user, user) == 0 && strcmp(r->factor, factor) == 0 &&
+		  strcmp(r->result, result) == 0 && r->login_id[0] != '\0';
+	if (!ok)
+		fprintf(stderr, "audit record: %s %s %s %s (login %s), expected %s %s %s %s\n", r->event, r->user,
+			r->factor, r->result, r->login_id, event, user, factor, result);
+	return ok;
+}
+
+static void
+test_audit_records(void)
+{
+	struct env e;
+	struct person p, q[4];
+	struct seen_list seen = { .n = 0 };
+	struct login *lg, *many[4];
+
+	env_open(&e, "");
+	CHECK(audit_new(&e.h.audit) == 0);
+	audit_set_journal(e.h.audit, seen_record, &seen);
+
+	/* A wrong code (its reply names a trace_id), then the right one. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	freddy_to_code(&e, &p, lg, "Correct-Horse-1");
+	login_answer(lg, "1111");
+	answer(
+	    &e.fake, "POST", "/auth/verify", 401,
+	    "{\"success\": false, \"error\": {\"code\": \"INVALID_VERIFICATION_CODE\", \"trace_id\": \"req_0a1b\"}}");
+	login_answer(lg, "1234");
+	answer(&e.fake, "POST", "/auth/verify", 200, FREDDY_TOKENS);
+	CHECK(p.finished && p.result == FR_RESULT_SUCCESS);
+	audit_flush(e.h.audit);
+	CHECK(seen.n == 1 && seen_is(&seen.rec[0], "login_success", "alice", "email_code", "success"));
+	CHECK(strcmp(seen.rec[0].trace_id, "req_0a1b") == 0);
+
+	/* Four passwords at once: three go to the API, the budget
+	 * (rate_limit_failures = 3, attempts in flight count) refuses the
+	 * fourth before it is sent. */
+	for (int i = 0; i < 4; i++)
+		many[i] = begin(&e, &q[i], "carol", 2003, NULL, FR_AUTHTOK_NONE);
+	for (int i = 0; i < 4; i++)
+		login_answer(many[i], "Guess-1");
+	CHECK(q[3].finished && q[3].result == FR_RESULT_AUTH_ERR &&
+	      strstr(q[3].text, "Too many failed attempts") != NULL);
+	audit_flush(e.h.audit);
+	CHECK(seen.n == 2 && seen_is(&seen.rec[1], "rate_limited", "carol", "", "auth_err"));
+	CHECK(seen.rec[1].trace_id[0] == '\0');
+	for (int i = 0; i < 3; i++)
+		answer(&e.fake, "POST", "/auth/login", 401,
+		       "{\"success\": false, \"error\": {\"code\": \"INVALID_CREDENTIALS\", \"trace_id\": \"req_c\"}}");
+	audit_flush(e.h.audit);
+	CHECK(seen.n == 5);
+	for (int i = 2; i < 5 && i < seen.n; i++) {
+		CHECK(seen_is(&seen.rec[i], "login_failure", "carol", "password", "auth_err"));
+		CHECK(strcmp(seen.rec[i].trace_id, "req_c") == 0);
+	}
+	/* Every login has an id of its own. */
+	for (int i = 0; i < seen.n; i++)
+		for (int j = 0; j < i; j++)
+			CHECK(strcmp(seen.rec[i].login_id, seen.rec[j].login_id) != 0);
+
+	/* The client leaves at the code prompt. */
+	lg = begin(&e, &p, "alice", 2001, NULL, FR_AUTHTOK_NONE);
+	freddy_to_code(&e, &p, lg, "Correct-Horse-1");
+	login_abandon(lg);
+	audit_flush(e.h.audit);
+	CHECK(seen.n == 6 && seen_is(&seen.rec[5], "login_failure", "alice", "email_code", "abandoned"));
+	env_close(&e);
+	audit_free(e.h.audit);
+}
+
 static void
 test_no_profile_state_leaks(void)
 {
@@ -1403,6 +1519,7 @@ main(void)
 	test_jwt();
 	test_account_calls();
 	test_passwd();
+	test_audit_records();
 	test_no_profile_state_leaks();
 	return check_finish("test_engine");
 }
