@@ -34,6 +34,8 @@ UNCHANGED = "passwd: password unchanged"
 PASSWD_FAILED = 10
 
 NEW_PASSWORD = "Brand-New-Pass-9"
+UNIX_PASSWORD = "Alice-Unix-5"          # where alice has one: not her Freddy password
+NEW_UNIX_PASSWORD = "Quite-Different-Unix-73"
 RESET = "POST /api/v1/password/reset/request"
 CONFIRM = "POST /api/v1/password/reset/confirm"
 
@@ -52,6 +54,7 @@ class PasswdTestCase(E2ETestCase):
         add_user("carol")
         install_service("passwd", example="passwd")
         install_service("login", example="login")
+        install_service("unix-check", "auth required pam_unix.so\naccount required pam_permit.so\n")
 
     def passwd(self, *args, user="alice"):
         argv = (as_user(user) if user != "root" else []) + ["/usr/bin/passwd", *args]
@@ -63,6 +66,37 @@ class PasswdTestCase(E2ETestCase):
 
     def expect_exactly(self, s, text):
         s.expect(re.escape(text))
+
+    # -- a real login: login(1) on a pseudo-terminal, as getty starts it
+
+    def console_login(self, user, password):
+        s = Session(["login"])
+        s.expect("login: ")
+        s.send(user)
+        s.expect("Password: ")
+        s.send(password)
+        return s
+
+    def assertLogsIn(self, user, password):
+        s = self.console_login(user, password)
+        s.expect("[$#] ")
+        s.send("id -un; exit")
+        s.expect("[\r\n]%s\r\n" % user)
+        self.assertEqual(s.finish(), 0, s.transcript)
+
+    def assertLoginRefused(self, user, password):
+        s = self.console_login(user, password)
+        s.expect("Invalid email or password")
+        s.expect("Login incorrect")
+        s.child.terminate(force=True)
+        self.assertNotIn("$ ", s.transcript)
+
+    def assertUnixPassword(self, password):
+        """pam_unix alone, as root: /etc/shadow holds `password` for alice."""
+        s = Session(["pamtester", "unix-check", "alice", "authenticate"])
+        s.expect("Password: ")
+        s.send(password)
+        self.assertEqual(s.finish(), 0, s.transcript)
 
 
 class AiusPasswd(PasswdTestCase):
@@ -99,30 +133,6 @@ class AiusPasswd(PasswdTestCase):
                 return None
             return None
         return wait_for(fresh, what="the reset code mailed to " + user)
-
-    # -- a real login: login(1) on a pseudo-terminal, as getty starts it
-
-    def console_login(self, user, password):
-        s = Session(["login"])
-        s.expect("login: ")
-        s.send(user)
-        s.expect("Password: ")
-        s.send(password)
-        return s
-
-    def assertLogsIn(self, user, password):
-        s = self.console_login(user, password)
-        s.expect("[$#] ")
-        s.send("id -un; exit")
-        s.expect("[\r\n]%s\r\n" % user)
-        self.assertEqual(s.finish(), 0, s.transcript)
-
-    def assertLoginRefused(self, user, password):
-        s = self.console_login(user, password)
-        s.expect("Invalid email or password")
-        s.expect("Login incorrect")
-        s.child.terminate(force=True)
-        self.assertNotIn("$ ", s.transcript)
 
     # -- the change, prompt by prompt
 
@@ -211,10 +221,6 @@ class AiusPasswd(PasswdTestCase):
         self.assertEqual(self.api_requests(), {})
 
 
-UNIX_PASSWORD = "Alice-Unix-5"
-NEW_UNIX_PASSWORD = "Quite-Different-Unix-73"
-
-
 class FreddyPasswd(PasswdTestCase):
     """api = freddy documents no password change: the module answers
     PAM_IGNORE in both phases and pam_unix alone changes the password."""
@@ -223,13 +229,6 @@ class FreddyPasswd(PasswdTestCase):
     def setUpClass(cls):
         super().setUpClass()
         set_password("alice", UNIX_PASSWORD)
-        install_service("unix-check", "auth required pam_unix.so\naccount required pam_permit.so\n")
-
-    def assertUnixPassword(self, password):
-        s = Session(["pamtester", "unix-check", "alice", "authenticate"])
-        s.expect("Password: ")
-        s.send(password)
-        self.assertEqual(s.finish(), 0, s.transcript)
 
     def test_no_freddy_prompt_and_pam_unix_decides(self):
         s = self.passwd()
@@ -245,6 +244,34 @@ class FreddyPasswd(PasswdTestCase):
             "Changing password for alice.", "Current password: ", NEW, RETYPE, UPDATED, ""])
         self.assertEqual(self.api_requests(), {})
         self.assertUnixPassword(NEW_UNIX_PASSWORD)
+
+
+class AiusPasswdFailSafe(PasswdTestCase):
+    """fail_mode = safe and the API gone in the middle of a change.  In
+    libpam's first phase the module said it takes part, and its success
+    ended that phase ("success=done") before pam_unix checked the current
+    Unix password; a PAM_IGNORE in the second phase would hand the change
+    to pam_unix, which would then set a new Unix password for whoever sits
+    at alice's terminal, with no password checked at all."""
+    helper_api = "aius"
+    helper_config = "fail_mode = safe\n"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        set_password("alice", UNIX_PASSWORD)
+
+    def test_api_gone_fails_closed(self):
+        self.assertLogsIn("alice", PASSWORDS["alice"])
+        self.env.emu.admin("config", {"fault": "reset"})
+        s = self.passwd()
+        self.expect_exactly(s, CURRENT)
+        s.send("anything-at-all")
+        self.assertEqual(s.finish(), PASSWD_FAILED, s.transcript)
+        self.assertEqual(lines(s.transcript), [
+            CURRENT, "Authentication service unavailable",
+            "passwd: Failed preliminary check by password service", UNCHANGED, ""])
+        self.assertUnixPassword(UNIX_PASSWORD)
 
 
 if __name__ == "__main__":
