@@ -14,8 +14,10 @@ module's prompts is part of what a person sees."""
 
 import os
 import re
+import shutil
+import subprocess
 
-from e2e import E2ETestCase, Session, add_user, as_user, install_service, set_password
+from e2e import PAM_CONFIG, E2ETestCase, Session, add_user, as_user, install_service, set_password
 from freddytest import PASSWORDS, main, wait_for
 
 # The module's texts, exactly as issue 14 gives them.
@@ -272,6 +274,45 @@ class AiusPasswdFailSafe(PasswdTestCase):
             CURRENT, "Authentication service unavailable",
             "passwd: Failed preliminary check by password service", UNCHANGED, ""])
         self.assertUnixPassword(UNIX_PASSWORD)
+
+
+class ProfilePasswd(PasswdTestCase):
+    """The pam-auth-update profile ("Unix password, then the Freddy code")
+    with Debian's own /etc/pam.d/passwd, api = aius: passwd is Debian's,
+    pam_unix alone.  A password line of the profile could only follow
+    pam_unix's in common-password, where the Unix password is already set
+    before the Freddy current password is checked (and passwd then says
+    "password unchanged" over a changed one), and every new password is
+    asked twice over."""
+    helper_api = "aius"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        set_password("alice", UNIX_PASSWORD)
+        install_service("passwd", "@include common-password\n")     # Debian 12's
+        shutil.copy(PAM_CONFIG, "/usr/share/pam-configs/freddy")
+        os.chmod("/usr/share/pam-configs/freddy", 0o644)
+        r = subprocess.run(["pam-auth-update", "--enable", "freddy"], capture_output=True, text=True,
+                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        if r.returncode != 0:
+            raise AssertionError("pam-auth-update: " + r.stdout + r.stderr)
+
+    def test_passwd_changes_the_unix_password_alone(self):
+        with open("/etc/pam.d/common-auth") as f:
+            self.assertIn("pam_freddy.so", f.read())           # the profile is on
+        s = self.passwd()
+        self.expect_exactly(s, "Current password: ")
+        s.send(UNIX_PASSWORD)
+        self.expect_exactly(s, NEW)
+        s.send(NEW_UNIX_PASSWORD)
+        self.expect_exactly(s, RETYPE)
+        s.send(NEW_UNIX_PASSWORD)
+        self.assertEqual(s.finish(), 0, s.transcript)
+        self.assertEqual(lines(s.transcript), [
+            "Changing password for alice.", "Current password: ", NEW, RETYPE, UPDATED, ""])
+        self.assertEqual(self.api_requests(), {})
+        self.assertUnixPassword(NEW_UNIX_PASSWORD)
 
 
 if __name__ == "__main__":
