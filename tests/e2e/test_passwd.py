@@ -42,6 +42,13 @@ RESET = "POST /api/v1/password/reset/request"
 CONFIRM = "POST /api/v1/password/reset/confirm"
 
 
+def pam_auth_update(*args):
+    r = subprocess.run(["pam-auth-update", *args], capture_output=True, text=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    if r.returncode != 0:
+        raise AssertionError("pam-auth-update %s: %s" % (" ".join(args), r.stdout + r.stderr))
+
+
 def lines(transcript):
     """The transcript as the lines a person saw (the pty's \\r\\n as \\n)."""
     return transcript.replace("\r\n", "\n").split("\n")
@@ -293,10 +300,9 @@ class ProfilePasswd(PasswdTestCase):
         install_service("passwd", "@include common-password\n")     # Debian 12's
         shutil.copy(PAM_CONFIG, "/usr/share/pam-configs/freddy")
         os.chmod("/usr/share/pam-configs/freddy", 0o644)
-        r = subprocess.run(["pam-auth-update", "--enable", "freddy"], capture_output=True, text=True,
-                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-        if r.returncode != 0:
-            raise AssertionError("pam-auth-update: " + r.stdout + r.stderr)
+        pam_auth_update("--enable", "freddy")
+        # The classes of this file share the sandbox's /etc.
+        cls.addClassCleanup(pam_auth_update, "--remove", "freddy")
 
     def test_passwd_changes_the_unix_password_alone(self):
         with open("/etc/pam.d/common-auth") as f:
