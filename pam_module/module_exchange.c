@@ -373,6 +373,71 @@ chauthtok_flags(int flags)
 	return f;
 }
 
+/* libpam runs a password stack twice.  When our first phase answered
+ * SUCCESS, "success=done" (etc/pam.d/passwd) ended that pass before the
+ * modules after us ran theirs, and pam_unix checks the current password
+ * only there.  A PAM_IGNORE from us in the second phase (fail_mode=safe,
+ * the helper or the API gone meanwhile) would hand the change to them, and
+ * pam_unix would set a new Unix password without the old one.  So a change
+ * we took part in is not given away later: it fails as under
+ * fail_mode=secure.  The mark lives in the PAM handle, one per change. */
+#define TOOK_PART_KEY "pam_freddy_chauthtok_took_part"
+
+static void
+free_mark(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+static int
+set_took_part(pam_handle_t *pamh, int took_part)
+{
+	int *mark = NULL;
+
+	if (took_part) {
+		if ((mark = malloc(sizeof(*mark))) == NULL)
+			return FR_ERR_NOMEM;
+		*mark = 1;
+	}
+	if (pam_set_data(pamh, TOOK_PART_KEY, mark, mark != NULL ? free_mark : NULL) != PAM_SUCCESS) {
+		free(mark);
+		return FR_ERR_NOMEM;
+	}
+	return FR_OK;
+}
+
+static int
+took_part(pam_handle_t *pamh)
+{
+	const void *mark = NULL;
+
+	return pam_get_data(pamh, TOOK_PART_KEY, &mark) == PAM_SUCCESS && mark != NULL;
+}
+
+/* The helper's verdict for one phase, held to the rule above. */
+static int
+chauthtok_phase_result(pam_handle_t *pamh, int flags, int result)
+{
+	if (!((unsigned)flags & PAM_UPDATE_AUTHTOK)) {
+		if (set_took_part(pamh, result == FR_RESULT_SUCCESS) != 0) {
+			pam_syslog(pamh, LOG_ERR, "cannot keep the password change's first phase");
+			return result == FR_RESULT_SUCCESS ? FR_RESULT_SYSTEM_ERR : result;
+		}
+		return result;
+	}
+	if (result == FR_RESULT_IGNORE && took_part(pamh)) {
+		pam_syslog(pamh, LOG_ERR,
+			   "password change: this module took part in the first phase, so the modules "
+			   "after it checked nothing; failing instead of returning PAM_IGNORE");
+		result = FR_RESULT_AUTHINFO_UNAVAIL;
+	}
+	/* Return value ignored on purpose: the change is over either way. */
+	(void)set_took_part(pamh, 0);
+	return result;
+}
+
 int
 module_exchange_chauthtok(pam_handle_t *pamh, const struct module_options *opt, int flags)
 {
@@ -398,7 +463,7 @@ module_exchange_chauthtok(pam_handle_t *pamh, const struct module_options *opt, 
 		result = run_exchange(&ex, frame, user);
 	}
 	exchange_end(&ex, frame);
-	return result;
+	return chauthtok_phase_result(pamh, flags, result);
 }
 
 int

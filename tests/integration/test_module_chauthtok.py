@@ -111,6 +111,43 @@ class Chauthtok(FreddyTestCase):
         r = self.passwd("chpw-deny")
         self.assertNotEqual(r.status, 0, r)          # IGNORE is never a success
 
+    # A first phase answered SUCCESS ends libpam's first pass through
+    # "success=done" (etc/pam.d/passwd), so the modules after us (pam_unix)
+    # never checked the current password: a PAM_IGNORE in the second phase
+    # would let them set a new one unchecked (tests/e2e/test_passwd.py shows
+    # it with the real passwd and pam_unix).  It fails instead.
+    def test_ignore_after_taking_part_fails_closed(self):
+        fake = self.fake(passwd_script(lambda fake, conn: conn.sendall(fh.done(fh.IGNORE))))
+        r = self.passwd("chpw-done")
+        self.assertNotEqual(r.status, 0, r)          # not pam_permit's success
+        self.assertIn("Failed preliminary check by password service", r.transcript)
+        self.assertEqual(len(fake.requests), 2)
+
+    def test_helper_gone_after_taking_part_fails_closed(self):
+        # fail_mode=safe: the helper answered the first phase, then is gone.
+        self.fake(passwd_script(lambda fake, conn: conn.close()))
+        r = self.passwd("chpw-safe")
+        self.assertNotEqual(r.status, 0, r)
+        self.assertIn("Authentication service unavailable", r.transcript)
+        self.assertIn("Failed preliminary check by password service", r.transcript)
+
+    def test_each_change_starts_afresh(self):
+        # One handle, two changes: the first took part, the second is
+        # ignored in both phases (an expired-only change) and stays so.
+        def script(fake, conn):
+            req = fake.request(conn)
+            phase = req.num(fh.CHAUTHTOK_FLAGS)
+            ignored = phase & fh.CHAUTHTOK_EXPIRED_ONLY
+            if phase & fh.CHAUTHTOK_PRELIM or ignored:
+                conn.sendall(fh.done(fh.IGNORE if ignored else fh.SUCCESS))
+            else:
+                conn.sendall(fh.done(fh.SUCCESS))
+        fake = self.fake(script)
+        r = self.env.pamtester("alice", [], service="chpw-done",
+                               ops=("chauthtok", "chauthtok(PAM_CHANGE_EXPIRED_AUTHTOK)"))
+        self.assertEqual(r.status, 0, r)
+        self.assertEqual(len(fake.requests), 4)
+
     def test_mismatch_asks_again_and_the_last_new_password_wins(self):
         def mismatch(fake, conn):
             ask(conn, "New password: ", fh.IS_PASSWORD)

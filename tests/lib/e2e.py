@@ -18,6 +18,7 @@ import unittest
 
 import pexpect
 
+from flowtest import API_PATHS
 from freddytest import PASSWORDS, TOP_SRCDIR, FreddyEnv, Helper
 
 SANDBOX = os.environ.get("FREDDY_E2E_SANDBOX", "")
@@ -39,12 +40,17 @@ def require_sandbox():
         raise unittest.SkipTest("run through tests/e2e/sandbox.sh (make check-e2e)")
 
 
-def e2e_env(config=""):
-    """FreddyEnv whose helper listens on the default socket."""
+def e2e_env(config="", api="freddy"):
+    """FreddyEnv whose helper listens on the default socket and speaks
+    `api` to the emulator (AIUS names its users by email, as
+    tests/lib/selfservice.py configures it)."""
     env = FreddyEnv(start_helper=False)
     os.makedirs(os.path.dirname(SOCKET), mode=0o755, exist_ok=True)
     env.socket = SOCKET
-    env.config_text = env.make_config(config)
+    env.api_url = env.emu.base + API_PATHS[api]
+    if api == "aius":
+        config = "user_template = %u@example.com\n" + config
+    env.config_text = env.make_config(("api = %s\n" % api) + config)
     env.helper = Helper(env.tmp, env.config_text)
     env.helper.start(wait_socket=SOCKET)
     return env
@@ -152,11 +158,12 @@ class E2ETestCase(unittest.TestCase):
     """One helper + emulator per test class, on the default socket."""
 
     helper_config = ""
+    helper_api = "freddy"
 
     @classmethod
     def setUpClass(cls):
         require_sandbox()
-        cls.env = e2e_env(cls.helper_config)
+        cls.env = e2e_env(cls.helper_config, cls.helper_api)
         # A class cleanup runs even when a subclass's set-up fails later.
         cls.addClassCleanup(cls.env.close)
 
