@@ -19,6 +19,8 @@ asan_rt=$(${CC:-gcc} -print-file-name=libasan.so)
 export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:verify_asan_link_order=0:strict_string_checks=1:detect_invalid_pointer_pairs=1:check_initialization_order=1"
 export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1"
 export PAM_WRAPPER_DISABLE_DEEPBIND=1
+# nss_wrapper (the test accounts) likewise: ASan refuses RTLD_DEEPBIND.
+export NSS_WRAPPER_DISABLE_DEEPBIND=1
 export FREDDY_PAM_PRELOAD="$asan_rt $build/.libs/pam_freddy.so"
 make -j2 check
 status=$?
