@@ -23,6 +23,7 @@ struct state_writer;
 struct caller_quota;
 struct api_health;
 struct totp_replay;
+struct l10n;
 
 struct helper {
 	struct config *cfg;
@@ -40,6 +41,7 @@ struct helper {
 	struct caller_quota *quota;	   /* what each non-root uid holds */
 	struct state_writer *state_writer; /* rate-limit and replay files, written behind */
 	struct totp_replay *totp_replay;   /* used TOTP steps */
+	struct l10n *l10n;		   /* the catalogues: each request's language */
 	int cache_dirfd;		   /* cache_dir, for the state files */
 	unsigned logins_active;
 	uint64_t logins_total;

@@ -22,7 +22,7 @@
 /* Recovery codes are short ("abcd-efgh-ijkl"); anything longer is a
  * mistake, not worth a request. */
 #define AIUS_CODE_MAX 64
-#define CODE_PROMPT   "Authenticator or recovery code: "
+#define CODE_PROMPT   N_("Authenticator or recovery code: ")
 
 struct aius {
 	bool challenged;
@@ -45,7 +45,7 @@ on_login_reply(struct aius *st, const struct config *cfg, const struct http_resp
 
 	if (resp->status != 200) {
 		api_parse_error(resp->body, resp->body_len, &err);
-		step_refused(out, err.message[0] != '\0' ? err.message : "Invalid email or password");
+		step_refused(out, err.message[0] != '\0' ? err.message : fr_tr(out->lang, "Invalid email or password"));
 		return;
 	}
 	if (api_parse_aius_login(resp->body, resp->body_len, &reply) != 0) {
@@ -57,12 +57,13 @@ on_login_reply(struct aius *st, const struct config *cfg, const struct http_resp
 		memcpy(st->challenge, reply.challenge_token, strlen(reply.challenge_token) + 1);
 		st->challenged = true;
 		api_aius_login_wipe(&reply);
-		step_prompt(out, NULL, CODE_PROMPT);
+		step_prompt(out, NULL, fr_tr(out->lang, CODE_PROMPT));
 		return;
 	}
 	api_aius_login_wipe(&reply);
 	if (cfg->require_2fa) {
-		step_refused(out, "Two-factor authentication is required; enable it for your AIUS account");
+		step_refused(
+		    out, fr_tr(out->lang, "Two-factor authentication is required; enable it for your AIUS account"));
 		snprintf(out->note, sizeof(out->note), "has no two-factor authentication and require_2fa is set");
 		return;
 	}
@@ -86,7 +87,7 @@ on_2fa_reply(const struct http_response *resp, struct profile_step *out)
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
 	if (strcmp(err.code, "INVALID_CHALLENGE") == 0) {
-		step_refused(out, "The login has expired, please start again");
+		step_refused(out, fr_tr(out->lang, "The login has expired, please start again"));
 		return;
 	}
 	/* INVALID_CODE, and DOCS SILENT: any other 4xx from /v1/2fa/login

@@ -49,7 +49,7 @@ jwt_on_reply(void *state, const struct config *cfg, const struct http_response *
 		return;
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
-	step_refused(out, err.message[0] != '\0' ? err.message : "Invalid user name or password");
+	step_refused(out, err.message[0] != '\0' ? err.message : fr_tr(out->lang, "Invalid user name or password"));
 }
 
 /* DOCS SILENT: the reference shows no logout body; an empty JSON object

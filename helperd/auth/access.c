@@ -69,11 +69,12 @@ refuse(struct access_verdict *v, enum fr_result result, const char *text)
 }
 
 static void
-refuse_throttled(struct access_verdict *v, unsigned wait)
+refuse_throttled(const struct access_request *rq, struct access_verdict *v, unsigned wait)
 {
 	v->outcome = ACCESS_REFUSED;
 	v->result = FR_RESULT_AUTH_ERR;
-	(void)snprintf(v->text, sizeof(v->text), "Too many failed attempts; try again in %u s", wait);
+	/* TRANSLATORS: %u is a number of seconds; "s" is the unit symbol. */
+	(void)snprintf(v->text, sizeof(v->text), fr_tr(rq->lang, "Too many failed attempts; try again in %u s"), wait);
 }
 
 void
@@ -96,7 +97,7 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 				 "refusing a login for %s from uid %u: that caller is "
 				 "rate-limited for %u more s",
 				 rq->user, (unsigned)caller, wait);
-			refuse_throttled(v, wait);
+			refuse_throttled(rq, v, wait);
 			return;
 		}
 	}
@@ -146,7 +147,7 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 			 "refusing a login for %s from uid 0 (%s): that origin is rate-limited "
 			 "for %u more s",
 			 name, v->claim.caller_key, wait);
-		refuse_throttled(v, wait);
+		refuse_throttled(rq, v, wait);
 		return;
 	}
 	if ((wait = ratelimit_wait(h->ratelimit, v->claim.user_key, policy_for(cfg, true, &policy), now)) > 0) {
@@ -154,7 +155,7 @@ access_gate(struct helper *h, const struct access_request *rq, struct access_ver
 			 "refusing a login for %s from uid %u: the user is "
 			 "rate-limited for %u more s",
 			 name, (unsigned)caller, wait);
-		refuse_throttled(v, wait);
+		refuse_throttled(rq, v, wait);
 		return;
 	}
 	v->outcome = ACCESS_GO;

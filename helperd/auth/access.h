@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "fr_catalog.h"
 #include "fr_wire.h"
 #include "helper.h"
 #include "store/ratelimit.h"
@@ -27,6 +28,7 @@ struct access_request {
 	const struct local_account *account;
 	uid_t caller_uid;
 	const char *rhost, *ruser, *tty;
+	const struct fr_catalog *lang; /* of the refusal's text; NULL: English */
 };
 
 /* The failure budget one login spends: a non-root caller's "uid:N" or a

@@ -42,7 +42,8 @@ struct login_request {
 	pid_t caller_pid;
 	const char *authtok; /* secret: PAM_AUTHTOK from an earlier module, or NULL */
 	enum fr_authtok_mode authtok_mode;
-	struct access_claim claim; /* the failure budget (access_gate) */
+	struct access_claim claim;     /* the failure budget (access_gate) */
+	const struct fr_catalog *lang; /* every text of the login; NULL: English */
 };
 
 /* A login for `rq` (copied), or NULL when memory is short (or the

@@ -102,7 +102,7 @@ offline_fail(struct helper *h, const struct offline_login *who, const char *why,
 		/* Cannot count the failure: refuse offline logins for this
 		 * user rather than let them go unlimited. */
 		log_auth(LOG_WARNING, "offline login for %s refused: failure table full", who->user);
-		verdict(out, OFFLINE_REFUSED, NULL, "Offline login failed");
+		verdict(out, OFFLINE_REFUSED, NULL, fr_tr(who->lang, "Offline login failed"));
 		return;
 	}
 	u->failures++;
@@ -110,7 +110,7 @@ offline_fail(struct helper *h, const struct offline_login *who, const char *why,
 		u->blocked_until = now + offline_delay_after(h->cfg->offline_max_failures, u->failures);
 	log_auth(LOG_NOTICE, "offline login FAILED for user=%s service=%s (%s), %u failure(s)", who->user, who->service,
 		 why, u->failures);
-	verdict(out, OFFLINE_REFUSED, NULL, "Offline login failed");
+	verdict(out, OFFLINE_REFUSED, NULL, fr_tr(who->lang, "Offline login failed"));
 }
 
 static void
@@ -127,7 +127,7 @@ offline_succeed(struct helper *h, const struct offline_login *who, const char *h
 		 "OFFLINE login for user=%s service=%s rhost=%s (%s): the API could "
 		 "not be reached",
 		 who->user, who->service, who->rhost ? who->rhost : "-", how);
-	verdict(out, OFFLINE_SUCCEEDED, info, "Offline login: Freddy could not be reached");
+	verdict(out, OFFLINE_SUCCEEDED, info, fr_tr(who->lang, "Offline login: Freddy could not be reached"));
 }
 
 void
@@ -157,8 +157,11 @@ offline_login_try(struct helper *h, const struct offline_login *who, const char 
 		cache_record_wipe(&rec);
 		log_auth(LOG_NOTICE, "offline login for %s refused: %u failures, delay running", who->user,
 			 u->failures);
-		snprintf(text, sizeof(text), "Too many failed offline logins, try again in %lld seconds",
-			 (long long)(u->blocked_until - now));
+		unsigned long wait = (unsigned long)(u->blocked_until - now);
+		snprintf(text, sizeof(text),
+			 fr_trn(who->lang, "Too many failed offline logins, try again in %lu second",
+				"Too many failed offline logins, try again in %lu seconds", wait),
+			 wait);
 		verdict(out, OFFLINE_DELAYED, NULL, text);
 		return;
 	}
@@ -187,11 +190,11 @@ offline_login_try(struct helper *h, const struct offline_login *who, const char 
 	}
 	if (r == FR_ERR_NOT_FOUND) {
 		offline_succeed(h, who, "password verifier only (offline_password_only)",
-				"Freddy is unreachable: offline login with your password.", out);
+				fr_tr(who->lang, "Freddy is unreachable: offline login with your password."), out);
 		return;
 	}
-	verdict(out, OFFLINE_ASK_CODE, "Freddy is unreachable: offline login.", NULL);
-	snprintf(out->prompt, sizeof(out->prompt), "Authenticator code (offline login): ");
+	verdict(out, OFFLINE_ASK_CODE, fr_tr(who->lang, "Freddy is unreachable: offline login."), NULL);
+	snprintf(out->prompt, sizeof(out->prompt), "%s", fr_tr(who->lang, "Authenticator code (offline login): "));
 }
 
 void

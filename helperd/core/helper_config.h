@@ -66,6 +66,10 @@ struct config {
 	unsigned rate_limit_failures;	    /* failures before delays start */
 	unsigned rate_limit_delay;	    /* first delay in seconds, doubling */
 	unsigned rate_limit_user_max_delay; /* cap of a user's all-origins delay */
+
+	/* the person's language (core/l10n.h) */
+	char *language;	  /* for clients that send no locale; NULL: English */
+	char *locale_dir; /* the catalogues, read at start */
 };
 
 void config_init(struct config *cfg);

@@ -128,7 +128,8 @@ request_auth_begin(struct request *rq)
 	 * prompts open is keeping them from others. */
 	if (caller != 0 && caller_quota_held(h->quota, caller, QUOTA_LOGINS) >= h->cfg->max_logins_per_uid) {
 		server_note_refusal(h->server, REFUSED_UID_LOGINS, caller);
-		requests_reply_done(rq->conn, FR_RESULT_BUSY, "Too many logins in progress for your account");
+		requests_reply_done(rq->conn, FR_RESULT_BUSY,
+				    fr_tr(rq->lang, "Too many logins in progress for your account"));
 		return;
 	}
 	clean(service, rq->msg, FR_TAG_SERVICE, &lrq.service);
@@ -142,6 +143,7 @@ request_auth_begin(struct request *rq)
 		.rhost = lrq.rhost,
 		.ruser = lrq.ruser,
 		.tty = lrq.tty,
+		.lang = rq->lang,
 	};
 	struct access_verdict verdict;
 	access_gate(h, &arq, &verdict);
@@ -155,6 +157,7 @@ request_auth_begin(struct request *rq)
 	lrq.claim = verdict.claim;
 	lrq.authtok_mode = (enum fr_authtok_mode)fr_msg_num(rq->msg, FR_TAG_AUTHTOK_MODE);
 	lrq.authtok = fr_msg_str(rq->msg, FR_TAG_AUTHTOK);
+	lrq.lang = rq->lang;
 
 	struct auth_conn *ac = calloc(1, sizeof(*ac));
 	if (ac == NULL || caller_quota_take(h->quota, caller, QUOTA_LOGINS) != 0) {

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/l10n.h"
 #include "core/log.h"
 #include "fr_error.h"
 #include "hostlib/user_name.h"
@@ -89,6 +90,8 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 	const struct request_def *def = NULL;
 	struct request rq = { .h = helper, .conn = c, .msg = msg, .peer = *conn_peer(c) };
 
+	rq.lang = l10n_for_client(rq.h->l10n, fr_msg_str(msg, FR_TAG_LOCALE), rq.h->cfg->language);
+
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (table[i].type == msg->type)
 			def = &table[i];
@@ -101,7 +104,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 		break;
 	case CALLER_SELF:
 		if (accounts_by_uid(rq.peer.uid, &rq.account) != FR_OK) {
-			requests_reply_done(c, FR_RESULT_NOT_FOUND, "Your uid has no user name");
+			requests_reply_done(c, FR_RESULT_NOT_FOUND, fr_tr(rq.lang, "Your uid has no user name"));
 			return true;
 		}
 		rq.has_account = true;
@@ -115,7 +118,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 		if (rq.peer.uid != 0) {
 			log_auth(LOG_NOTICE, "uid %u may not use %s", (unsigned)rq.peer.uid,
 				 fr_msg_type_name(msg->type));
-			requests_reply_done(c, FR_RESULT_PERM_DENIED, "Only root may do that");
+			requests_reply_done(c, FR_RESULT_PERM_DENIED, fr_tr(rq.lang, "Only root may do that"));
 			return true;
 		}
 		break;
