@@ -1,9 +1,14 @@
 #include "config.h"
 
-#include "fr_catalog.h"
 #include "fr_error.h"
 
-/* English, for logs; freddyctl shows them translated (N_ marks them). */
+/* English, for logs; freddyctl shows them translated.  N_ marks them for
+ * xgettext, as fr_catalog.h's does (not included: fr_catalog.c uses this
+ * file's codes, and includes go one way). */
+#ifndef N_
+#define N_(msgid) msgid
+#endif
+
 const char *
 fr_strerror(int err)
 {
