@@ -79,7 +79,10 @@ l10n_load(const char *dir, unsigned trusted_uid, struct l10n **out)
 	*out = l;
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
-		log_info("no catalogues in %s (%s): every text is English", dir, strerror(errno));
+		/* No folder is no translation installed, the usual state of a
+		 * build that was not installed: not worth a line. */
+		if (errno != ENOENT)
+			log_warn("cannot open %s: %s; every text is English", dir, strerror(errno));
 		return FR_OK;
 	}
 	DIR *d = fdopendir(dirfd);

@@ -22,8 +22,8 @@ struct l10n;
  * `trusted_uid`'s, the helper's own user) and not writable by group or
  * others: it writes what people are asked.  One
  * that is not, or does not parse, is skipped with a warning.  A folder
- * that does not exist gives an empty set: every text English.  FR_OK or
- * FR_ERR_NOMEM. */
+ * that does not exist gives an empty set, silently: every text English.
+ * FR_OK or FR_ERR_NOMEM. */
 int l10n_load(const char *dir, unsigned trusted_uid, struct l10n **out);
 void l10n_free(struct l10n *l);
 unsigned l10n_count(const struct l10n *l);
