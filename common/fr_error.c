@@ -2,42 +2,49 @@
 
 #include "fr_error.h"
 
+/* English, for logs; freddyctl shows them translated.  N_ marks them for
+ * xgettext, as fr_catalog.h's does (not included: fr_catalog.c uses this
+ * file's codes, and includes go one way). */
+#ifndef N_
+#define N_(msgid) msgid
+#endif
+
 const char *
 fr_strerror(int err)
 {
 	switch ((enum fr_err)err) {
 	case FR_OK:
-		return "success";
+		return N_("success");
 	case FR_ERR_NOMEM:
-		return "out of memory";
+		return N_("out of memory");
 	case FR_ERR_INVALID:
-		return "malformed data";
+		return N_("malformed data");
 	case FR_ERR_TOO_LARGE:
-		return "size limit exceeded";
+		return N_("size limit exceeded");
 	case FR_ERR_AGAIN:
-		return "incomplete data";
+		return N_("incomplete data");
 	case FR_ERR_VERSION:
-		return "protocol version mismatch";
+		return N_("protocol version mismatch");
 	case FR_ERR_IO:
-		return "input/output error";
+		return N_("input/output error");
 	case FR_ERR_TIMEOUT:
-		return "timed out";
+		return N_("timed out");
 	case FR_ERR_CLOSED:
-		return "connection closed by peer";
+		return N_("connection closed by peer");
 	case FR_ERR_UNTRUSTED:
-		return "ownership or permission check failed";
+		return N_("ownership or permission check failed");
 	case FR_ERR_CONFIG:
-		return "configuration error";
+		return N_("configuration error");
 	case FR_ERR_NOT_FOUND:
-		return "not found";
+		return N_("not found");
 	case FR_ERR_DUPLICATE:
-		return "duplicate field";
+		return N_("duplicate field");
 	case FR_ERR_UNEXPECTED:
-		return "message not allowed here";
+		return N_("message not allowed here");
 	case FR_ERR_INTERNAL:
-		return "internal error";
+		return N_("internal error");
 	case FR_ERR_PERMISSION:
-		return "permission denied";
+		return N_("permission denied");
 	}
-	return "unknown error";
+	return N_("unknown error");
 }

@@ -96,7 +96,8 @@ enum fr_tag {
 	FR_TAG_LAST_USED = 35,	     /* str: last use, as the API wrote it; absent = never */
 	FR_TAG_CALLER_UID = 36,	     /* u32: real uid of the process running the PAM stack */
 	FR_TAG_CHAUTHTOK_FLAGS = 37, /* u32: FR_CHAUTHTOK_* bits */
-	FR_TAG_COUNT = 38	     /* one past the last tag */
+	FR_TAG_LOCALE = 38,	     /* str: the client's locale list (fr_locale.h); an invalid one is ignored */
+	FR_TAG_COUNT = 39	     /* one past the last tag */
 };
 
 enum fr_authtok_mode {

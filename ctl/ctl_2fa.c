@@ -12,6 +12,7 @@
 
 #include "ctl.h"
 #include "ctl_input.h"
+#include "ctl_l10n.h"
 #include "ctl_qr.h"
 
 /* A TOTP code has 6-8 digits, a recovery code a few groups; the wire
@@ -27,7 +28,7 @@ struct twofa_reply {
 static void
 twofa_usage(FILE *out)
 {
-	fprintf(out, "Usage: freddyctl 2fa status | setup | enable | disable\n");
+	fputs(_("Usage: freddyctl 2fa status | setup | enable | disable\n"), out);
 }
 
 static int
@@ -35,7 +36,7 @@ print_state(struct twofa_reply *tr, const struct fr_msg *reply)
 {
 	tr->state_seen = true;
 	tr->enabled = fr_msg_num(reply, FR_TAG_TWOFA_ENABLED);
-	printf("2fa: %s\n", tr->enabled ? "enabled" : "disabled");
+	printf("2fa: %s\n", tr->enabled ? "enabled" : "disabled"); /* for scripts: not translated */
 	return 0;
 }
 
@@ -51,13 +52,14 @@ on_state_reply(void *arg, const struct fr_msg *reply)
 	if (reply->type == FR_MSG_RECOVERY_CODE && tr->state_seen && tr->enabled) {
 		const char *code = fr_msg_str(reply, FR_TAG_CODE);
 		if (!ctl_printable_word(code)) {
-			fprintf(stderr, "freddyctl: the helper sent a malformed recovery code\n");
+			ctl_error(_("the helper sent a malformed recovery code"));
 			return CTL_EXIT_FAILURE;
 		}
 		/* Shown once: neither freddyctl nor the helper keeps them. */
 		if (tr->codes++ == 0)
-			printf("Recovery codes (each works once instead of a code; keep them safe,\n"
-			       "they are not shown again):\n");
+			fputs(_("Recovery codes (each works once instead of a code; keep them safe,\n"
+				"they are not shown again):\n"),
+			      stdout);
 		printf("%s\n", code);
 		return 0;
 	}
@@ -76,15 +78,17 @@ on_secret_reply(void *arg, const struct fr_msg *reply)
 	/* Server text: only what a person can copy exactly reaches the
 	 * terminal, and what is not otpauth:// is no enrolment. */
 	if (!ctl_printable_word(uri) || !ctl_printable_word(secret) || strncmp(uri, "otpauth://", 10) != 0) {
-		fprintf(stderr, "freddyctl: the helper sent a malformed enrolment\n");
+		ctl_error(_("the helper sent a malformed enrolment"));
 		return CTL_EXIT_FAILURE;
 	}
 	*shown = true;
 	(void)ctl_qr_print(uri); /* the URI and the secret serve without it */
-	printf("\nScan the code above with an authenticator app, or enter this URI:\n%s\n"
-	       "or this secret: %s\n"
-	       "\nTwo-factor authentication is not on yet: run \"freddyctl 2fa enable\" with\n"
-	       "the app's code to switch it on.\n",
+	/* TRANSLATORS: the otpauth:// URI, then the secret; keep
+	 * "freddyctl 2fa enable", a command. */
+	printf(_("\nScan the code above with an authenticator app, or enter this URI:\n%s\n"
+		 "or this secret: %s\n"
+		 "\nTwo-factor authentication is not on yet: run \"freddyctl 2fa enable\" with\n"
+		 "the app's code to switch it on.\n"),
 	       uri, secret);
 	return 0;
 }
@@ -109,7 +113,7 @@ static int
 state_result(int r, const struct twofa_reply *tr)
 {
 	if (r == CTL_EXIT_OK && !tr->state_seen) {
-		fprintf(stderr, "freddyctl: freddy-helperd gave no two-factor state\n");
+		ctl_error(_("freddy-helperd gave no two-factor state"));
 		return CTL_EXIT_UNAVAILABLE;
 	}
 	return fflush(stdout) == 0 ? r : CTL_EXIT_FAILURE;
@@ -130,7 +134,7 @@ twofa_setup(const struct ctl_context *ctx)
 	int r = run_request(ctx, FR_MSG_TWOFA_SETUP, NULL, on_secret_reply, &shown);
 
 	if (r == CTL_EXIT_OK && !shown) {
-		fprintf(stderr, "freddyctl: freddy-helperd gave no enrolment\n");
+		ctl_error(_("freddy-helperd gave no enrolment"));
 		return CTL_EXIT_UNAVAILABLE;
 	}
 	return fflush(stdout) == 0 ? r : CTL_EXIT_FAILURE;
@@ -163,9 +167,9 @@ ctl_2fa_main(const struct ctl_context *ctx, int argc, char **argv)
 	if (strcmp(argv[1], "setup") == 0)
 		return twofa_setup(ctx);
 	if (strcmp(argv[1], "enable") == 0)
-		return twofa_change(ctx, FR_MSG_TWOFA_ENABLE, "Authenticator code: ");
+		return twofa_change(ctx, FR_MSG_TWOFA_ENABLE, _("Authenticator code: "));
 	if (strcmp(argv[1], "disable") == 0)
-		return twofa_change(ctx, FR_MSG_TWOFA_DISABLE, "Authenticator or recovery code: ");
+		return twofa_change(ctx, FR_MSG_TWOFA_DISABLE, _("Authenticator or recovery code: "));
 	twofa_usage(stderr);
 	return CTL_EXIT_USAGE;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_l10n.h"
 #include "fr_text.h"
 
 #define LIST_FORMAT "%-16s %-28s %-22s %s\n"
@@ -18,7 +19,7 @@
 static void
 apikey_usage(FILE *out)
 {
-	fprintf(out, "Usage: freddyctl apikey create NAME | list | delete KEYID\n");
+	fputs(_("Usage: freddyctl apikey create NAME | list | delete KEYID\n"), out);
 }
 
 /* Server text made safe for one table cell: controls become '?'. */
@@ -43,15 +44,16 @@ on_new_key(void *arg, const struct fr_msg *reply)
 	if (reply->type != FR_MSG_APIKEY_NEW || *shown)
 		return ctl_done_status(reply);
 	if (!ctl_printable_word(key)) {
-		fprintf(stderr, "freddyctl: the helper sent a malformed API key\n");
+		ctl_error(_("the helper sent a malformed API key"));
 		return CTL_EXIT_FAILURE;
 	}
 	*shown = true;
+	/* `key: value` lines for scripts: not translated. */
 	printf("keyId: %s\n", cell(reply, FR_TAG_KEY_ID, "-", id, sizeof(id)));
 	printf("name: %s\n", cell(reply, FR_TAG_KEY_NAME, "-", name, sizeof(name)));
 	printf("createdAt: %s\n", cell(reply, FR_TAG_CREATED_AT, "-", created, sizeof(created)));
 	printf("apiKey: %s\n", key);
-	fprintf(stderr, "freddyctl: the key is shown only now; the API does not show it again\n");
+	ctl_error(_("the key is shown only now; the API does not show it again"));
 	return 0;
 }
 
@@ -101,7 +103,7 @@ ctl_apikey_main(const struct ctl_context *ctx, int argc, char **argv)
 		fr_frame_put_str(&request, FR_TAG_KEY_NAME, argv[2]);
 		r = run(ctx, &request, on_new_key, &flag);
 		if (r == CTL_EXIT_OK && !flag) {
-			fprintf(stderr, "freddyctl: freddy-helperd gave no key\n");
+			ctl_error(_("freddy-helperd gave no key"));
 			r = CTL_EXIT_UNAVAILABLE;
 		}
 		return r;
@@ -115,7 +117,7 @@ ctl_apikey_main(const struct ctl_context *ctx, int argc, char **argv)
 		fr_frame_put_str(&request, FR_TAG_KEY_ID, argv[2]);
 		r = run(ctx, &request, no_reply_expected, NULL);
 		if (r == CTL_EXIT_OK)
-			printf("apikey: %s deleted\n", argv[2]);
+			printf("apikey: %s deleted\n", argv[2]); /* for scripts: not translated */
 		return r == CTL_EXIT_OK && fflush(stdout) != 0 ? CTL_EXIT_FAILURE : r;
 	}
 	apikey_usage(stderr);

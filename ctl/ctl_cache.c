@@ -11,6 +11,7 @@
 
 #include "ctl.h"
 #include "ctl_cache.h"
+#include "ctl_l10n.h"
 #include "fr_text.h"
 
 static void
@@ -46,6 +47,7 @@ cache_list(const struct ctl_context *ctx)
 		fr_text_sanitize(user, sizeof(user), u, strlen(u), 0);
 		format_time(fr_msg_num(&reply, FR_TAG_LAST_LOGIN), last, sizeof(last));
 		format_time(fr_msg_num(&reply, FR_TAG_EXPIRES), expires, sizeof(expires));
+		/* The headings stay English, for scripts, as status's keys do. */
 		if (!header) {
 			printf("%-24s %-22s %s\n", "USER", "LAST LOGIN", "TOKEN EXPIRES");
 			header = true;
@@ -82,6 +84,6 @@ ctl_cmd_cache(const struct ctl_context *ctx, int argc, char **argv)
 		return cache_list(ctx);
 	if (argc == 3 && strcmp(argv[1], "forget") == 0)
 		return cache_forget(ctx, argv[2]);
-	fprintf(stderr, "Usage: freddyctl cache list | freddyctl cache forget USER\n");
+	fputs(_("Usage: freddyctl cache list | freddyctl cache forget USER\n"), stderr);
 	return CTL_EXIT_USAGE;
 }

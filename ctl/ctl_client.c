@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl_l10n.h"
 #include "fr_error.h"
 #include "fr_io.h"
 #include "fr_text.h"
@@ -19,15 +20,21 @@ exchange_once(const struct ctl_context *ctx, struct fr_frame *request, int *fd_o
 	int r = fr_io_connect(ctx->socket_path, 0, ctx->timeout_ms, fd_out);
 
 	if (r != 0) {
-		fprintf(stderr, "freddyctl: cannot reach freddy-helperd at %s: %s%s%s\n", ctx->socket_path,
-			fr_strerror(r), r == FR_ERR_IO ? ": " : "", r == FR_ERR_IO ? strerror(errno) : "");
+		int e = errno;
+		/* TRANSLATORS: the socket's path, then why; the second form
+		 * adds the system's error. */
+		if (r == FR_ERR_IO)
+			ctl_error(_("cannot reach freddy-helperd at %s: %s: %s"), ctx->socket_path, _(fr_strerror(r)),
+				  strerror(e));
+		else
+			ctl_error(_("cannot reach freddy-helperd at %s: %s"), ctx->socket_path, _(fr_strerror(r)));
 		return CTL_EXIT_UNAVAILABLE;
 	}
 	/* A helper at a limit answers "busy" and closes before it reads the
 	 * request: read its answer even when the send failed. */
 	r = fr_io_send(*fd_out, request, ctx->timeout_ms);
 	if (r != 0 && r != FR_ERR_CLOSED) {
-		fprintf(stderr, "freddyctl: sending to freddy-helperd failed: %s\n", fr_strerror(r));
+		ctl_error(_("sending to freddy-helperd failed: %s"), _(fr_strerror(r)));
 		close(*fd_out);
 		*fd_out = -1;
 		return CTL_EXIT_UNAVAILABLE;
@@ -53,8 +60,12 @@ ctl_request(const struct ctl_context *ctx, struct fr_frame *request, int *fd_out
 	int r;
 
 	*fd_out = -1;
+	/* The helper's texts in freddyctl's language. */
+	const char *locale = ctl_l10n_locale();
+	if (locale != NULL)
+		fr_frame_put_str(request, FR_TAG_LOCALE, locale);
 	if ((r = fr_frame_finish(request)) != 0) {
-		fprintf(stderr, "freddyctl: cannot build the request: %s\n", fr_strerror(r));
+		ctl_error(_("cannot build the request: %s"), _(fr_strerror(r)));
 		return CTL_EXIT_USAGE;
 	}
 	(void)clock_gettime(CLOCK_MONOTONIC, &start);
@@ -85,7 +96,7 @@ ctl_reply(const struct ctl_context *ctx, int fd, struct fr_msg *reply)
 	int r = fr_io_recv(fd, reply, ctx->timeout_ms);
 
 	if (r != 0) {
-		fprintf(stderr, "freddyctl: no answer from freddy-helperd: %s\n", fr_strerror(r));
+		ctl_error(_("no answer from freddy-helperd: %s"), _(fr_strerror(r)));
 		return CTL_EXIT_UNAVAILABLE;
 	}
 	return CTL_EXIT_OK;
@@ -98,12 +109,13 @@ ctl_done_status(const struct fr_msg *done)
 	char clean[FR_WIRE_MAX_STRING + 1];
 
 	if (done->type != FR_MSG_DONE) {
-		fprintf(stderr, "freddyctl: unexpected %s from freddy-helperd\n", fr_msg_type_name(done->type));
+		/* TRANSLATORS: %s is a message type of the protocol, such as TOKEN. */
+		ctl_error(_("unexpected %s from freddy-helperd"), fr_msg_type_name(done->type));
 		return CTL_EXIT_UNAVAILABLE;
 	}
 	if (text != NULL) {
 		fr_text_sanitize(clean, sizeof(clean), text, strlen(text), 0);
-		fprintf(stderr, "freddyctl: %s\n", clean);
+		ctl_error("%s", clean);
 	}
 	switch (fr_msg_num(done, FR_TAG_RESULT)) {
 	case FR_RESULT_SUCCESS:

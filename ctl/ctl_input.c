@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "ctl_input.h"
+#include "ctl_l10n.h"
 
 /* A signal while echo is off must not leave the terminal that way: the
  * handler only notes it, the reader restores the terminal and then dies
@@ -111,18 +112,20 @@ ctl_read_secret(const char *prompt, char *buf, size_t cap)
 	fflush(stderr);
 	if (isatty(STDIN_FILENO) && echo_off_begin(&e) != 0) {
 		echo_off_end(&e);
-		fprintf(stderr, "\nfreddyctl: cannot turn off echo on the terminal: %s\n", strerror(errno));
+		int saved = errno;
+		fputc('\n', stderr);
+		ctl_error(_("cannot turn off echo on the terminal: %s"), strerror(saved));
 		explicit_bzero(buf, cap);
 		return CTL_EXIT_FAILURE;
 	}
 	r = read_line(buf, cap);
 	echo_off_end(&e);
 	if (r < 0) {
-		fprintf(stderr, "freddyctl: cannot read the answer: %s\n", strerror(errno));
+		ctl_error(_("cannot read the answer: %s"), strerror(errno));
 	} else if (r > 0) {
-		fprintf(stderr, "freddyctl: the answer is too long\n");
+		ctl_error(_("the answer is too long"));
 	} else if (buf[0] == '\0') {
-		fprintf(stderr, "freddyctl: no answer given\n");
+		ctl_error(_("no answer given"));
 		r = 1;
 	}
 	if (r != 0) {

@@ -7,6 +7,7 @@
 
 #include <qrencode.h>
 
+#include "ctl_l10n.h"
 #include "ctl_qr.h"
 
 #define QR_QUIET_ZONE 4 /* modules of light border the QR standard asks for */
@@ -41,7 +42,7 @@ ctl_qr_print(const char *text)
 	QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
 
 	if (qr == NULL) {
-		fprintf(stderr, "freddyctl: cannot make the QR code: %s\n", strerror(errno));
+		ctl_error(_("cannot make the QR code: %s"), strerror(errno));
 		return -1;
 	}
 	draw(qr);

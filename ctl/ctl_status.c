@@ -9,6 +9,7 @@
 
 #include "ctl.h"
 #include "ctl_cache.h"
+#include "ctl_l10n.h"
 #include "fr_text.h"
 
 int
@@ -21,7 +22,7 @@ ctl_cmd_status(const struct ctl_context *ctx, int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1) {
-		fprintf(stderr, "Usage: freddyctl status\n");
+		fputs(_("Usage: freddyctl status\n"), stderr);
 		return CTL_EXIT_USAGE;
 	}
 	fr_frame_init(&request, FR_MSG_STATUS_GET);
@@ -38,6 +39,7 @@ ctl_cmd_status(const struct ctl_context *ctx, int argc, char **argv)
 	const char *v = fr_msg_str(&reply, FR_TAG_VERSION_TEXT);
 	fr_text_sanitize(version, sizeof(version), v, strlen(v), 0);
 	uint32_t api_status = (uint32_t)fr_msg_num(&reply, FR_TAG_API_STATUS);
+	/* `key: value` lines for scripts: the same in every language. */
 	printf("helper version: %s\n", version);
 	if (api_status != 0)
 		printf("api: reachable (HTTP %" PRIu32 ", %" PRIu64 " ms)\n", api_status,

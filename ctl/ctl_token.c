@@ -7,6 +7,7 @@
 
 #include "ctl.h"
 #include "ctl_cache.h"
+#include "ctl_l10n.h"
 
 int
 ctl_cmd_token(const struct ctl_context *ctx, int argc, char **argv)
@@ -17,7 +18,7 @@ ctl_cmd_token(const struct ctl_context *ctx, int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1) {
-		fprintf(stderr, "Usage: freddyctl token\n");
+		fputs(_("Usage: freddyctl token\n"), stderr);
 		return CTL_EXIT_USAGE;
 	}
 	fr_frame_init(&request, FR_MSG_TOKEN_GET);
@@ -29,7 +30,7 @@ ctl_cmd_token(const struct ctl_context *ctx, int argc, char **argv)
 		 * terminal would interpret. */
 		for (const char *p = token; *p != '\0'; p++) {
 			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
-				fprintf(stderr, "freddyctl: the helper sent a malformed token\n");
+				ctl_error(_("the helper sent a malformed token"));
 				fr_msg_wipe(&reply);
 				close(fd);
 				return CTL_EXIT_FAILURE;

@@ -23,6 +23,7 @@
 #include "hostlib/totp_users.h"
 #include "hostlib/user_name.h"
 #include "ctl.h"
+#include "ctl_l10n.h"
 #include "ctl_qr.h"
 #include "fr_error.h"
 
@@ -40,10 +41,12 @@ struct totp_opts {
 static void
 totp_usage(FILE *out)
 {
+	/* TRANSLATORS: PATH, SECONDS and USER are placeholders; keep the
+	 * options and totp_users_file (a setting's name) as they are. */
 	fprintf(out,
-		"Usage: freddyctl totp enroll [--users-file PATH] [--digits 6|7|8] [--step SECONDS] [--force] USER\n"
-		"       freddyctl totp remove [--users-file PATH] USER\n"
-		"\nThe users file defaults to %s (totp_users_file in freddy.conf).\n",
+		_("Usage: freddyctl totp enroll [--users-file PATH] [--digits 6|7|8] [--step SECONDS] [--force] USER\n"
+		  "       freddyctl totp remove [--users-file PATH] USER\n"
+		  "\nThe users file defaults to %s (totp_users_file in freddy.conf).\n"),
 		DEFAULT_USERS_FILE);
 }
 
@@ -99,16 +102,16 @@ replace_file(const char *path, const char *text, size_t len)
 	int r = -1;
 
 	if (dircopy == NULL || namecopy == NULL) {
-		fprintf(stderr, "freddyctl: out of memory\n");
+		ctl_error(_("out of memory"));
 		goto out;
 	}
 	int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
-		fprintf(stderr, "freddyctl: cannot open the folder of %s: %s\n", path, strerror(errno));
+		ctl_error(_("cannot open the folder of %s: %s"), path, strerror(errno));
 		goto out;
 	}
 	if (atomic_file_replace(dfd, basename(namecopy), text, len) != 0)
-		fprintf(stderr, "freddyctl: cannot replace %s: %s\n", path, strerror(errno));
+		ctl_error(_("cannot replace %s: %s"), path, strerror(errno));
 	else
 		r = 0;
 	close(dfd);
@@ -132,7 +135,7 @@ read_current(const char *path, char **text, size_t *len)
 		return 0;
 	}
 	if (r != 0) {
-		fprintf(stderr, "freddyctl: %s\n", err);
+		ctl_error("%s", err);
 		return -1;
 	}
 	return 0;
@@ -184,24 +187,23 @@ enroll(const struct totp_opts *o)
 	if (cur != NULL && !o->force &&
 	    totp_users_find(cur, cur_len, o->user, o->step, o->digits, &old) != FR_ERR_NOT_FOUND) {
 		totp_entry_wipe(&old);
-		fprintf(stderr, "freddyctl: %s already has a line in %s; --force replaces it\n", o->user,
-			o->users_file);
+		ctl_error(_("%s already has a line in %s; --force replaces it"), o->user, o->users_file);
 		goto out;
 	}
 	if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret)) {
-		fprintf(stderr, "freddyctl: getrandom failed: %s\n", strerror(errno));
+		ctl_error(_("getrandom failed: %s"), strerror(errno));
 		goto out;
 	}
 	oath_bin2hex((const char *)secret, sizeof(secret), hex);
 	if (oath_base32_encode((const char *)secret, sizeof(secret), &b32, &b32_len) != OATH_OK) {
-		fprintf(stderr, "freddyctl: cannot encode the secret\n");
+		ctl_error(_("cannot encode the secret"));
 		goto out;
 	}
 	while (b32_len > 0 && b32[b32_len - 1] == '=')
 		b32[--b32_len] = '\0';
 	snprintf(line, sizeof(line), "HOTP/T%u/%u\t%s\t-\t%s", o->step, o->digits, o->user, hex);
 	if (totp_users_rewrite(cur != NULL ? cur : "", cur_len, o->user, line, &next, &next_len, &removed) != 0) {
-		fprintf(stderr, "freddyctl: %s cannot be rewritten (NUL byte or too large)\n", o->users_file);
+		ctl_error(_("%s cannot be rewritten (NUL byte or too large)"), o->users_file);
 		goto out;
 	}
 	if (replace_file(o->users_file, next, next_len) != 0)
@@ -212,9 +214,10 @@ enroll(const struct totp_opts *o)
 		 b32, o->digits, o->step);
 	(void)ctl_qr_print(uri); /* the URI below serves without it */
 	if (removed > 0)
-		printf("\nThe previous secret of %s was replaced.\n", o->user);
-	printf("\nScan the code above with an authenticator app, or enter this URI:\n%s\n", uri);
-	printf("%s is enrolled in %s.\n", o->user, o->users_file);
+		printf(_("\nThe previous secret of %s was replaced.\n"), o->user);
+	printf(_("\nScan the code above with an authenticator app, or enter this URI:\n%s\n"), uri);
+	/* TRANSLATORS: a user name, then the users file. */
+	printf(_("%s is enrolled in %s.\n"), o->user, o->users_file);
 	status = CTL_EXIT_OK;
 out:
 	explicit_bzero(secret, sizeof(secret));
@@ -242,12 +245,13 @@ remove_user(const struct totp_opts *o)
 		return CTL_EXIT_FAILURE;
 	if (cur == NULL || totp_users_rewrite(cur, cur_len, o->user, NULL, &next, &next_len, &removed) != 0 ||
 	    removed == 0) {
-		fprintf(stderr, "freddyctl: %s is not enrolled in %s\n", o->user, o->users_file);
+		ctl_error(_("%s is not enrolled in %s"), o->user, o->users_file);
 		goto out;
 	}
 	if (replace_file(o->users_file, next, next_len) != 0)
 		goto out;
-	printf("%s removed from %s.\n", o->user, o->users_file);
+	/* TRANSLATORS: a user name, then the users file. */
+	printf(_("%s removed from %s.\n"), o->user, o->users_file);
 	status = CTL_EXIT_OK;
 out:
 	free_secret_text(cur, cur_len);
@@ -273,12 +277,12 @@ lock_users_file(const char *users_file)
 	snprintf(path, n, "%s.lock", users_file);
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
-		fprintf(stderr, "freddyctl: cannot open the lock %s: %s\n", path, strerror(errno));
+		ctl_error(_("cannot open the lock %s: %s"), path, strerror(errno));
 		free(path);
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022) != 0) {
-		fprintf(stderr, "freddyctl: the lock %s is not a root-owned private file\n", path);
+		ctl_error(_("the lock %s is not a root-owned private file"), path);
 		free(path);
 		close(fd);
 		return -1;
@@ -287,7 +291,7 @@ lock_users_file(const char *users_file)
 	while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
 		;
 	if (r != 0) {
-		fprintf(stderr, "freddyctl: cannot lock %s: %s\n", path, strerror(errno));
+		ctl_error(_("cannot lock %s: %s"), path, strerror(errno));
 		free(path);
 		close(fd);
 		return -1;
@@ -313,11 +317,12 @@ ctl_totp_main(const struct ctl_context *ctx, int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	if (!user_name_valid(o.user)) {
-		fprintf(stderr, "freddyctl: \"%s\" is not a user name the helper accepts\n", o.user);
+		ctl_error(_("\"%s\" is not a user name the helper accepts"), o.user);
 		return CTL_EXIT_USAGE;
 	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "freddyctl: totp %s needs root\n", argv[1]);
+		/* TRANSLATORS: %s is the subcommand, enroll or remove. */
+		ctl_error(_("totp %s needs root"), argv[1]);
 		return CTL_EXIT_PERMISSION;
 	}
 	/* The new file is created 0600 whatever the umask says. */

@@ -25,6 +25,7 @@ struct caller_quota;
 struct api_health;
 struct totp_replay;
 struct audit;
+struct l10n;
 
 struct helper {
 	struct config *cfg;
@@ -44,6 +45,7 @@ struct helper {
 	struct state_writer *state_writer; /* rate-limit and replay files, written behind */
 	struct totp_replay *totp_replay;   /* used TOTP steps */
 	struct audit *audit;		   /* audit records (core/audit.h); NULL: none */
+	struct l10n *l10n;		   /* the catalogues: each request's language */
 	int cache_dirfd;		   /* cache_dir, for the state files */
 	unsigned logins_active;
 	uint64_t logins_total;

@@ -28,6 +28,7 @@
 #include "core/audit.h"
 #include "core/caller_quota.h"
 #include "core/job_pool.h"
+#include "core/l10n.h"
 #include "fr_error.h"
 #include "helper.h"
 #include "api/http.h"
@@ -153,6 +154,10 @@ reload_config(struct daemon_state *d)
 	struct config *cur = d->h.cfg;
 	if (strcmp(fresh.socket_path, cur->socket_path) != 0 || strcmp(fresh.cache_dir, cur->cache_dir) != 0)
 		log_warn("socket and cache_dir changes take effect at the next restart");
+	/* The catalogues are read once (core/l10n.h); `language` itself
+	 * applies to the next request. */
+	if (strcmp(fresh.locale_dir, cur->locale_dir) != 0)
+		log_warn("a locale_dir change takes effect at the next restart");
 	char *keep_socket = cur->socket_path, *keep_cache = cur->cache_dir;
 	cur->socket_path = cur->cache_dir = NULL;
 	free(fresh.socket_path);
@@ -162,6 +167,8 @@ reload_config(struct daemon_state *d)
 	config_free(cur);
 	*cur = fresh;
 	log_set_debug(cur->debug);
+	if (cur->language != NULL && l10n_pick(d->h.l10n, cur->language) == NULL)
+		log_warn("language = %s: no catalogue for it; clients that send no locale get English", cur->language);
 	ratelimit_configure(d->h.ratelimit, cur->rate_limit_failures, cur->rate_limit_delay);
 	log_info("configuration reloaded from %s", d->config_path);
 }
@@ -249,6 +256,13 @@ run(struct daemon_state *d, int foreground)
 		log_err("start-up failed: %s", fr_strerror(r));
 		return EX_OSERR;
 	}
+	if ((r = l10n_load(h->cfg->locale_dir, (unsigned)geteuid(), &h->l10n)) != 0) {
+		log_err("start-up failed: %s", fr_strerror(r));
+		return EX_OSERR;
+	}
+	if (h->cfg->language != NULL && l10n_pick(h->l10n, h->cfg->language) == NULL)
+		log_warn("language = %s: no catalogue for it in %s; clients that send no locale get English",
+			 h->cfg->language, h->cfg->locale_dir);
 	if ((r = token_cache_open(h->cfg->cache_dir, &h->cache)) != 0)
 		return EX_CONFIG;
 	/* token_cache_open created and checked the folder. */
@@ -283,6 +297,7 @@ run(struct daemon_state *d, int foreground)
 	if ((r = server_open(h->loop, h->cfg, h->quota, listen_fd, requests_dispatch, h, &h->server)) != 0)
 		return EX_OSERR;
 	server_set_audit(h->server, h->audit);
+	server_set_l10n(h->server, h->l10n);
 	log_info("pam_freddy helper %s ready on %s (api %s at %s)", PACKAGE_VERSION,
 		 listen_fd >= 0 ? "an inherited socket" : h->cfg->socket_path, config_api_name(h->cfg->api),
 		 h->cfg->api_url);
@@ -347,6 +362,9 @@ teardown(struct daemon_state *d)
 		close(h->cache_dirfd);
 	sessions_free(h->sessions);
 	caller_quota_free(h->quota);
+	/* Last: every login and request that pointed into it is gone. */
+	l10n_free(h->l10n);
+	h->l10n = NULL;
 	/* Last: everything above may still have recorded something. */
 	audit_free(h->audit);
 	h->audit = NULL;

@@ -10,11 +10,13 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "fr_catalog.h"
 #include "fr_error.h"
 #include "fr_io.h"
 #include "fr_text.h"
 #include "fr_wire.h"
 #include "module_exchange.h"
+#include "module_l10n.h"
 
 #define DEBUG_LOG(opt, pamh, ...) \
 	do { \
@@ -55,7 +57,9 @@ struct exchange {
 	const struct module_options *opt;
 	int fd;
 	int silent;
-	char *password; /* answer to a FR_PROMPT_IS_PASSWORD prompt */
+	char *password;	    /* answer to a FR_PROMPT_IS_PASSWORD prompt */
+	const char *locale; /* the person's, sent to the helper; NULL: none */
+	char locale_buf[FR_LOCALE_MAX + 1];
 };
 
 static void
@@ -180,8 +184,12 @@ unavailable(struct exchange *ex, const char *why, int err)
 		pam_syslog(ex->pamh, LOG_WARNING,
 			   "fail_mode=safe: returning PAM_IGNORE; the PAM stack "
 			   "decides without Freddy");
-	if (!ex->silent)
-		(void)pam_error(ex->pamh, "Authentication service unavailable");
+	if (!ex->silent) {
+		/* No helper to write it: the module's one text of its own. */
+		char text[256];
+		module_l10n_text(LOCALEDIR, ex->locale, N_("Authentication service unavailable"), text, sizeof(text));
+		(void)pam_error(ex->pamh, "%s", text);
+	}
 	return safe ? FR_RESULT_IGNORE : FR_RESULT_AUTHINFO_UNAVAIL;
 }
 
@@ -215,6 +223,16 @@ put_context(struct exchange *ex, struct fr_frame *f, const char *user, int flags
 	put_item(ex, f, PAM_RUSER, FR_TAG_RUSER);
 	fr_frame_put_u32(f, FR_TAG_PAM_FLAGS, (uint32_t)flags);
 	return f->err;
+}
+
+/* For the requests whose texts the person reads: in which language.  A
+ * helper older than FR_TAG_LOCALE refuses it (doc/protocol.md). */
+static void
+put_locale(struct exchange *ex, struct fr_frame *f)
+{
+	ex->locale = module_l10n_locale(ex->pamh, ex->locale_buf);
+	if (ex->locale != NULL)
+		fr_frame_put_str(f, FR_TAG_LOCALE, ex->locale);
 }
 
 /* Read helper messages until DONE.  *result is only meaningful when
@@ -353,6 +371,7 @@ module_exchange_authenticate(pam_handle_t *pamh, const struct module_options *op
 		fr_frame_put_u32(frame, FR_TAG_AUTHTOK_MODE, (uint32_t)opt->authtok_mode);
 		if (authtok != NULL)
 			fr_frame_put_str(frame, FR_TAG_AUTHTOK, authtok);
+		put_locale(&ex, frame);
 		/* Stacked modules may reuse the password, as after pam_unix. */
 		result = run_exchange(&ex, frame, user);
 	}
@@ -460,6 +479,7 @@ module_exchange_chauthtok(pam_handle_t *pamh, const struct module_options *opt, 
 		 * from a root peer. */
 		fr_frame_put_u32(frame, FR_TAG_CALLER_UID, (uint32_t)getuid());
 		fr_frame_put_u32(frame, FR_TAG_CHAUTHTOK_FLAGS, chauthtok_flags(flags));
+		put_locale(&ex, frame);
 		result = run_exchange(&ex, frame, user);
 	}
 	exchange_end(&ex, frame);

@@ -27,7 +27,7 @@
 #include "core/secret.h"
 #include "fr_error.h"
 
-#define CODE_PROMPT    "Authenticator or recovery code: "
+#define CODE_PROMPT    N_("Authenticator or recovery code: ")
 #define SESSION_COOKIE "__Host-aius_session"
 /* Host names are at most 64 bytes on Linux; the rest is room. */
 #define TOKEN_NAME_MAX 128
@@ -70,7 +70,7 @@ on_login_reply(struct aius *st, const struct config *cfg, const struct http_resp
 
 	if (resp->status != 200) {
 		api_parse_error(resp->body, resp->body_len, &err);
-		step_refused(out, err.message[0] != '\0' ? err.message : "Invalid email or password");
+		step_refused(out, err.message[0] != '\0' ? err.message : fr_tr(out->lang, "Invalid email or password"));
 		return;
 	}
 	if (api_parse_aius_login(resp->body, resp->body_len, &reply) != 0) {
@@ -82,13 +82,14 @@ on_login_reply(struct aius *st, const struct config *cfg, const struct http_resp
 		memcpy(st->challenge, reply.challenge_token, strlen(reply.challenge_token) + 1);
 		st->challenged = true;
 		api_aius_login_wipe(&reply);
-		step_prompt(out, NULL, CODE_PROMPT);
+		step_prompt(out, NULL, fr_tr(out->lang, CODE_PROMPT));
 		out->factor = AUDIT_FACTOR_TOTP; /* until the answer says it is a recovery code */
 		return;
 	}
 	if (cfg->require_2fa) {
 		api_aius_login_wipe(&reply);
-		step_refused(out, "Two-factor authentication is required; enable it for your AIUS account");
+		step_refused(
+		    out, fr_tr(out->lang, "Two-factor authentication is required; enable it for your AIUS account"));
 		snprintf(out->note, sizeof(out->note), "has no two-factor authentication and require_2fa is set");
 		return;
 	}
@@ -112,7 +113,7 @@ on_2fa_reply(const struct http_response *resp, struct profile_step *out)
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
 	if (strcmp(err.code, "INVALID_CHALLENGE") == 0) {
-		step_refused(out, "The login has expired, please start again");
+		step_refused(out, fr_tr(out->lang, "The login has expired, please start again"));
 		return;
 	}
 	/* INVALID_CODE, and DOCS SILENT: any other 4xx from /v1/2fa/login
@@ -282,6 +283,8 @@ static const struct profile_durable aius_durable = {
 
 /* ---- the password change ---------------------------------------------- */
 
+/* The server's message, else ours: an N_() text, which the engine shows
+ * through fr_tr (the server's own words pass through it unchanged). */
 static void
 copy_message(char *text, const struct http_response *resp, const char *fallback)
 {
@@ -299,7 +302,7 @@ password_checked(const struct http_response *resp, char *text)
 	struct aius_login_reply reply;
 
 	if (resp->status != 200) {
-		copy_message(text, resp, "Invalid email or password");
+		copy_message(text, resp, N_("Invalid email or password"));
 		return PASSWD_WRONG_PASSWORD;
 	}
 	if (api_parse_aius_login(resp->body, resp->body_len, &reply) != 0) {
@@ -322,7 +325,7 @@ code_requested(const struct http_response *resp, char *text)
 {
 	if (resp->status >= 200 && resp->status < 300)
 		return PASSWD_GO_ON;
-	copy_message(text, resp, "The password reset could not be requested");
+	copy_message(text, resp, N_("The password reset could not be requested"));
 	return PASSWD_REFUSED;
 }
 
@@ -348,10 +351,10 @@ confirmed(const struct http_response *resp, char *text)
 	if (strcmp(err.code, "INVALID_RESET_TOKEN") == 0)
 		return PASSWD_WRONG_CODE;
 	if (resp->status == 401 || resp->status == 403) {
-		copy_message(text, resp, "The password change was refused");
+		copy_message(text, resp, N_("The password change was refused"));
 		return PASSWD_REFUSED;
 	}
-	copy_message(text, resp, "The new password was refused");
+	copy_message(text, resp, N_("The new password was refused"));
 	return PASSWD_WEAK;
 }
 
@@ -392,12 +395,12 @@ static const char *
 twofa_fallback(const char *code)
 {
 	if (strcmp(code, "TWO_FACTOR_NOT_SET_UP") == 0)
-		return "Run freddyctl 2fa setup first";
+		return N_("Run freddyctl 2fa setup first");
 	if (strcmp(code, "TWO_FACTOR_NOT_ENABLED") == 0)
-		return "Two-factor authentication is not enabled";
+		return N_("Two-factor authentication is not enabled");
 	if (strcmp(code, "TWO_FACTOR_ALREADY_ENABLED") == 0)
-		return "Two-factor authentication is already enabled";
-	return "The AIUS API refused the request";
+		return N_("Two-factor authentication is already enabled");
+	return N_("The AIUS API refused the request");
 }
 
 static bool

@@ -22,7 +22,7 @@
  * when a reply carries no expires_in; DOCS SILENT: the refresh reply has
  * none either, so the same is assumed. */
 #define FREDDY_ACCESS_TTL 86400
-#define CODE_PROMPT	  "4-digit code, or Enter to resend: "
+#define CODE_PROMPT	  N_("4-digit code, or Enter to resend: ")
 
 enum freddy_phase { FREDDY_LOGGING_IN = 0, FREDDY_VERIFYING, FREDDY_RESENDING };
 
@@ -30,7 +30,7 @@ struct freddy {
 	enum freddy_phase phase;
 	unsigned resends;
 	char email_key[API_EMAIL_KEY_MAX + 1];
-	char masked_email[API_EMAIL_MAX + 8];
+	char masked_email[API_EMAIL_MAX + 8]; /* "" when the reply had none that masks */
 };
 
 static const struct profile_refresh freddy_refresh = {
@@ -53,14 +53,23 @@ email_login(void *state, const struct config *cfg, const char *name, const char 
 }
 
 /* "Code emailed to u***@example.com." above the prompt: short lines that
- * a screen locker's narrow label column does not break mid-phrase. */
+ * a screen locker's narrow label column does not break mid-phrase.  Four
+ * whole sentences rather than pieces put together, so that each language
+ * can word them its own way; the masked address goes in as it is. */
 static void
-announce_code(struct freddy *st, const char *what, struct profile_step *out)
+announce_code(struct freddy *st, bool again, struct profile_step *out)
 {
-	char info[API_EMAIL_MAX + 64];
+	char info[PROFILE_TEXT_MAX];
 
-	snprintf(info, sizeof(info), "%s emailed to %s.", what, st->masked_email);
-	step_prompt(out, info, CODE_PROMPT);
+	if (st->masked_email[0] == '\0')
+		snprintf(info, sizeof(info), "%s",
+			 again ? fr_tr(out->lang, "New code emailed to your email address.") :
+				 fr_tr(out->lang, "Code emailed to your email address."));
+	else if (again)
+		snprintf(info, sizeof(info), fr_tr(out->lang, "New code emailed to %s."), st->masked_email);
+	else
+		snprintf(info, sizeof(info), fr_tr(out->lang, "Code emailed to %s."), st->masked_email);
+	step_prompt(out, info, fr_tr(out->lang, CODE_PROMPT));
 	out->factor = AUDIT_FACTOR_EMAIL_CODE;
 }
 
@@ -77,12 +86,14 @@ on_login_reply(struct freddy *st, const struct http_response *resp, struct profi
 		}
 		memcpy(st->email_key, reply.email_key, sizeof(st->email_key));
 		if (!api_mask_email(reply.email, st->masked_email, sizeof(st->masked_email)))
-			snprintf(st->masked_email, sizeof(st->masked_email), "your email address");
-		announce_code(st, "Code", out);
+			st->masked_email[0] = '\0';
+		announce_code(st, false, out);
 		return;
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
-	step_refused(out, err.message[0] != '\0' ? err.message : "Invalid user name or password");
+	/* The API's own message, as it wrote it (and in its language), when
+	 * it sent one: server text, shown as data, never looked up. */
+	step_refused(out, err.message[0] != '\0' ? err.message : fr_tr(out->lang, "Invalid user name or password"));
 }
 
 static void
@@ -111,11 +122,11 @@ email_on_reply(void *state, const struct config *cfg, const struct http_response
 		return;
 	case FREDDY_RESENDING:
 		if (resp->status != 200) {
-			step_refused(out, "The login has expired, please start again");
+			step_refused(out, fr_tr(out->lang, "The login has expired, please start again"));
 			return;
 		}
 		st->resends++;
-		announce_code(st, "New code", out);
+		announce_code(st, true, out);
 		return;
 	}
 	step_unavailable(out, "reply in an unknown phase");
@@ -152,7 +163,7 @@ email_on_answer(void *state, const struct config *cfg, const char *answer, struc
 	}
 	if (code < 0) {
 		/* A malformed answer costs an attempt but no request. */
-		step_wrong_answer(out, code == -1 ? "No more codes can be sent" : NULL);
+		step_wrong_answer(out, code == -1 ? fr_tr(out->lang, "No more codes can be sent") : NULL);
 		return;
 	}
 	st->phase = FREDDY_VERIFYING;
@@ -234,7 +245,7 @@ dev_login_on_reply(void *state, const struct config *cfg, const struct http_resp
 		step_unavailable(out, why);
 		return;
 	}
-	step_refused(out, err.message[0] != '\0' ? err.message : "Invalid user name or password");
+	step_refused(out, err.message[0] != '\0' ? err.message : fr_tr(out->lang, "Invalid user name or password"));
 }
 
 const struct profile profile_freddy_totp = {

@@ -56,7 +56,7 @@ jwt_on_reply(void *state, const struct config *cfg, const struct http_response *
 		return;
 	}
 	api_parse_error(resp->body, resp->body_len, &err);
-	step_refused(out, err.message[0] != '\0' ? err.message : "Invalid user name or password");
+	step_refused(out, err.message[0] != '\0' ? err.message : fr_tr(out->lang, "Invalid user name or password"));
 }
 
 /* DOCS SILENT: the reference shows no logout body; an empty JSON object
@@ -124,12 +124,12 @@ jwt_apikey_reply(enum apikey_op op, const struct http_response *resp, struct api
 	if (op == APIKEY_DELETE && resp->status == 404) {
 		/* The documented text, whatever the server wrote. */
 		out->verdict = ACCOUNT_NOT_FOUND;
-		snprintf(out->text, sizeof(out->text), "API key not found");
+		snprintf(out->text, sizeof(out->text), "%s", N_("API key not found"));
 		return;
 	}
 	out->verdict = ACCOUNT_REFUSED;
 	snprintf(out->text, sizeof(out->text), "%s",
-		 err.message[0] != '\0' ? err.message : "The JWT API refused the request");
+		 err.message[0] != '\0' ? err.message : N_("The JWT API refused the request"));
 }
 
 void

@@ -26,6 +26,7 @@
 #include "api/http.h"
 #include "core/audit.h"
 #include "core/helper_config.h"
+#include "fr_catalog.h"
 
 #define PROFILE_TEXT_MAX 320
 #define PROFILE_PATH_MAX 160
@@ -53,6 +54,11 @@ struct profile_request {
 };
 
 struct profile_step {
+	/* The login's language, set by the engine before it calls the
+	 * profile: texts for the person are written in it where they are
+	 * made, fr_tr(out->lang, "..."); the log's texts (UNAVAILABLE,
+	 * note) stay English.  NULL is English. */
+	const struct fr_catalog *lang;
 	enum step_verdict verdict;
 	char info[PROFILE_TEXT_MAX];	/* PROMPT: shown above the prompt ("" for none) */
 	char prompt[PROFILE_TEXT_MAX];	/* PROMPT */
@@ -66,6 +72,7 @@ struct profile_step {
 	struct api_tokens tokens;	/* SUCCESS */
 };
 
+/* Zeroed, English; the engine then sets `lang`. */
 void step_init(struct profile_step *s);
 void step_wipe(struct profile_step *s);
 
@@ -167,7 +174,8 @@ struct profile {
 	/* The person's answer to the profile's last prompt; `answer` is wiped
 	 * after the call.  NULL for profiles that ask nothing. */
 	void (*on_answer)(void *state, const struct config *cfg, const char *answer, struct profile_step *out);
-	/* The prompt to show again after a wrong answer. */
+	/* The prompt to show again after a wrong answer: a msgid, N_("..."),
+	 * that the engine translates into the login's language. */
 	const char *(*again_prompt)(void *state);
 	/* Optional: a logout request for `access_token` (a session ends, or a
 	 * login refused after the API gave tokens); false: none. */

@@ -75,7 +75,8 @@ refuse_throttled(struct helper *h, const struct access_request *rq, const char *
 {
 	v->outcome = ACCESS_REFUSED;
 	v->result = FR_RESULT_AUTH_ERR;
-	(void)snprintf(v->text, sizeof(v->text), "Too many failed attempts; try again in %u s", wait);
+	/* TRANSLATORS: %u is a number of seconds; "s" is the unit symbol. */
+	(void)snprintf(v->text, sizeof(v->text), fr_tr(rq->lang, "Too many failed attempts; try again in %u s"), wait);
 	audit_emit(h->audit, &(struct audit_record){
 				 .event = AUDIT_RATE_LIMITED,
 				 .user = user,

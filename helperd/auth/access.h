@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "fr_catalog.h"
 #include "fr_wire.h"
 #include "helper.h"
 #include "store/ratelimit.h"
@@ -30,8 +31,9 @@ struct access_request {
 	/* The account against allowed_groups, looked up off the loop with
 	 * the account (accounts_in_groups): FR_OK when the setting is empty. */
 	int groups_result;
-	const char *service;  /* for the audit record of a refusal */
-	const char *login_id; /* the login's (audit_next_login_id), or NULL */
+	const char *service;	       /* for the audit record of a refusal */
+	const char *login_id;	       /* the login's (audit_next_login_id), or NULL */
+	const struct fr_catalog *lang; /* of the refusal's text; NULL: English */
 };
 
 /* The failure budget one login spends: a non-root caller's "uid:N" or a

@@ -71,6 +71,11 @@ struct login {
 	bool no_account;	/* a decoy: a root caller named no local account */
 	struct api_tokens held; /* tokens waiting for the local TOTP code */
 	int64_t started_ms;
+	/* Every text this login shows, whatever its profile: the catalogue
+	 * of the client's locale (requests/table.c), NULL for English.  It
+	 * lives as long as the helper (core/l10n.h), so a login needs no
+	 * copy, and logins in different languages run side by side. */
+	const struct fr_catalog *lang;
 	struct loop_deferred release;
 	/* For the audit record and the LOG_AUTHPRIV line. */
 	char login_id[AUDIT_LOGIN_ID_MAX];
@@ -81,6 +86,14 @@ struct login {
 
 static void send_login(struct login *lg);
 static void run_step(struct login *lg, struct profile_step *step);
+
+/* A fresh step for the profile, in the login's language. */
+static void
+new_step(const struct login *lg, struct profile_step *step)
+{
+	step_init(step);
+	step->lang = lg->lang;
+}
 
 /* A login that ended (even from inside a call to the person, when the
  * client went away) stays ended. */
@@ -197,6 +210,10 @@ end(struct login *lg)
 	loop_defer(lg->h->loop, &lg->release, release, lg);
 }
 
+/* The outcome line gets the text as the person saw it, in their
+ * language: what support is told ("it said ...") can be found in it; the
+ * result's name before it (AUTH_ERR, MAXTRIES) is the same for every
+ * language. */
 static void
 log_outcome(const struct login *lg, enum fr_result result, const char *text)
 {
@@ -273,49 +290,57 @@ login_unavailable(struct login *lg, const char *why)
 			 "%s: API unavailable (%s); fail_mode=safe lets the PAM stack "
 			 "decide without Freddy for user=%s service=%s",
 			 login_profile_name(lg), why, lg->user, lg->service);
-		login_finish(lg, FR_RESULT_IGNORE, "Authentication service unavailable");
+		login_finish(lg, FR_RESULT_IGNORE, fr_tr(lg->lang, "Authentication service unavailable"));
 		return;
 	}
 	log_err("%s: API unavailable: %s", login_profile_name(lg), why);
-	login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
+	login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, fr_tr(lg->lang, "Authentication service unavailable"));
 }
 
 static bool
 login_code_failed(struct login *lg)
 {
 	unsigned max = lg->h->cfg->max_code_attempts;
-	char text[64];
+	char text[PROFILE_TEXT_MAX];
 
 	if (++lg->wrong_codes >= max) {
-		login_finish(lg, FR_RESULT_MAXTRIES, "Invalid code, no attempts left");
+		login_finish(lg, FR_RESULT_MAXTRIES, fr_tr(lg->lang, "Invalid code, no attempts left"));
 		return false;
 	}
-	snprintf(text, sizeof(text), "Invalid code, %u attempt%s left", max - lg->wrong_codes,
-		 max - lg->wrong_codes == 1 ? "" : "s");
+	unsigned left = max - lg->wrong_codes;
+	snprintf(text, sizeof(text),
+		 fr_trn(lg->lang, "Invalid code, %u attempt left", "Invalid code, %u attempts left", left), left);
 	login_error(lg, text);
 	return true;
 }
 
 void
-login_rate_limited_text(long retry_after, char *text, size_t len)
+login_rate_limited_text(const struct fr_catalog *lang, long retry_after, char *text, size_t len)
 {
-	if (retry_after >= 60)
-		snprintf(text, len, "Too many login attempts, try again in %ld minute%s", (retry_after + 59) / 60,
-			 (retry_after + 59) / 60 == 1 ? "" : "s");
-	else if (retry_after > 0)
-		snprintf(text, len, "Too many login attempts, try again in %ld second%s", retry_after,
-			 retry_after == 1 ? "" : "s");
-	else
-		snprintf(text, len, "Too many login attempts, try again later");
+	if (retry_after >= 60) {
+		unsigned long minutes = (unsigned long)(retry_after + 59) / 60;
+		snprintf(text, len,
+			 fr_trn(lang, "Too many login attempts, try again in %lu minute",
+				"Too many login attempts, try again in %lu minutes", minutes),
+			 minutes);
+	} else if (retry_after > 0) {
+		unsigned long seconds = (unsigned long)retry_after;
+		snprintf(text, len,
+			 fr_trn(lang, "Too many login attempts, try again in %lu second",
+				"Too many login attempts, try again in %lu seconds", seconds),
+			 seconds);
+	} else {
+		snprintf(text, len, "%s", fr_tr(lang, "Too many login attempts, try again later"));
+	}
 }
 
 /* The API's 429: "Too many login attempts, try again in 5 minutes". */
 static void
 finish_rate_limited(struct login *lg, long retry_after)
 {
-	char text[96];
+	char text[PROFILE_TEXT_MAX];
 
-	login_rate_limited_text(retry_after, text, sizeof(text));
+	login_rate_limited_text(lg->lang, retry_after, text, sizeof(text));
 	login_finish(lg, FR_RESULT_MAXTRIES, text);
 }
 
@@ -326,7 +351,7 @@ ask_password(struct login *lg)
 {
 	set_state(lg, ASK_PASSWORD);
 	lg->factor = AUDIT_FACTOR_PASSWORD;
-	login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
+	login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, fr_tr(lg->lang, "Password: "));
 }
 
 /* The password to send: from the PAM stack, or asked. */
@@ -392,7 +417,7 @@ cached_done(void *ctx, enum cached_verdict verdict)
 		login_finish(lg, FR_RESULT_SUCCESS, NULL);
 		return;
 	case CACHED_REFUSED:
-		login_finish(lg, FR_RESULT_AUTH_ERR, "Your Freddy login is no longer valid");
+		login_finish(lg, FR_RESULT_AUTH_ERR, fr_tr(lg->lang, "Your Freddy login is no longer valid"));
 		return;
 	case CACHED_DECLINED:
 		set_state(lg, SENDING);
@@ -408,7 +433,7 @@ static bool
 password_attempt(struct login *lg)
 {
 	unsigned wait = access_claim_reserve(lg->h, &lg->claim);
-	char text[96];
+	char text[PROFILE_TEXT_MAX];
 
 	if (wait == 0)
 		return true;
@@ -417,7 +442,7 @@ password_attempt(struct login *lg)
 		 "(attempts in flight count)",
 		 login_profile_name(lg), lg->user, lg->claim.caller_key, wait);
 	lg->path = PATH_THROTTLED;
-	snprintf(text, sizeof(text), "Too many failed attempts; try again in %u s", wait);
+	snprintf(text, sizeof(text), fr_tr(lg->lang, "Too many failed attempts; try again in %u s"), wait);
 	login_finish(lg, FR_RESULT_AUTH_ERR, text);
 	return false;
 }
@@ -453,7 +478,7 @@ send_login(struct login *lg)
 		return;
 	}
 	lg->factor = AUDIT_FACTOR_PASSWORD;
-	step_init(&step);
+	new_step(lg, &step);
 	lg->profile->login(lg->pstate, lg->h->cfg, name, lg->password, &step);
 	free(name);
 	lg->login_in_flight = step.verdict == STEP_REQUEST;
@@ -575,12 +600,13 @@ api_success(struct login *lg, struct profile_step *step)
 		/* No line for the user, or no file yet (nobody enrolled). */
 		log_auth(LOG_NOTICE, "%s: %s has no TOTP secret in %s", login_profile_name(lg), lg->user,
 			 lg->h->cfg->totp_users_file);
-		login_finish(lg, FR_RESULT_AUTH_ERR, "No authenticator app is enrolled for this account");
+		login_finish(lg, FR_RESULT_AUTH_ERR,
+			     fr_tr(lg->lang, "No authenticator app is enrolled for this account"));
 		return;
 	}
 	set_state(lg, ASK_TOTP);
 	lg->factor = AUDIT_FACTOR_TOTP;
-	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code: ");
+	login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, fr_tr(lg->lang, "Authenticator code: "));
 }
 
 /* ---- the profile's steps ---------------------------------------------------- */
@@ -629,7 +655,7 @@ run_step(struct login *lg, struct profile_step *step)
 			login_error(lg, step->text);
 		if (login_code_failed(lg)) {
 			set_state(lg, ASK_PROFILE);
-			login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, lg->profile->again_prompt(lg->pstate));
+			login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, fr_tr(lg->lang, lg->profile->again_prompt(lg->pstate)));
 		}
 		return;
 	case STEP_REFUSED:
@@ -709,7 +735,7 @@ try_offline(struct login *lg, const struct http_response *resp)
 		return false;
 	}
 	struct offline_verdict verdict;
-	struct offline_login who = { lg->user, lg->service, lg->rhost, lg->caller };
+	struct offline_login who = { lg->user, lg->service, lg->rhost, lg->caller, lg->lang };
 	if (offline_login_start(lg->h, &who, lg->password, &lg->totp, offline_checked, lg, &lg->offline, &verdict)) {
 		/* The attempt has its own copy. */
 		secret_free(lg->password);
@@ -761,7 +787,7 @@ on_http_done(void *ctx, const struct http_response *resp)
 		finish_rate_limited(lg, err.retry_after);
 		return;
 	}
-	step_init(&step);
+	new_step(lg, &step);
 	lg->profile->on_reply(lg->pstate, lg->h->cfg, resp, &step);
 	if (was_login) {
 		if (step.verdict == STEP_PROMPT || step.verdict == STEP_SUCCESS)
@@ -797,9 +823,9 @@ answer_totp(struct login *lg, const char *text)
 	case TOTP_WRONG:
 		/* A replay costs an attempt like a wrong code. */
 		if (verdict == TOTP_REPLAYED)
-			login_error(lg, "This code was already used; wait for the next one");
+			login_error(lg, fr_tr(lg->lang, "This code was already used; wait for the next one"));
 		if (login_code_failed(lg))
-			login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, "Authenticator code: ");
+			login_prompt(lg, FR_PROMPT_ECHO_OFF, 0, fr_tr(lg->lang, "Authenticator code: "));
 		return;
 	case TOTP_ERROR:
 		login_finish(lg, FR_RESULT_SYSTEM_ERR, NULL);
@@ -825,7 +851,7 @@ login_answer(struct login *lg, const char *text)
 	case ASK_PROFILE:
 		if (lg->profile->on_answer == NULL)
 			break;
-		step_init(&step);
+		new_step(lg, &step);
 		lg->profile->on_answer(lg->pstate, lg->h->cfg, text, &step);
 		run_step(lg, &step);
 		step_wipe(&step);
@@ -835,13 +861,14 @@ login_answer(struct login *lg, const char *text)
 		return;
 	case ASK_OFFLINE: {
 		struct offline_verdict verdict;
-		offline_login_code(lg->h, &(struct offline_login){ lg->user, lg->service, lg->rhost, lg->caller },
+		offline_login_code(lg->h,
+				   &(struct offline_login){ lg->user, lg->service, lg->rhost, lg->caller, lg->lang },
 				   &lg->totp, text, &verdict);
 		offline_act(lg, &verdict);
 		return;
 	}
 	case ASK_NO_ACCOUNT:
-		login_finish(lg, FR_RESULT_AUTH_ERR, "Invalid user name or password");
+		login_finish(lg, FR_RESULT_AUTH_ERR, fr_tr(lg->lang, "Invalid user name or password"));
 		return;
 	case CACHED_AUTH:
 	case OFFLINE_CHECK:
@@ -883,6 +910,7 @@ login_new(struct helper *h, const struct login_request *rq, const struct login_i
 	lg->caller_pid = rq->caller_pid;
 	lg->claim = rq->claim;
 	lg->authtok_mode = rq->authtok_mode;
+	lg->lang = rq->lang;
 	lg->started_ms = loop_now_ms();
 	lg->held.expires_in = -1;
 	lg->user = copy_or_null(rq->user, &failed);
@@ -925,14 +953,15 @@ login_begin(struct login *lg)
 		 * is asked; the answer is dropped unread, nothing reaches the API. */
 		set_state(lg, ASK_NO_ACCOUNT);
 		lg->factor = AUDIT_FACTOR_PASSWORD;
-		login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, "Password: ");
+		login_prompt(lg, FR_PROMPT_ECHO_OFF, FR_PROMPT_IS_PASSWORD, fr_tr(lg->lang, "Password: "));
 		return;
 	}
 	/* A broken users file ends the login before the password is sent. */
 	if (profile->local_totp) {
 		int r = totp_step_load(lg->h, profile->name, lg->user, &lg->totp);
 		if (r != 0 && r != FR_ERR_NOT_FOUND) {
-			login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
+			login_finish(lg, FR_RESULT_AUTHINFO_UNAVAIL,
+				     fr_tr(lg->lang, "Authentication service unavailable"));
 			return;
 		}
 		lg->totp_missing = r == FR_ERR_NOT_FOUND;

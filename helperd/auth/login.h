@@ -43,8 +43,9 @@ struct login_request {
 	pid_t caller_pid;
 	const char *authtok; /* secret: PAM_AUTHTOK from an earlier module, or NULL */
 	enum fr_authtok_mode authtok_mode;
-	struct access_claim claim; /* the failure budget (access_gate) */
-	const char *login_id;	   /* audit_next_login_id's; NULL or "": the login takes one */
+	struct access_claim claim;     /* the failure budget (access_gate) */
+	const char *login_id;	       /* audit_next_login_id's; NULL or "": the login takes one */
+	const struct fr_catalog *lang; /* every text of the login; NULL: English */
 };
 
 /* A login for `rq` (copied), or NULL when memory is short (or the
@@ -64,7 +65,7 @@ void login_abandon(struct login *lg);
 char *login_remote_name(const char *user, const char *tpl);
 /* The text of the API's 429 for the person: "Too many login attempts, try
  * again in 5 minutes" (retry_after -1: "later"). */
-void login_rate_limited_text(long retry_after, char *text, size_t len);
+void login_rate_limited_text(const struct fr_catalog *lang, long retry_after, char *text, size_t len);
 
 /* For verifier_worker_new (crypto/verifier_worker.h), `ctx` the struct
  * helper: a verifier that was still being made when its login stored its

@@ -116,7 +116,7 @@ offline_fail(struct helper *h, const struct offline_login *who, const char *why,
 		/* Cannot count the failure: refuse offline logins for this
 		 * user rather than let them go unlimited. */
 		log_auth(LOG_WARNING, "offline login for %s refused: failure table full", who->user);
-		verdict(out, OFFLINE_REFUSED, NULL, "Offline login failed");
+		verdict(out, OFFLINE_REFUSED, NULL, fr_tr(who->lang, "Offline login failed"));
 		return;
 	}
 	u->failures++;
@@ -124,7 +124,7 @@ offline_fail(struct helper *h, const struct offline_login *who, const char *why,
 		u->blocked_until = now + offline_delay_after(h->cfg->offline_max_failures, u->failures);
 	log_auth(LOG_NOTICE, "offline login FAILED for user=%s service=%s (%s), %u failure(s)", who->user, who->service,
 		 why, u->failures);
-	verdict(out, OFFLINE_REFUSED, NULL, "Offline login failed");
+	verdict(out, OFFLINE_REFUSED, NULL, fr_tr(who->lang, "Offline login failed"));
 }
 
 static void
@@ -141,7 +141,7 @@ offline_succeed(struct helper *h, const struct offline_login *who, const char *h
 		 "OFFLINE login for user=%s service=%s rhost=%s (%s): the API could "
 		 "not be reached",
 		 who->user, who->service, who->rhost ? who->rhost : "-", how);
-	verdict(out, OFFLINE_SUCCEEDED, info, "Offline login: Freddy could not be reached");
+	verdict(out, OFFLINE_SUCCEEDED, info, fr_tr(who->lang, "Offline login: Freddy could not be reached"));
 }
 
 /* One offline password check: waiting for the user's previous one, or on
@@ -153,6 +153,7 @@ struct offline_attempt {
 	char user[USER_NAME_MAX + 1];
 	char service[128], rhost[256];
 	uid_t caller;
+	const struct fr_catalog *lang;
 	char *password; /* secret */
 	char *verifier; /* the cached one, taken when the attempt started */
 	struct totp_entry *entry;
@@ -173,7 +174,9 @@ attempt_free(struct offline_attempt *a)
 static struct offline_login
 who_of(const struct offline_attempt *a)
 {
-	return (struct offline_login){ .user = a->user, .service = a->service, .rhost = a->rhost, .caller = a->caller };
+	return (struct offline_login){
+		.user = a->user, .service = a->service, .rhost = a->rhost, .caller = a->caller, .lang = a->lang
+	};
 }
 
 static void check_next(struct offline_user *u);
@@ -206,11 +209,11 @@ after_password(struct offline_attempt *a, struct offline_verdict *out)
 	}
 	if (r == FR_ERR_NOT_FOUND) {
 		offline_succeed(h, &who, "password verifier only (offline_password_only)",
-				"Freddy is unreachable: offline login with your password.", out);
+				fr_tr(a->lang, "Freddy is unreachable: offline login with your password."), out);
 		return;
 	}
-	verdict(out, OFFLINE_ASK_CODE, "Freddy is unreachable: offline login.", NULL);
-	snprintf(out->prompt, sizeof(out->prompt), "Authenticator code (offline login): ");
+	verdict(out, OFFLINE_ASK_CODE, fr_tr(a->lang, "Freddy is unreachable: offline login."), NULL);
+	snprintf(out->prompt, sizeof(out->prompt), "%s", fr_tr(a->lang, "Authenticator code (offline login): "));
 }
 
 /* The user's check is over (counted, if it failed): its owner is told, and
@@ -231,7 +234,7 @@ conclude(struct offline_attempt *a, const struct offline_verdict *v)
 
 /* A delay that started while an attempt waited applies to it too. */
 static bool
-delayed(struct offline_user *u, struct offline_verdict *out)
+delayed(struct offline_user *u, const struct fr_catalog *lang, struct offline_verdict *out)
 {
 	int64_t now = (int64_t)time(NULL);
 	char text[OFFLINE_TEXT_MAX];
@@ -239,8 +242,11 @@ delayed(struct offline_user *u, struct offline_verdict *out)
 	if (u->blocked_until <= now)
 		return false;
 	log_auth(LOG_NOTICE, "offline login for %s refused: %u failures, delay running", u->user, u->failures);
-	snprintf(text, sizeof(text), "Too many failed offline logins, try again in %lld seconds",
-		 (long long)(u->blocked_until - now));
+	unsigned long wait = (unsigned long)(u->blocked_until - now);
+	snprintf(text, sizeof(text),
+		 fr_trn(lang, "Too many failed offline logins, try again in %lu second",
+			"Too many failed offline logins, try again in %lu seconds", wait),
+		 wait);
 	verdict(out, OFFLINE_DELAYED, NULL, text);
 	return true;
 }
@@ -267,7 +273,7 @@ check_now(struct offline_attempt *a)
 	struct offline_verdict v;
 
 	a->u->checking = a;
-	if (delayed(a->u, &v)) {
+	if (delayed(a->u, a->lang, &v)) {
 		conclude(a, &v);
 		return;
 	}
@@ -341,10 +347,10 @@ offline_login_start(struct helper *h, const struct offline_login *who, const cha
 	if (u == NULL) {
 		cache_record_wipe(&rec);
 		log_auth(LOG_WARNING, "offline login for %s refused: failure table full", who->user);
-		verdict(now_verdict, OFFLINE_REFUSED, NULL, "Offline login failed");
+		verdict(now_verdict, OFFLINE_REFUSED, NULL, fr_tr(who->lang, "Offline login failed"));
 		return false;
 	}
-	if (delayed(u, now_verdict)) {
+	if (delayed(u, who->lang, now_verdict)) {
 		cache_record_wipe(&rec);
 		return false;
 	}
@@ -364,6 +370,7 @@ offline_login_start(struct helper *h, const struct offline_login *who, const cha
 	snprintf(a->service, sizeof(a->service), "%s", who->service);
 	snprintf(a->rhost, sizeof(a->rhost), "%s", who->rhost != NULL ? who->rhost : "-");
 	a->caller = who->caller;
+	a->lang = who->lang;
 	a->entry = entry;
 	a->done = done;
 	a->ctx = ctx;

@@ -15,13 +15,14 @@
 #include <sys/types.h>
 
 #include "crypto/totp.h"
+#include "fr_catalog.h"
 #include "helper.h"
 
 /* Delay after offline_max_failures consecutive failures, doubling with
  * each further failure up to the cap. */
 #define OFFLINE_DELAY_S	    60
 #define OFFLINE_DELAY_MAX_S 3600
-#define OFFLINE_TEXT_MAX    128
+#define OFFLINE_TEXT_MAX    192
 
 struct offline_guard;
 
@@ -33,10 +34,11 @@ struct loop;
 int offline_guard_new(struct loop *loop, struct offline_guard **out);
 void offline_guard_free(struct offline_guard *g);
 
-/* The login being decided. */
+/* The login being decided; the verdict's texts are in `lang`. */
 struct offline_login {
 	const char *user, *service, *rhost;
 	uid_t caller; /* whose share of the verifier threads the check uses */
+	const struct fr_catalog *lang;
 };
 
 enum offline_kind {

@@ -20,10 +20,10 @@
 /* Rounds of "New password: " (mismatches and refusals together). */
 #define PASSWD_ROUNDS	3
 #define PASSWD_CODE_MAX 128
-#define PROMPT_CURRENT	"Current Freddy password: "
-#define PROMPT_CODE	"Reset code from the email: "
-#define PROMPT_NEW	"New password: "
-#define PROMPT_RETYPE	"Retype new password: "
+#define PROMPT_CURRENT	N_("Current Freddy password: ")
+#define PROMPT_CODE	N_("Reset code from the email: ")
+#define PROMPT_NEW	N_("New password: ")
+#define PROMPT_RETYPE	N_("Retype new password: ")
 
 enum passwd_state {
 	ASK_CURRENT, /* "Current Freddy password: " is out */
@@ -47,10 +47,11 @@ struct passwd_change {
 	uid_t caller;
 	pid_t caller_pid;
 	struct access_claim claim;
-	char *code;	    /* secret: the reset code */
-	char *new_password; /* secret */
-	bool retyped;	    /* new_password was typed twice alike */
-	unsigned rounds;    /* failed rounds of the new password */
+	const struct fr_catalog *lang; /* read-only, the helper's for its life */
+	char *code;		       /* secret: the reset code */
+	char *new_password;	       /* secret */
+	bool retyped;		       /* new_password was typed twice alike */
+	unsigned rounds;	       /* failed rounds of the new password */
 	unsigned wrong_codes;
 	struct http_xfer *xfer;
 	struct verifier_job *verifier_job; /* the new password's, for the cache */
@@ -180,11 +181,11 @@ unavailable(struct passwd_change *pc, const char *why)
 			 "%s: API unavailable (%s); fail_mode=safe leaves the password change of %s to "
 			 "the rest of the PAM stack",
 			 pc->profile->name, why, pc->user);
-		finish(pc, FR_RESULT_IGNORE, "Authentication service unavailable");
+		finish(pc, FR_RESULT_IGNORE, fr_tr(pc->lang, "Authentication service unavailable"));
 		return;
 	}
 	log_err("%s: API unavailable: %s", pc->profile->name, why);
-	finish(pc, FR_RESULT_AUTHINFO_UNAVAIL, "Authentication service unavailable");
+	finish(pc, FR_RESULT_AUTHINFO_UNAVAIL, fr_tr(pc->lang, "Authentication service unavailable"));
 }
 
 /* ---- the steps ---------------------------------------------------------- */
@@ -213,6 +214,7 @@ request_code(struct passwd_change *pc)
 	struct profile_step step;
 
 	step_init(&step);
+	step.lang = pc->lang;
 	pc->profile->passwd->request_code(pc->name, &step);
 	send_step(pc, REQUESTING, &step);
 	step_wipe(&step);
@@ -229,13 +231,14 @@ code_failed(struct passwd_change *pc)
 	secret_free(pc->code);
 	pc->code = NULL;
 	if (++pc->wrong_codes >= max) {
-		finish(pc, FR_RESULT_MAXTRIES, "Invalid code, no attempts left");
+		finish(pc, FR_RESULT_MAXTRIES, fr_tr(pc->lang, "Invalid code, no attempts left"));
 		return false;
 	}
-	snprintf(text, sizeof(text), "Invalid code, %u attempt%s left", max - pc->wrong_codes,
-		 max - pc->wrong_codes == 1 ? "" : "s");
+	unsigned left = max - pc->wrong_codes;
+	snprintf(text, sizeof(text),
+		 fr_trn(pc->lang, "Invalid code, %u attempt left", "Invalid code, %u attempts left", left), left);
 	say_error(pc, text);
-	ask(pc, ASK_CODE, 0, PROMPT_CODE);
+	ask(pc, ASK_CODE, 0, fr_tr(pc->lang, PROMPT_CODE));
 	return true;
 }
 
@@ -250,10 +253,10 @@ round_failed(struct passwd_change *pc, const char *text)
 	verifier_job_cancel(&pc->verifier_job);
 	say_error(pc, text);
 	if (++pc->rounds >= PASSWD_ROUNDS) {
-		finish(pc, FR_RESULT_MAXTRIES, "Too many attempts; the password is unchanged");
+		finish(pc, FR_RESULT_MAXTRIES, fr_tr(pc->lang, "Too many attempts; the password is unchanged"));
 		return;
 	}
-	ask(pc, ASK_NEW, FR_PROMPT_IS_PASSWORD, PROMPT_NEW);
+	ask(pc, ASK_NEW, FR_PROMPT_IS_PASSWORD, fr_tr(pc->lang, PROMPT_NEW));
 }
 
 static void
@@ -262,6 +265,7 @@ confirm(struct passwd_change *pc)
 	struct profile_step step;
 
 	step_init(&step);
+	step.lang = pc->lang;
 	pc->profile->passwd->confirm(pc->code, pc->new_password, &step);
 	send_step(pc, CONFIRMING, &step);
 	step_wipe(&step);
@@ -327,11 +331,11 @@ announce_code(struct passwd_change *pc)
 	char masked[API_EMAIL_MAX + 8], info[API_EMAIL_MAX + 64];
 
 	if (api_mask_email(pc->name, masked, sizeof(masked)))
-		snprintf(info, sizeof(info), "A password reset code was emailed to %s.", masked);
+		snprintf(info, sizeof(info), fr_tr(pc->lang, "A password reset code was emailed to %s."), masked);
 	else
-		snprintf(info, sizeof(info), "A password reset code was emailed to you.");
+		snprintf(info, sizeof(info), "%s", fr_tr(pc->lang, "A password reset code was emailed to you."));
 	say_info(pc, info);
-	ask(pc, ASK_CODE, 0, PROMPT_CODE);
+	ask(pc, ASK_CODE, 0, fr_tr(pc->lang, PROMPT_CODE));
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -353,7 +357,7 @@ on_checked(struct passwd_change *pc, enum passwd_reply verdict, const char *text
 	case PASSWD_REFUSED:
 		/* Nothing is mailed for a wrong password. */
 		access_claim_finish(pc->h, &pc->claim, FR_RESULT_AUTH_ERR);
-		finish(pc, FR_RESULT_AUTH_ERR, text);
+		finish(pc, FR_RESULT_AUTH_ERR, fr_tr(pc->lang, text));
 		return;
 	}
 }
@@ -369,14 +373,14 @@ on_confirmed(struct passwd_change *pc, enum passwd_reply verdict, const char *te
 		(void)code_failed(pc); /* the new password is kept */
 		return;
 	case PASSWD_WEAK:
-		round_failed(pc, text); /* the code is kept */
+		round_failed(pc, fr_tr(pc->lang, text)); /* the code is kept */
 		return;
 	case PASSWD_UNUSABLE:
 		unavailable(pc, text);
 		return;
 	case PASSWD_WRONG_PASSWORD:
 	case PASSWD_REFUSED:
-		finish(pc, FR_RESULT_AUTH_ERR, text);
+		finish(pc, FR_RESULT_AUTH_ERR, fr_tr(pc->lang, text));
 		return;
 	}
 }
@@ -397,7 +401,7 @@ on_reply(void *ctx, const struct http_response *resp)
 	}
 	if (resp->status == 429) {
 		api_parse_error(resp->body, resp->body_len, &err);
-		login_rate_limited_text(err.retry_after, text, sizeof(text));
+		login_rate_limited_text(pc->lang, err.retry_after, text, sizeof(text));
 		if (pc->claim.held)
 			access_claim_finish(pc->h, &pc->claim, FR_RESULT_MAXTRIES);
 		finish(pc, FR_RESULT_MAXTRIES, text);
@@ -414,7 +418,7 @@ on_reply(void *ctx, const struct http_response *resp)
 		else if (verdict == PASSWD_UNUSABLE)
 			unavailable(pc, text);
 		else
-			finish(pc, FR_RESULT_AUTH_ERR, text);
+			finish(pc, FR_RESULT_AUTH_ERR, fr_tr(pc->lang, text));
 		return;
 	case CONFIRMING:
 		on_confirmed(pc, api->confirmed(resp, text), text);
@@ -438,18 +442,19 @@ answer_current(struct passwd_change *pc, const char *text)
 	char msg[96];
 
 	if (text[0] == '\0') {
-		finish(pc, FR_RESULT_AUTH_ERR, "The current password is empty");
+		finish(pc, FR_RESULT_AUTH_ERR, fr_tr(pc->lang, "The current password is empty"));
 		return;
 	}
 	unsigned wait = access_claim_reserve(pc->h, &pc->claim);
 	if (wait > 0) {
 		log_auth(LOG_NOTICE, "%s: current password of %s (%s) not sent: out of attempts for %u s",
 			 pc->profile->name, pc->user, pc->claim.caller_key, wait);
-		snprintf(msg, sizeof(msg), "Too many failed attempts; try again in %u s", wait);
+		snprintf(msg, sizeof(msg), fr_tr(pc->lang, "Too many failed attempts; try again in %u s"), wait);
 		finish(pc, FR_RESULT_AUTH_ERR, msg);
 		return;
 	}
 	step_init(&step);
+	step.lang = pc->lang;
 	pc->profile->passwd->check_password(pc->name, text, &step);
 	send_step(pc, CHECKING, &step);
 	step_wipe(&step); /* the password's copy in the request body */
@@ -482,28 +487,28 @@ answer_code(struct passwd_change *pc, const char *text)
 	if (pc->retyped)
 		confirm(pc); /* the code was refused: the new password stands */
 	else
-		ask(pc, ASK_NEW, FR_PROMPT_IS_PASSWORD, PROMPT_NEW);
+		ask(pc, ASK_NEW, FR_PROMPT_IS_PASSWORD, fr_tr(pc->lang, PROMPT_NEW));
 }
 
 static void
 answer_new(struct passwd_change *pc, const char *text)
 {
 	if (text[0] == '\0') {
-		round_failed(pc, "The new password is empty.");
+		round_failed(pc, fr_tr(pc->lang, "The new password is empty."));
 		return;
 	}
 	if (secret_set(&pc->new_password, text) != 0) {
 		finish(pc, FR_RESULT_SYSTEM_ERR, NULL);
 		return;
 	}
-	ask(pc, ASK_RETYPE, 0, PROMPT_RETYPE);
+	ask(pc, ASK_RETYPE, 0, fr_tr(pc->lang, PROMPT_RETYPE));
 }
 
 static void
 answer_retype(struct passwd_change *pc, const char *text)
 {
 	if (strcmp(text, pc->new_password) != 0) {
-		round_failed(pc, "Sorry, passwords do not match.");
+		round_failed(pc, fr_tr(pc->lang, "Sorry, passwords do not match."));
 		return;
 	}
 	pc->retyped = true;
@@ -554,6 +559,7 @@ passwd_new(struct helper *h, const struct passwd_request *rq, const struct login
 	pc->caller = rq->caller_uid;
 	pc->caller_pid = rq->caller_pid;
 	pc->claim = rq->claim;
+	pc->lang = rq->lang;
 	pc->started_ms = loop_now_ms();
 	audit_next_login_id(h->audit, pc->login_id);
 	pc->user = strdup(rq->user);
@@ -575,7 +581,7 @@ passwd_begin(struct passwd_change *pc)
 		  (unsigned)pc->caller, (int)pc->caller_pid);
 	/* Root is not asked for the current password (as passwd(1) does not). */
 	if (pc->caller != 0)
-		ask(pc, ASK_CURRENT, 0, PROMPT_CURRENT);
+		ask(pc, ASK_CURRENT, 0, fr_tr(pc->lang, PROMPT_CURRENT));
 	else
 		request_code(pc);
 }

@@ -31,7 +31,8 @@ struct passwd_request {
 	const char *service, *rhost;
 	uid_t caller_uid; /* the effective caller: 0 is not asked for the current password */
 	pid_t caller_pid;
-	struct access_claim claim; /* the failure budget (access_gate) */
+	struct access_claim claim;     /* the failure budget (access_gate) */
+	const struct fr_catalog *lang; /* every text of the change; NULL: English */
 };
 
 /* A change for `rq` (copied), or NULL when memory is short or the

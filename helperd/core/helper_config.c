@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fr_error.h"
+#include "fr_locale.h"
 #include "hostlib/private_file.h"
 #include "core/helper_config.h"
 
@@ -24,7 +25,8 @@ enum key_kind {
 	KEY_API,
 	KEY_SECOND_FACTOR,
 	KEY_FAIL_MODE,
-	KEY_LIST, /* words separated by commas or spaces */
+	KEY_LIST,     /* words separated by commas or spaces */
+	KEY_LANGUAGE, /* a locale list, as LANGUAGE writes it (fr_locale.h) */
 };
 
 struct key_def {
@@ -78,6 +80,8 @@ static const struct key_def keys[] = {
 	{ "rate_limit_delay", KEY_UINT, OFF(rate_limit_delay), 1, 3600 },
 	{ "rate_limit_user_max_delay", KEY_UINT, OFF(rate_limit_user_max_delay), 1, 3600 },
 	{ "audit_log", KEY_FILE, OFF(audit_log), 0, 0 },
+	{ "language", KEY_LANGUAGE, OFF(language), 0, 0 },
+	{ "locale_dir", KEY_PATH, OFF(locale_dir), 0, 0 },
 };
 
 #define MAX_VALUE_LEN 1024
@@ -123,7 +127,7 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		enum key_kind k = keys[i].kind;
 		if (k == KEY_PATH || k == KEY_FILE || k == KEY_URL || k == KEY_STRING || k == KEY_TEMPLATE ||
-		    k == KEY_LIST) {
+		    k == KEY_LIST || k == KEY_LANGUAGE) {
 			char **field = (char **)((char *)cfg + keys[i].offset);
 			free(*field);
 			*field = NULL;
@@ -322,6 +326,11 @@ apply_value(const struct key_def *k, const char *value, struct config *cfg, cons
 			if (!is_list_separator(*p))
 				return set_string(field, value);
 		return FR_ERR_INVALID;
+	case KEY_LANGUAGE:
+		*why = "a locale name such as de or de_DE.UTF-8, or a list of them separated by colons";
+		if (!fr_locale_list_valid(value))
+			return FR_ERR_INVALID;
+		return set_string(field, value);
 	case KEY_FAIL_MODE:
 		*why = "secure or safe";
 		if (strcmp(value, "secure") == 0)
@@ -346,6 +355,7 @@ apply_defaults(struct config *cfg)
 		{ &cfg->cache_dir, "/var/lib/freddy" },
 		{ &cfg->user_template, "%u" },
 		{ &cfg->totp_users_file, SYSCONFDIR "/freddy/totp_users" },
+		{ &cfg->locale_dir, LOCALEDIR },
 	};
 
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)

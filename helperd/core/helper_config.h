@@ -68,6 +68,9 @@ struct config {
 	unsigned rate_limit_user_max_delay; /* cap of a user's all-origins delay */
 
 	char *audit_log; /* JSON lines of audit records (core/audit.h); NULL: none */
+	/* the person's language (core/l10n.h) */
+	char *language;	  /* for clients that send no locale; NULL: English */
+	char *locale_dir; /* the catalogues, read at start */
 };
 
 void config_init(struct config *cfg);

@@ -11,12 +11,19 @@
 #include "fr_text.h"
 #include "requests/account.h"
 
+/* Texts with a number: logged in English, shown in the request's language. */
+#define TEXT_WAIT	  N_("Too many failed attempts; try again in %u s")
+#define TEXT_RETRY_AFTER  N_("Too many requests; try again in %ld s")
+#define TEXT_RATE_LIMITED N_("Too many requests")
+
+static void finish(struct account_req *ar, enum fr_result result, const char *logged, const char *shown);
+
 static void
 refuse(struct request *rq, enum fr_result result, const char *text)
 {
 	log_auth(LOG_INFO, "%s for %s (uid %u): %s%s%s", fr_msg_type_name(rq->msg->type), rq->account.name,
 		 (unsigned)rq->peer.uid, fr_result_name(result), text != NULL ? ": " : "", text != NULL ? text : "");
-	requests_reply_done(rq->conn, result, text);
+	requests_reply_done(rq->conn, result, text != NULL ? fr_tr(rq->lang, text) : NULL);
 }
 
 /* allowed_groups, and for a request with a code the failure budget as a
@@ -31,7 +38,7 @@ account_admitted(struct request *rq, bool budget, struct access_claim *claim)
 	if (!budget) {
 		r = rq->groups_result; /* looked up with the account, off the loop */
 		if (r == FR_ERR_PERMISSION)
-			refuse(rq, FR_RESULT_IGNORE, "Freddy does not handle this account");
+			refuse(rq, FR_RESULT_IGNORE, N_("Freddy does not handle this account"));
 		else if (r != 0)
 			refuse(rq, FR_RESULT_AUTHINFO_UNAVAIL, NULL);
 		return r == 0;
@@ -41,6 +48,7 @@ account_admitted(struct request *rq, bool budget, struct access_claim *claim)
 		.account = &rq->account,
 		.caller_uid = rq->peer.uid,
 		.groups_result = rq->groups_result,
+		.lang = rq->lang,
 	};
 	access_gate(h, &arq, &v);
 	if (v.outcome == ACCESS_GO) {
@@ -48,7 +56,7 @@ account_admitted(struct request *rq, bool budget, struct access_claim *claim)
 		return true;
 	}
 	if (v.outcome == ACCESS_REFUSED && v.result == FR_RESULT_IGNORE)
-		refuse(rq, FR_RESULT_IGNORE, "Freddy does not handle this account");
+		refuse(rq, FR_RESULT_IGNORE, N_("Freddy does not handle this account"));
 	else
 		refuse(rq, v.outcome == ACCESS_REFUSED ? v.result : FR_RESULT_SYSTEM_ERR, v.text[0] ? v.text : NULL);
 	return false;
@@ -63,8 +71,11 @@ account_req_new(struct request *rq, const struct account_kind *kind, bool budget
 
 	memset(&claim, 0, sizeof(claim));
 	if (h->cfg->api != kind->api) {
-		snprintf(text, sizeof(text), "%s%s", kind->wrong_api, config_api_name(h->cfg->api));
-		refuse(rq, FR_RESULT_IGNORE, text);
+		snprintf(text, sizeof(text), "%s%s", fr_tr(rq->lang, kind->wrong_api), config_api_name(h->cfg->api));
+		log_auth(LOG_INFO, "%s for %s (uid %u): %s: api = %s", fr_msg_type_name(rq->msg->type),
+			 rq->account.name, (unsigned)rq->peer.uid, fr_result_name(FR_RESULT_IGNORE),
+			 config_api_name(h->cfg->api));
+		requests_reply_done(rq->conn, FR_RESULT_IGNORE, text);
 		return NULL;
 	}
 	if (!account_admitted(rq, budget, &claim))
@@ -78,6 +89,7 @@ account_req_new(struct request *rq, const struct account_kind *kind, bool budget
 	ar->conn = rq->conn;
 	ar->type = (enum fr_msg_type)rq->msg->type;
 	ar->caller = rq->peer.uid;
+	ar->lang = rq->lang;
 	ar->kind = kind;
 	ar->budget = budget;
 	ar->claim = claim;
@@ -87,8 +99,10 @@ account_req_new(struct request *rq, const struct account_kind *kind, bool budget
 		 * wrong one, and costs an attempt. */
 		unsigned wait = access_claim_reserve(h, &ar->claim);
 		if (wait > 0) {
-			snprintf(text, sizeof(text), "Too many failed attempts; try again in %u s", wait);
-			account_req_done(ar, FR_RESULT_AUTH_ERR, text);
+			char shown[160];
+			snprintf(text, sizeof(text), TEXT_WAIT, wait);
+			snprintf(shown, sizeof(shown), fr_tr(rq->lang, TEXT_WAIT), wait);
+			finish(ar, FR_RESULT_AUTH_ERR, text, shown);
 			return NULL;
 		}
 	}
@@ -103,8 +117,8 @@ account_req_free(struct account_req *ar)
 	free(ar);
 }
 
-void
-account_req_done(struct account_req *ar, enum fr_result result, const char *text)
+static void
+finish(struct account_req *ar, enum fr_result result, const char *logged, const char *shown)
 {
 	char why[256] = "";
 
@@ -115,12 +129,18 @@ account_req_done(struct account_req *ar, enum fr_result result, const char *text
 				    result == FR_RESULT_SUCCESS ?
 						FR_RESULT_SUCCESS :
 						FR_RESULT_CONV_ERR); /* released: no verdict on a code */
-	if (text != NULL)
-		fr_text_sanitize(why, sizeof(why), text, strlen(text), 0);
+	if (logged != NULL)
+		fr_text_sanitize(why, sizeof(why), logged, strlen(logged), 0);
 	log_auth(LOG_INFO, "%s for %s (uid %u): %s%s%s", fr_msg_type_name(ar->type), ar->user, (unsigned)ar->caller,
 		 fr_result_name(result), why[0] ? ": " : "", why);
-	requests_reply_done(ar->conn, result, text);
+	requests_reply_done(ar->conn, result, shown);
 	account_req_free(ar);
+}
+
+void
+account_req_done(struct account_req *ar, enum fr_result result, const char *text)
+{
+	finish(ar, result, text, text != NULL ? fr_tr(ar->lang, text) : NULL);
 }
 
 bool
@@ -156,7 +176,7 @@ static void
 on_done(void *ctx, const struct call_result *result)
 {
 	struct account_req *ar = ctx;
-	char text[96];
+	char text[96], shown[96];
 
 	/* From here a client that leaves closes its connection only: ar is
 	 * this function's to finish. */
@@ -166,17 +186,20 @@ on_done(void *ctx, const struct call_result *result)
 		ar->answered(ar, result->resp);
 		return;
 	case CALL_LOGIN_REFUSED:
-		account_req_done(ar, FR_RESULT_AUTH_ERR, "The cached Freddy login is no longer valid; log in again");
+		account_req_done(ar, FR_RESULT_AUTH_ERR,
+				 N_("The cached Freddy login is no longer valid; log in again"));
 		return;
 	case CALL_UNAVAILABLE:
 		account_req_done(ar, FR_RESULT_AUTHINFO_UNAVAIL, ar->kind->unreachable);
 		return;
 	case CALL_RATE_LIMITED:
-		if (result->retry_after > 0)
-			snprintf(text, sizeof(text), "Too many requests; try again in %ld s", result->retry_after);
-		else
-			snprintf(text, sizeof(text), "Too many requests");
-		account_req_done(ar, FR_RESULT_AUTHINFO_UNAVAIL, text);
+		if (result->retry_after > 0) {
+			snprintf(text, sizeof(text), TEXT_RETRY_AFTER, result->retry_after);
+			snprintf(shown, sizeof(shown), fr_tr(ar->lang, TEXT_RETRY_AFTER), result->retry_after);
+			finish(ar, FR_RESULT_AUTHINFO_UNAVAIL, text, shown);
+		} else {
+			account_req_done(ar, FR_RESULT_AUTHINFO_UNAVAIL, TEXT_RATE_LIMITED);
+		}
 		return;
 	}
 	account_req_done(ar, FR_RESULT_SYSTEM_ERR, NULL);
@@ -188,7 +211,7 @@ account_req_send(struct account_req *ar)
 	int r = account_call_start(ar->h, ar->user, build, on_done, ar, &ar->call);
 
 	if (r == FR_ERR_NOT_FOUND) {
-		account_req_done(ar, FR_RESULT_NOT_FOUND, "No cached Freddy login; log in first");
+		account_req_done(ar, FR_RESULT_NOT_FOUND, N_("No cached Freddy login; log in first"));
 		return;
 	}
 	if (r == FR_ERR_IO) {

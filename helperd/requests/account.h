@@ -17,8 +17,8 @@
 /* The requests of one API. */
 struct account_kind {
 	enum api_profile api;
-	const char *wrong_api;	 /* DONE(IGNORE) text under another API, "… api = " + its name */
-	const char *unreachable; /* DONE(AUTHINFO_UNAVAIL) text */
+	const char *wrong_api;	 /* N_(): DONE(IGNORE) text under another API, "… api = " + its name */
+	const char *unreachable; /* N_(): DONE(AUTHINFO_UNAVAIL) text */
 };
 
 struct account_req {
@@ -27,6 +27,7 @@ struct account_req {
 	enum fr_msg_type type;
 	char user[USER_NAME_MAX + 1];
 	uid_t caller;
+	const struct fr_catalog *lang; /* the request's (table.h) */
 	const struct account_kind *kind;
 	int op;			   /* the handler's: enum twofa_op, enum apikey_op */
 	char *arg;		   /* the handler's argument (a code: secret), or NULL */
@@ -48,7 +49,9 @@ struct account_req *account_req_new(struct request *rq, const struct account_kin
 /* No cached login: DONE(NOT_FOUND) with no request.  Otherwise the
  * request goes out, and `answered` or account_req_done follows. */
 void account_req_send(struct account_req *ar);
-/* The end: the budget settled, the log line, DONE, the state freed. */
+/* The end: the budget settled, the log line, DONE, the state freed.
+ * `text` is in English (an N_() text or the API's own words): it is shown
+ * in the request's language, and logged as it is. */
 void account_req_done(struct account_req *ar, enum fr_result result, const char *text);
 /* Send a reply frame before DONE; false when the client has gone (the
  * handler then stops and calls account_req_done all the same). */

@@ -15,8 +15,8 @@
 
 static const struct account_kind apikey_kind = {
 	.api = API_JWT,
-	.wrong_api = "freddyctl apikey is for the jwt API; this helper uses api = ",
-	.unreachable = "The JWT API cannot be reached",
+	.wrong_api = N_("freddyctl apikey is for the jwt API; this helper uses api = "),
+	.unreachable = N_("The JWT API cannot be reached"),
 };
 
 static void
@@ -73,7 +73,7 @@ apikey_answered(struct account_req *ar, const struct http_response *resp)
 		if (!send_result(ar, &res))
 			account_req_done(ar, FR_RESULT_SYSTEM_ERR, NULL); /* the client has gone */
 		else if (res.list.truncated)
-			account_req_done(ar, FR_RESULT_SUCCESS, "More API keys than one listing shows");
+			account_req_done(ar, FR_RESULT_SUCCESS, N_("More API keys than one listing shows"));
 		else
 			account_req_done(ar, FR_RESULT_SUCCESS, NULL);
 		break;
@@ -85,7 +85,7 @@ apikey_answered(struct account_req *ar, const struct http_response *resp)
 		account_req_done(ar, FR_RESULT_AUTH_ERR, res.text);
 		break;
 	case ACCOUNT_UNUSABLE:
-		account_req_done(ar, FR_RESULT_AUTHINFO_UNAVAIL, "The API sent a reply that cannot be used");
+		account_req_done(ar, FR_RESULT_AUTHINFO_UNAVAIL, N_("The API sent a reply that cannot be used"));
 		break;
 	}
 	apikey_result_wipe(&res);
@@ -118,7 +118,7 @@ apikey_start(struct request *rq, enum apikey_op op)
 	if (op == APIKEY_CREATE) {
 		arg = fr_msg_str(rq->msg, FR_TAG_KEY_NAME);
 		if (!key_name_valid(arg)) {
-			account_req_done(ar, FR_RESULT_AUTH_ERR, "Invalid API key name");
+			account_req_done(ar, FR_RESULT_AUTH_ERR, N_("Invalid API key name"));
 			return;
 		}
 	} else if (op == APIKEY_DELETE) {
@@ -126,7 +126,7 @@ apikey_start(struct request *rq, enum apikey_op op)
 		 * that could be one ("../keys", "key?x=1"). */
 		arg = fr_msg_str(rq->msg, FR_TAG_KEY_ID);
 		if (arg == NULL || !api_key_id_valid(arg, strlen(arg))) {
-			account_req_done(ar, FR_RESULT_NOT_FOUND, "API key not found");
+			account_req_done(ar, FR_RESULT_NOT_FOUND, N_("API key not found"));
 			return;
 		}
 	}

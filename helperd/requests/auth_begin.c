@@ -53,6 +53,7 @@ request_auth_begin(struct request *rq)
 		.groups_result = rq->groups_result,
 		.service = lrq.service,
 		.login_id = login_id,
+		.lang = rq->lang,
 	};
 	struct access_verdict verdict;
 	access_gate(h, &arq, &verdict);
@@ -66,6 +67,7 @@ request_auth_begin(struct request *rq)
 	lrq.claim = verdict.claim;
 	lrq.authtok_mode = (enum fr_authtok_mode)fr_msg_num(rq->msg, FR_TAG_AUTHTOK_MODE);
 	lrq.authtok = fr_msg_str(rq->msg, FR_TAG_AUTHTOK);
+	lrq.lang = rq->lang;
 
 	struct conversation *cv = conversation_new(rq, caller);
 	if (cv == NULL) {

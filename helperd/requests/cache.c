@@ -52,9 +52,9 @@ request_cache_list(struct request *rq)
 	if (ls.failed)
 		return; /* the connection is closed */
 	if (r < 0)
-		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, "The cache folder cannot be read");
+		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, fr_tr(rq->lang, "The cache folder cannot be read"));
 	else if (r > 0)
-		requests_reply_done(c, FR_RESULT_SUCCESS, "More cached users than one listing shows");
+		requests_reply_done(c, FR_RESULT_SUCCESS, fr_tr(rq->lang, "More cached users than one listing shows"));
 	else
 		requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
 }
@@ -67,7 +67,7 @@ request_cache_forget(struct request *rq)
 	const char *user = fr_msg_str(rq->msg, FR_TAG_USER);
 
 	if (!user_name_valid(user)) {
-		requests_reply_done(c, FR_RESULT_USER_UNKNOWN, "Invalid user name");
+		requests_reply_done(c, FR_RESULT_USER_UNKNOWN, fr_tr(rq->lang, "Invalid user name"));
 		return;
 	}
 	int r = token_cache_forget(h->cache, user);
@@ -76,8 +76,8 @@ request_cache_forget(struct request *rq)
 			 (unsigned)conn_peer(c)->uid);
 		requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
 	} else if (r == FR_ERR_NOT_FOUND) {
-		requests_reply_done(c, FR_RESULT_NOT_FOUND, "Nothing cached for that user");
+		requests_reply_done(c, FR_RESULT_NOT_FOUND, fr_tr(rq->lang, "Nothing cached for that user"));
 	} else {
-		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, "The cache file could not be removed");
+		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, fr_tr(rq->lang, "The cache file could not be removed"));
 	}
 }

@@ -123,7 +123,8 @@ conversation_admit(struct request *rq, uid_t caller)
 	 * prompts open is keeping them from others. */
 	if (caller != 0 && caller_quota_held(h->quota, caller, QUOTA_LOGINS) >= h->cfg->max_logins_per_uid) {
 		server_note_refusal(h->server, REFUSED_UID_LOGINS, caller);
-		requests_reply_done(rq->conn, FR_RESULT_BUSY, "Too many logins in progress for your account");
+		requests_reply_done(rq->conn, FR_RESULT_BUSY,
+				    fr_tr(rq->lang, "Too many logins in progress for your account"));
 		return false;
 	}
 	return true;

@@ -76,6 +76,7 @@ request_passwd_begin(struct request *rq)
 		.ruser = ctx.ruser,
 		.tty = ctx.tty,
 		.groups_result = rq->groups_result,
+		.lang = rq->lang,
 	};
 	access_gate(h, &arq, &verdict);
 	if (verdict.outcome != ACCESS_GO) {
@@ -87,7 +88,8 @@ request_passwd_begin(struct request *rq)
 	if (!has_cached_login(h, verdict.account.name)) {
 		log_auth(LOG_INFO, "password change for %s (caller uid %u): no cached login", verdict.account.name,
 			 (unsigned)rq->caller);
-		requests_reply_done(rq->conn, FR_RESULT_NOT_FOUND, "No cached Freddy login; log in first");
+		requests_reply_done(rq->conn, FR_RESULT_NOT_FOUND,
+				    fr_tr(rq->lang, "No cached Freddy login; log in first"));
 		return;
 	}
 	if (!(flags & FR_CHAUTHTOK_UPDATE)) {
@@ -104,6 +106,7 @@ request_passwd_begin(struct request *rq)
 		.caller_uid = rq->caller,
 		.caller_pid = rq->peer.pid,
 		.claim = verdict.claim,
+		.lang = rq->lang,
 	};
 	struct conversation *cv = conversation_new(rq, rq->peer.uid);
 	if (cv == NULL) {

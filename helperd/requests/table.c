@@ -9,6 +9,7 @@
 
 #include "core/audit.h"
 #include "core/job_pool.h"
+#include "core/l10n.h"
 #include "core/log.h"
 #include "fr_error.h"
 #include "fr_text.h"
@@ -50,7 +51,7 @@ static const struct request_def table[] = {
 	{ FR_MSG_APIKEY_LIST, CALLER_SELF, NULL, NULL, request_apikey_list, NULL, false },
 	{ FR_MSG_APIKEY_DELETE, CALLER_SELF, NULL, NULL, request_apikey_delete, NULL, false },
 	{ FR_MSG_PASSWD_BEGIN, CALLER_ACCOUNT_REAL_UID, "a password change", "change only its own password",
-	  request_passwd_begin, "You may change only your own password", true },
+	  request_passwd_begin, N_("You may change only your own password"), true },
 };
 
 void
@@ -97,8 +98,9 @@ struct lookup {
 	struct conn *conn;
 	const struct request_def *def;
 	struct conn_peer peer;
-	uid_t caller;	   /* whom the caller rule judges (struct request) */
-	struct fr_msg msg; /* may hold a secret (AUTHTOK): wiped */
+	uid_t caller;		       /* whom the caller rule judges (struct request) */
+	const struct fr_catalog *lang; /* read-only, the helper's for its life */
+	struct fr_msg msg;	       /* may hold a secret (AUTHTOK): wiped */
 	struct pool_job *job;
 	char *allowed_groups; /* the setting when the request came */
 	/* Found on the thread. */
@@ -156,7 +158,7 @@ account_allowed(const struct request_def *def, struct request *rq, int lookup_re
 		ratelimit_failure(rq->h->ratelimit, key, (int64_t)time(NULL));
 	}
 	audit_refused(rq->h, rq->msg, caller, rq->name, FR_RESULT_PERM_DENIED);
-	requests_reply_done(rq->conn, FR_RESULT_PERM_DENIED, def->denied);
+	requests_reply_done(rq->conn, FR_RESULT_PERM_DENIED, def->denied != NULL ? fr_tr(rq->lang, def->denied) : NULL);
 	return false;
 }
 
@@ -171,6 +173,7 @@ lookup_done(void *arg)
 		.msg = &lk->msg,
 		.peer = lk->peer,
 		.caller = lk->caller,
+		.lang = lk->lang,
 		.account = lk->account,
 		.groups_result = lk->groups_result,
 	};
@@ -179,7 +182,8 @@ lookup_done(void *arg)
 	if (lk->def->who == CALLER_SELF) {
 		if (lk->account_result != FR_OK) {
 			audit_refused(lk->h, &lk->msg, lk->peer.uid, NULL, FR_RESULT_NOT_FOUND);
-			requests_reply_done(lk->conn, FR_RESULT_NOT_FOUND, "Your uid has no user name");
+			requests_reply_done(lk->conn, FR_RESULT_NOT_FOUND,
+					    fr_tr(lk->lang, "Your uid has no user name"));
 			lookup_free(lk);
 			return;
 		}
@@ -231,6 +235,7 @@ start_lookup(const struct request_def *def, struct request *rq)
 	lk->def = def;
 	lk->peer = rq->peer;
 	lk->caller = rq->caller;
+	lk->lang = rq->lang;
 	lk->msg = *rq->msg;
 	int r = job_pool_submit(rq->h->nss, rq->peer.uid, &lookup_fns, lk, &lk->job);
 	if (r != FR_OK) {
@@ -253,6 +258,8 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 	struct request rq = { .h = helper, .conn = c, .msg = msg, .peer = *conn_peer(c), .groups_result = FR_OK };
 
 	rq.caller = rq.peer.uid;
+
+	rq.lang = l10n_for_client(rq.h->l10n, fr_msg_str(msg, FR_TAG_LOCALE), rq.h->cfg->language);
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		if (table[i].type == msg->type)
@@ -293,7 +300,7 @@ requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg)
 			log_auth(LOG_NOTICE, "uid %u may not use %s", (unsigned)rq.peer.uid,
 				 fr_msg_type_name(msg->type));
 			audit_refused(rq.h, msg, rq.peer.uid, NULL, FR_RESULT_PERM_DENIED);
-			requests_reply_done(c, FR_RESULT_PERM_DENIED, "Only root may do that");
+			requests_reply_done(c, FR_RESULT_PERM_DENIED, fr_tr(rq.lang, "Only root may do that"));
 			return true;
 		}
 		break;

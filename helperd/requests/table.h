@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "auth/access.h"
+#include "fr_catalog.h"
 #include "fr_wire.h"
 #include "helper.h"
 #include "transport/server.h"
@@ -41,13 +42,18 @@ struct request {
 	/* The account against allowed_groups (accounts_in_groups), looked up
 	 * with it: FR_OK when the setting is empty. */
 	int groups_result;
+	/* The language of every text the reply carries: the client's
+	 * FR_TAG_LOCALE, else `language =`; NULL is English.  Texts are
+	 * written fr_tr(rq->lang, "...") where they are made (po/README.md). */
+	const struct fr_catalog *lang;
 };
 
 /* The transport's on_request (server.h): the handler the table names,
  * after its caller rule.  False for a type the table does not have. */
 bool requests_dispatch(void *helper, struct conn *c, const struct fr_msg *msg);
 
-/* A one-message reply that ends the request. */
+/* A one-message reply that ends the request; `text` is already in the
+ * request's language. */
 void requests_reply_done(struct conn *c, enum fr_result result, const char *text);
 
 /* The handlers, one file each in requests/. */

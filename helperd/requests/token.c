@@ -19,6 +19,7 @@ struct token_request {
 	struct helper *h;
 	struct conn *conn;
 	struct refresh_waiter *waiter;
+	const struct fr_catalog *lang; /* the request's */
 	char user[256];
 };
 
@@ -88,10 +89,11 @@ token_on_refreshed(void *ctx, int result, const struct cache_record *rec)
 		log_debug("token for %s refreshed", tr->user);
 		token_send(tr->h, c, tr->user, rec);
 	} else if (result == FR_ERR_PERMISSION) {
-		requests_reply_done(c, FR_RESULT_AUTH_ERR, "The cached Freddy login is no longer valid; log in again");
+		requests_reply_done(c, FR_RESULT_AUTH_ERR,
+				    fr_tr(tr->lang, "The cached Freddy login is no longer valid; log in again"));
 	} else if (!send_unexpired(tr->h, c, tr->user)) {
 		requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL,
-				    "The token needs a refresh and the Freddy API cannot be reached");
+				    fr_tr(tr->lang, "The token needs a refresh and the Freddy API cannot be reached"));
 	}
 	token_request_free(tr);
 }
@@ -118,7 +120,7 @@ request_token_get(struct request *rq)
 
 	r = token_cache_load(h->cache, user, &rec);
 	if (r == FR_ERR_NOT_FOUND) {
-		requests_reply_done(c, FR_RESULT_NOT_FOUND, "No cached Freddy login; log in first");
+		requests_reply_done(c, FR_RESULT_NOT_FOUND, fr_tr(rq->lang, "No cached Freddy login; log in first"));
 		return;
 	}
 	if (r != 0) {
@@ -147,18 +149,22 @@ request_token_get(struct request *rq)
 	}
 	tr->h = h;
 	tr->conn = c;
+	tr->lang = rq->lang;
 	memcpy(tr->user, user, strlen(user) + 1);
 	r = refresh_start(h, user, token_on_refreshed, tr, &tr->waiter);
 	if (r != 0) {
 		token_request_free(tr);
 		if (r == FR_ERR_NOT_FOUND)
-			requests_reply_done(c, FR_RESULT_NOT_FOUND, "No cached Freddy login; log in first");
-		else if (r == FR_ERR_UNEXPECTED)
 			requests_reply_done(c, FR_RESULT_NOT_FOUND,
-					    "The token has expired and this API has no refresh; log in again");
+					    fr_tr(rq->lang, "No cached Freddy login; log in first"));
+		else if (r == FR_ERR_UNEXPECTED)
+			requests_reply_done(
+			    c, FR_RESULT_NOT_FOUND,
+			    fr_tr(rq->lang, "The token has expired and this API has no refresh; log in again"));
 		else if (!send_unexpired(h, c, user))
-			requests_reply_done(c, FR_RESULT_AUTHINFO_UNAVAIL,
-					    "The token needs a refresh and the Freddy API cannot be reached");
+			requests_reply_done(
+			    c, FR_RESULT_AUTHINFO_UNAVAIL,
+			    fr_tr(rq->lang, "The token needs a refresh and the Freddy API cannot be reached"));
 		return;
 	}
 	conn_set_handler(c, &token_handler, tr);

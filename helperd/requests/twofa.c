@@ -15,8 +15,8 @@
 
 static const struct account_kind twofa_kind = {
 	.api = API_AIUS,
-	.wrong_api = "freddyctl 2fa is for the aius API; this helper uses api = ",
-	.unreachable = "The AIUS API cannot be reached",
+	.wrong_api = N_("freddyctl 2fa is for the aius API; this helper uses api = "),
+	.unreachable = N_("The AIUS API cannot be reached"),
 };
 
 static void
@@ -66,7 +66,7 @@ twofa_answered(struct account_req *ar, const struct http_response *resp)
 		break;
 	case ACCOUNT_WRONG_CODE:
 		ar->wrong = true;
-		account_req_done(ar, FR_RESULT_AUTH_ERR, "Invalid two-factor code");
+		account_req_done(ar, FR_RESULT_AUTH_ERR, N_("Invalid two-factor code"));
 		break;
 	case ACCOUNT_REFUSED:
 		account_req_done(ar, FR_RESULT_AUTH_ERR, res.text);
@@ -75,7 +75,7 @@ twofa_answered(struct account_req *ar, const struct http_response *resp)
 		account_req_done(ar, FR_RESULT_NOT_FOUND, res.text);
 		break;
 	case ACCOUNT_UNUSABLE:
-		account_req_done(ar, FR_RESULT_AUTHINFO_UNAVAIL, "The API sent a reply that cannot be used");
+		account_req_done(ar, FR_RESULT_AUTHINFO_UNAVAIL, N_("The API sent a reply that cannot be used"));
 		break;
 	}
 	twofa_result_wipe(&res);
@@ -99,7 +99,7 @@ twofa_start(struct request *rq, enum twofa_op op)
 		if (answer == NULL || !aius_normalise_code(answer, code, sizeof(code))) {
 			explicit_bzero(code, sizeof(code));
 			ar->wrong = true;
-			account_req_done(ar, FR_RESULT_AUTH_ERR, "Invalid two-factor code");
+			account_req_done(ar, FR_RESULT_AUTH_ERR, N_("Invalid two-factor code"));
 			return;
 		}
 		ar->arg = secret_strdup(code);

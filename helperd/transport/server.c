@@ -12,6 +12,7 @@
 #include "core/accounts.h"
 #include "core/bytes.h"
 #include "core/caller_quota.h"
+#include "core/l10n.h"
 #include "fr_error.h"
 #include "core/log.h"
 #include "core/loop.h"
@@ -72,6 +73,7 @@ struct server {
 	uint64_t accept_round; /* batches of accepts so far */
 	char *created_path;    /* unlinked at exit */
 	int listening;
+	const struct l10n *l10n; /* for the refusals of a full helper; NULL: English */
 };
 
 static void conn_close(struct conn *c, const char *why);
@@ -364,14 +366,16 @@ conn_on_event(struct loop_source *src, uint32_t events)
 	}
 }
 
+/* The refusal comes before the request is read, so before the client's
+ * locale is known: it is written in `language =`. */
 static void
-refuse_busy(int fd, const char *text)
+refuse_busy(const struct server *srv, int fd, const char *msgid)
 {
 	struct fr_frame frame;
 
 	fr_frame_init(&frame, FR_MSG_DONE);
 	fr_frame_put_u32(&frame, FR_TAG_RESULT, FR_RESULT_BUSY);
-	fr_frame_put_str(&frame, FR_TAG_TEXT, text);
+	fr_frame_put_str(&frame, FR_TAG_TEXT, fr_tr(l10n_pick(srv->l10n, srv->cfg->language), msgid));
 	/* Best effort on a fresh socket whose buffer is empty. */
 	if (fr_frame_finish(&frame) == 0 && send(fd, frame.buf, frame.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("busy reply not sent: %s", strerror(errno));
@@ -417,7 +421,7 @@ evict(struct server *srv, struct conn *victim, enum refusal_kind kind)
  * request (a real client sends AUTH_BEGIN at once), non-root first; for a
  * root caller, then a non-root login at a prompt.  A root caller's
  * connection is never dropped for a non-root one.  NULL: admitted;
- * otherwise the refusal's text.
+ * otherwise the refusal's text, in English (a msgid).
  */
 static const char *
 admit(struct server *srv, uid_t uid)
@@ -428,13 +432,13 @@ admit(struct server *srv, uid_t uid)
 	if (uid != 0) {
 		if (caller_quota_held(q, uid, QUOTA_CONNECTIONS) >= cfg->max_clients_per_uid) {
 			note_refusal(srv, REFUSED_UID_CONNECTIONS, uid);
-			return "Too many connections from your account, try again";
+			return N_("Too many connections from your account, try again");
 		}
 		if (caller_quota_total(q, QUOTA_CONNECTIONS) >= cfg->max_clients - cfg->reserved_root_clients) {
 			struct conn *victim = idle_victim(srv, &srv->idle_user);
 			if (victim == NULL) {
 				note_refusal(srv, REFUSED_NONROOT_FULL, uid);
-				return "Authentication service busy, try again";
+				return N_("Authentication service busy, try again");
 			}
 			evict(srv, victim, EVICTED_IDLE);
 		}
@@ -453,7 +457,7 @@ admit(struct server *srv, uid_t uid)
 		return NULL;
 	}
 	note_refusal(srv, REFUSED_FULL, uid);
-	return "Authentication service busy, try again";
+	return N_("Authentication service busy, try again");
 }
 
 static void
@@ -486,7 +490,7 @@ server_on_accept(struct loop_source *src, uint32_t events)
 		}
 		const char *refusal = admit(srv, cred.uid);
 		if (refusal != NULL) {
-			refuse_busy(fd, refusal);
+			refuse_busy(srv, fd, refusal);
 			close(fd);
 			continue;
 		}
@@ -672,6 +676,12 @@ void
 server_note_refusal(struct server *srv, int kind, uid_t uid)
 {
 	note_refusal(srv, (enum refusal_kind)kind, uid);
+}
+
+void
+server_set_l10n(struct server *srv, const struct l10n *l10n)
+{
+	srv->l10n = l10n;
 }
 
 unsigned

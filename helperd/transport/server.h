@@ -19,6 +19,7 @@
 
 struct server;
 struct conn;
+struct l10n;
 
 struct conn_peer {
 	uid_t uid;
@@ -44,6 +45,8 @@ typedef bool (*server_request_fn)(void *ctx, struct conn *c, const struct fr_msg
 int server_open(struct loop *loop, const struct config *cfg, struct caller_quota *quota, int listen_fd,
 		server_request_fn on_request, void *request_ctx, struct server **out);
 void server_free(struct server *srv);
+/* The catalogues its own refusals are written from (core/l10n.h). */
+void server_set_l10n(struct server *srv, const struct l10n *l10n);
 unsigned server_clients(const struct server *srv);
 /* Stop accepting new connections (shutdown): close the listener and
  * remove the socket file it created; open connections carry on. */

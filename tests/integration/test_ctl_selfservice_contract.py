@@ -18,6 +18,7 @@ import fakehelper as fh
 from freddytest import FREDDYCTL, main
 
 NOT_CACHED = "No cached Freddy login; log in first"
+LOCALE = 38  # FR_TAG_LOCALE: freddyctl says in which language the helper is to answer
 
 
 class CtlContract(unittest.TestCase):
@@ -40,12 +41,16 @@ class CtlContract(unittest.TestCase):
         return self.fake
 
     def ctl(self, *args, stdin=""):
+        env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
         return subprocess.run([FREDDYCTL, "--socket", self.path, *args], input=stdin,
-                              capture_output=True, text=True, timeout=20)
+                              capture_output=True, text=True, timeout=20, env=dict(env, LANG="C.UTF-8"))
 
     def only_request(self):
+        """The one request, without its locale (checked here: freddyctl's)."""
         self.assertEqual(len(self.fake.requests), 1, self.fake.requests)
-        return self.fake.requests[0]
+        req = self.fake.requests[0]
+        self.assertEqual(req.fields.pop(LOCALE, None), b"C.UTF-8")
+        return req
 
 
 class TwoFactor(CtlContract):

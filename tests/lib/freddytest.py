@@ -39,6 +39,34 @@ HELPER_WRAPPER = shlex.split(os.environ.get("FREDDY_HELPER_WRAPPER", ""))
 
 API_KEY = "ak_test_9f8e7d6c5b4a"
 
+# The variables the module reads a person's language from (and freddyctl
+# its own).  PAM programs start without them unless a test gives them,
+# so that the texts are English whatever the machine's locale is.
+LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+# The catalogues as built (po/LL.gmo, in the source folder, as gettext's
+# po/Makefile makes them) and the languages of po/LINGUAS.
+PO_DIR = os.path.join(TOP_SRCDIR, "po")
+
+
+def po_languages():
+    with open(os.path.join(PO_DIR, "LINGUAS")) as f:
+        return [w for line in f if not line.startswith("#") for w in line.split()]
+
+
+def make_locale_dir(tmp):
+    """A locale folder laid out as $(localedir) is after `make install`
+    (LL/LC_MESSAGES/pam_freddy.mo), from the built catalogues: what the
+    helper's locale_dir and freddyctl's FREDDY_LOCALEDIR point at."""
+    top = os.path.join(tmp, "locale")
+    for lang in po_languages():
+        folder = os.path.join(top, lang, "LC_MESSAGES")
+        os.makedirs(folder, exist_ok=True)
+        shutil.copyfile(os.path.join(PO_DIR, lang + ".gmo"), os.path.join(folder, "pam_freddy.mo"))
+        os.chmod(os.path.join(folder, "pam_freddy.mo"), 0o644)
+    for dirpath, _, _ in os.walk(top):
+        os.chmod(dirpath, 0o755)
+    return top
+
 TEST_TMPDIR = os.environ.get("FREDDY_TEST_TMPDIR", "/var/tmp")
 # pam_wrapper keeps its state in /tmp/pam.X, one letter for each process
 # that uses it at once: a few dozen pamtesters on the whole machine (ours
@@ -289,10 +317,15 @@ class FreddyEnv:
     """Emulator + helper + PAM service folder in one temporary folder."""
 
     def __init__(self, config="", users=None, emulator_args=(), module_args="debug",
-                 start_helper=True, services=None, cert="server", local_accounts=None):
+                 start_helper=True, services=None, cert="server", local_accounts=None, catalogues=False):
         # Not in /tmp: pamtester runs with a private /tmp (see PRIVATE_TMP).
         self.tmp = tempfile.mkdtemp(prefix="freddytest-", dir=TEST_TMPDIR)
         os.chmod(self.tmp, 0o700)
+        # catalogues: the helper reads the built ones (make_locale_dir);
+        # otherwise it finds none in $(localedir) of an uninstalled build.
+        self.locale_dir = make_locale_dir(self.tmp) if catalogues else None
+        if self.locale_dir:
+            config = "locale_dir = %s\n%s" % (self.locale_dir, config)
         self.certs = os.path.join(self.tmp, "certs")
         os.mkdir(self.certs)
         subprocess.run(["sh", MAKE_CERTS, self.certs], check=True)
@@ -347,7 +380,7 @@ class FreddyEnv:
     def pam_env(self, private_tmp=False):
         """The environment of a PAM program under pam_wrapper; with
         `private_tmp`, for one started through PRIVATE_TMP."""
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in LOCALE_VARIABLES}
         # FREDDY_PAM_PRELOAD: the ASan runtime (and the module) for
         # sanitizer builds, loaded ahead of pam_wrapper.
         preload = " ".join(os.environ.get("FREDDY_PAM_PRELOAD", "").split() + [PAM_WRAPPER])
@@ -360,14 +393,17 @@ class FreddyEnv:
         return env
 
     def pamtester(self, user, script, service="freddy-test", ops=("authenticate",),
-                  timeout=30, extra=(), prefix=()):
+                  timeout=30, extra=(), prefix=(), locale=None):
         """Run pamtester in a pty.  `script` is a list of (regex, answer)
         pairs; an answer may be a callable evaluated when its prompt shows.
-        `prefix` runs it through another program (e.g. setpriv)."""
+        `prefix` runs it through another program (e.g. setpriv); `locale`
+        is a dict of LOCALE_VARIABLES for it."""
         start = time.monotonic()
         argv = [*PRIVATE_TMP, *prefix, "pamtester", "-v", *extra, service, user, *ops]
+        env = self.pam_env(private_tmp=True)
+        env.update(locale or {})
         child = pexpect.spawn(argv[0], argv[1:],
-                              env=self.pam_env(private_tmp=True), encoding="utf-8", timeout=timeout,
+                              env=env, encoding="utf-8", timeout=timeout,
                               codec_errors="replace")
         transcript = []
         pattern = pexpect.EOF

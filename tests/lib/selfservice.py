@@ -87,10 +87,11 @@ class SelfServiceEnv(CacheEnv):
     def jwt_login(self, user):
         return self.pamtester(user, [("Password: ", PASSWORDS[user])])
 
-    def chauthtok(self, user, script, as_user=None, service="passwd-test", op="chauthtok"):
-        """pamtester chauthtok for `user`, run by `as_user` (None: root)."""
+    def chauthtok(self, user, script, as_user=None, service="passwd-test", op="chauthtok", locale=None):
+        """pamtester chauthtok for `user`, run by `as_user` (None: root),
+        in `locale` (a dict of locale variables, None: none)."""
         prefix = setpriv(UIDS[as_user]) if as_user not in (None, "root") else ()
-        return self.pamtester(user, script, service=service, ops=(op,), prefix=prefix)
+        return self.pamtester(user, script, service=service, ops=(op,), prefix=prefix, locale=locale)
 
     def reset_code(self, user, after):
         """The newest reset token mailed to `user` after time `after`."""

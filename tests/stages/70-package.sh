@@ -113,6 +113,10 @@ check "freddy.conf is root-owned and not group/other-writable ($conf_mode)" \
 	sh -c "stat -c %U:%a /etc/freddy/freddy.conf | grep -Eq '^root:[0-7][0145][0145]\$'"
 check "freddy-helperd --check-config accepts the packaged file" /usr/sbin/freddy-helperd --check-config
 check "freddyctl --version" sh -c "/usr/bin/freddyctl --version | grep -q '^freddyctl '"
+check "the catalogues are installed in /usr/share/locale" \
+	sh -c 'for l in de fr es; do test -f /usr/share/locale/$l/LC_MESSAGES/pam_freddy.mo || exit 1; done'
+check "the installed freddyctl speaks German under LANG=de_DE.UTF-8" \
+	sh -c "LC_ALL= LANGUAGE= LANG=de_DE.UTF-8 /usr/bin/freddyctl --help | grep -q '^Aufruf: freddyctl'"
 
 verify=$(systemd-analyze verify /lib/systemd/system/freddy-helperd.socket \
 	/lib/systemd/system/freddy-helperd.service 2>&1)
@@ -171,10 +175,26 @@ check "login through the installed module, helper and socket activation" \
 	sh -c "test $status -eq 0 && grep -q 'successfully authenticated' '$tmp/pamtester.log'"
 check "the helper cached the tokens in /var/lib/freddy (0700, file 0600)" \
 	sh -c "test \"\$(stat -c %a /var/lib/freddy)\" = 700 && test \"\$(stat -c %a /var/lib/freddy/alice)\" = 600"
+# The same login in German: the installed module sends the locale, the
+# installed helper finds the installed catalogue.
+rm -f "$tmp/outbox/alice@example.com.code"
+{
+	echo Correct-Horse-1
+	for _ in $(seq 150); do [ -s "$tmp/outbox/alice@example.com.code" ] && break; sleep 0.1; done
+	cat "$tmp/outbox/alice@example.com.code"
+} | LANGUAGE=de timeout 60 pamtester freddy-pkgtest alice authenticate >"$tmp/pamtester-de.log" 2>&1
+status=$?
+check "a login in German through the installed packages" \
+	sh -c "test $status -eq 0 && grep -q 'Passwort: ' '$tmp/pamtester-de.log' &&
+		grep -q 'Code per E-Mail an a\*\*\*@example.com gesendet.' '$tmp/pamtester-de.log'"
 kill -TERM "$helper_pid"
 wait "$helper_pid"
 check "the helper exits 0 on SIGTERM" test $? -eq 0
 helper_pid=
+# No helper: the module's own text, from the installed catalogue.
+echo x | LANGUAGE=de timeout 30 pamtester freddy-pkgtest alice authenticate >"$tmp/pamtester-down.log" 2>&1
+check "with no helper the installed module says so in German" \
+	grep -q 'Authentifizierungsdienst nicht verfügbar' "$tmp/pamtester-down.log"
 rm -f "$service"
 
 # ---- enable the profile, then purge: the stacks must lose it first ----------

@@ -32,6 +32,8 @@ test_defaults(void)
 	CHECK(cfg.ca_file == NULL && cfg.proxy == NULL && !cfg.debug);
 	CHECK(cfg.fail_mode == FAIL_SECURE);
 	CHECK(cfg.audit_log == NULL);
+	CHECK(cfg.language == NULL); /* English for clients that send no locale */
+	CHECK(cfg.locale_dir != NULL && strcmp(cfg.locale_dir, LOCALEDIR) == 0);
 }
 
 static void
@@ -94,6 +96,22 @@ test_errors_name_file_and_line(void)
 }
 
 static void
+test_language(void)
+{
+	CHECK(parse("api_url = https://x\nlanguage = de\n") == 0 && strcmp(cfg.language, "de") == 0);
+	CHECK(parse("api_url = https://x\nlanguage = de_AT.UTF-8@euro:de\nlocale_dir = /opt/locale\n") == 0);
+	CHECK(strcmp(cfg.language, "de_AT.UTF-8@euro:de") == 0 && strcmp(cfg.locale_dir, "/opt/locale") == 0);
+	CHECK(parse("api_url = https://x\nlanguage = C\n") == 0);
+	expect_error("api_url = https://x\nlanguage = Deutsch\n",
+		     "test.conf:2: language must be a locale name such as de or de_DE.UTF-8");
+	expect_error("api_url = https://x\n\nlanguage = de_DE;fr\n", "test.conf:3: language must be");
+	expect_error("language = ../../etc\napi_url = https://x\n", "test.conf:1: language must be");
+	expect_error("api_url = https://x\nlanguage =\n", "test.conf:2: language must be");
+	expect_error("api_url = https://x\nlocale_dir = share/locale\n",
+		     "test.conf:2: locale_dir must be an absolute path");
+}
+
+static void
 test_load_checks_file(void)
 {
 	char dir[] = "/tmp/freddy-config-test.XXXXXX";
@@ -141,6 +159,7 @@ main(void)
 	test_defaults();
 	test_all_keys();
 	test_errors_name_file_and_line();
+	test_language();
 	test_load_checks_file();
 	config_free(&cfg);
 	return check_finish("test_config");
