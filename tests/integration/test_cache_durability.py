@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from cachetest import CacheTestCase
-from freddytest import NSS_WRAPPER
+from freddytest import nss_wrapper_preload
 from freddytest import TOP_SRCDIR, main, wait_for
 
 SHIM_SRC = os.path.join(TOP_SRCDIR, "tests", "lib", "slow_rename.c")
@@ -44,7 +44,7 @@ class Durability(CacheTestCase):
         for p in ("before", "after"):
             if os.path.exists(mark + "." + p):
                 os.unlink(mark + "." + p)
-        self.env.restart_helper({"LD_PRELOAD": NSS_WRAPPER + " " + self.shim,
+        self.env.restart_helper({"LD_PRELOAD": nss_wrapper_preload(self.env.tmp) + " " + self.shim,
                                  "SLOW_RENAME_PHASE": phase, "SLOW_RENAME_MARK": mark,
                                  "SLOW_RENAME_SECONDS": "30"})
         ctl = self.env.ctl_start("token", user="alice")

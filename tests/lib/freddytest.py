@@ -91,6 +91,18 @@ DEFAULT_USERS = [
 PASSWORDS = {u["username"]: u["password"] for u in DEFAULT_USERS}
 
 
+def nss_wrapper_preload(tmp):
+    """LD_PRELOAD for a helper under nss_wrapper: nss_wrapper, then
+    tests/lib/nss_warm.c (built into `tmp`), which loads nss_wrapper's
+    files before the helper's lookup threads can race in that first load
+    (the reason, measured, is in that file)."""
+    so = os.path.join(tmp, "libnss_warm.so")
+    if not os.path.exists(so):
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", so, os.path.join(TOP_SRCDIR, "tests", "lib", "nss_warm.c"),
+                        NSS_WRAPPER], check=True)
+    return NSS_WRAPPER + " " + so
+
+
 def write_local_accounts(tmp, accounts):
     """passwd and group files for nss_wrapper from {name: uid} (root is
     always there); returns the environment that makes a program see them
@@ -108,7 +120,7 @@ def write_local_accounts(tmp, accounts):
     for path in (passwd, group):
         os.chmod(path, 0o644)
     env = dict(os.environ)
-    env.update({"LD_PRELOAD": NSS_WRAPPER, "NSS_WRAPPER_PASSWD": passwd,
+    env.update({"LD_PRELOAD": nss_wrapper_preload(tmp), "NSS_WRAPPER_PASSWD": passwd,
                 "NSS_WRAPPER_GROUP": group})
     return env
 

@@ -33,7 +33,8 @@ def write_nss_files(tmp):
     os.chmod(passwd, 0o644)
     os.chmod(group, 0o644)
     env = dict(os.environ)
-    env.update({"LD_PRELOAD": NSS_WRAPPER, "NSS_WRAPPER_PASSWD": passwd,
+    from freddytest import nss_wrapper_preload   # freddytest imports nothing of this module's
+    env.update({"LD_PRELOAD": nss_wrapper_preload(tmp), "NSS_WRAPPER_PASSWD": passwd,
                 "NSS_WRAPPER_GROUP": group})
     return env
 

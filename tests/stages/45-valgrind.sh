@@ -14,7 +14,7 @@ vglogs="$build/vg-logs"
 rm -rf "$vglogs"
 mkdir -p "$vglogs"
 vg="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --track-fds=no"
-unit_tests=$(sed -n 's/^\t\(tests\/unit\/test_[a-z_]*\).*/\1/p' Makefile | sort -u | tr '\n' ' ')
+unit_tests=$(sed -n 's/^\t\(tests\/unit\/test_[a-z0-9_]*\).*/\1/p' Makefile | sort -u | tr '\n' ' ')
 integration="tests/integration/test_freddy_login.py tests/integration/test_security_server.py tests/integration/test_security_secrets.py tests/integration/test_security_failmode.py tests/integration/test_jwt.py"
 make check TESTS="$unit_tests" LOG_COMPILER="$vg" >unit.out 2>&1
 ustatus=$?
