@@ -1,13 +1,13 @@
 #!/bin/bash
 # Build the libFuzzer harnesses with clang (ASan+UBSan) and run every one
 # there is (fuzz/fuzz_*.c) over its seed corpus (fuzz/corpus/NAME, read
-# only) for FUZZ_SECONDS each (default 60), FUZZ_JOBS at a time (default
+# only) for FUZZ_SECONDS each (default 30), FUZZ_JOBS at a time (default
 # 2, the CI machine's cores).  A harness that was not built (missing from
 # FUZZ_TARGETS in Makefile.am) or has no seed corpus fails the stage, as
 # does any crash, leak or sanitizer report.  New inputs go to a scratch
 # corpus under _build/fuzz/run; figures: _build/results/60-fuzz-smoke.txt.
 source "$(dirname "$0")/lib.sh"
-seconds=${FUZZ_SECONDS:-60}
+seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-2}
 cc=${FUZZ_CC:-clang-14}
 command -v "$cc" >/dev/null || { echo "$cc not found"; record_counts 60-fuzz-smoke 0 1; exit 1; }
