@@ -160,10 +160,15 @@ send_refresh(struct logout *lo)
 void
 logout_user(struct helper *h, const char *user)
 {
+	const struct profile *p = profile_for(h->cfg);
 	struct cache_record rec;
 	struct logout *lo;
 	int r;
 
+	/* The Freddy and AIUS APIs document no logout: the session's end is
+	 * the cache's business only (forget_on_logout). */
+	if (p == NULL || p->logout == NULL)
+		return;
 	if (token_cache_load(h->cache, user, &rec) != 0) {
 		log_info("%s: no cached token for %s; no logout sent", api_name(h), user);
 		return;

@@ -122,6 +122,19 @@ class FreddyLogin(FreddyTestCase):
         self.assertEqual(self.env.emu.requests("POST /v1/auth/login"), 0)
 
 
+    def test_a_session_ends_without_a_logout_request_or_an_error(self):
+        # The Freddy API documents no logout: closing a session sends
+        # nothing and is no error (the soak found one logged per session).
+        self.assertEqual(self.env.login("alice").status, 0)
+        before = sum(self.env.emu.stats()["requests"].values())
+        r = self.env.pamtester("alice", [], ops=("open_session", "close_session"))
+        self.assertEqual(r.status, 0, r)
+        # The logout would be started in the same pass as this line.
+        wait_for(lambda: "session closed for alice" in self.env.helper.read_log(), what="the session's end")
+        self.assertNotRegex(self.env.helper.read_log(), r"(?m)error: .*logout")
+        self.assertEqual(sum(self.env.emu.stats()["requests"].values()), before)
+
+
 class HelperNotRunning(FreddyTestCase):
     env_kwargs = {"start_helper": False}
 
