@@ -377,11 +377,6 @@ const tlsOptions = {
 const h2Server = http2.createSecureServer(Object.assign({
 	allowHTTP1: true,
 	settings: { maxConcurrentStreams: opt.streams },
-	// Node's default (10 MB a session) made it reset about one stream in
-	// 1000 (ENHANCE_YOUR_CALM) in the 0 ms h2 storms of 1000 logins; the
-	// helper then fails that login closed ("Error in the HTTP2 framing
-	// layer").  The bench measures the helper, not this cap.
-	maxSessionMemory: 256,
 }, tlsOptions), onRequest);
 h2Server.on("secureConnection", onSecureConnection);
 h2Server.on("session", onSession);
