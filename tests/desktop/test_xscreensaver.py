@@ -44,8 +44,24 @@ class XScreenSaver(DesktopTestCase):
         cls.log = os.path.join(SANDBOX, "xscreensaver.log")
         cls.saver = cls.desktop.spawn(cls.as_user(["xscreensaver", "--no-splash", "--verbose"]),
                                       log="xscreensaver")
-        wait_for(lambda: cls.command("-time").returncode == 0, 20, 0.2,
-                 what="xscreensaver answering")
+        # Its first answer can take long on a loaded machine (CI once
+        # waited out 20 s); a saver that died says why in its log.
+        try:
+            wait_for(lambda: cls.saver.poll() is not None or cls.command("-time").returncode == 0, 60, 0.2,
+                     what="xscreensaver answering")
+        except AssertionError:
+            raise AssertionError("xscreensaver does not answer; its log ends:\n" + cls.log_tail())
+        if cls.saver.poll() is not None:
+            raise AssertionError("xscreensaver exited with status %s; its log ends:\n%s"
+                                 % (cls.saver.returncode, cls.log_tail()))
+
+    @classmethod
+    def log_tail(cls):
+        try:
+            with open(cls.log, errors="replace") as f:
+                return "".join(f.readlines()[-30:])
+        except OSError as e:
+            return str(e)
 
     @classmethod
     def command(self, *args):
