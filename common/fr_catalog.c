@@ -59,6 +59,21 @@ table_string(const uint8_t *data, size_t len, uint32_t table, uint32_t index, bo
  * and "%s" do not.  -1 for a conversion the helper never uses and a
  * translation must not bring in: %n, positional arguments (%1$s),
  * anything unknown, or too many. */
+/* A '*' width or precision at s[*i] takes an int argument: one entry of
+ * the signature.  -1 when the signature is full. */
+static int
+star_argument(const char *s, size_t len, size_t *i, char sig[][2], size_t *n, size_t max)
+{
+	if (*i >= len || s[*i] != '*')
+		return 0;
+	if (*n >= max)
+		return -1;
+	sig[*n][0] = '-';
+	sig[(*n)++][1] = 'd';
+	(*i)++;
+	return 0;
+}
+
 static int
 format_signature(const char *s, size_t len, char sig[][2], size_t max)
 {
@@ -73,26 +88,16 @@ format_signature(const char *s, size_t len, char sig[][2], size_t max)
 			continue;
 		while (i < len && s[i] != '\0' && strchr("-+ #0'", s[i]) != NULL)
 			i++;
-		if (i < len && s[i] == '*') {
-			if (n >= max)
-				return -1;
-			sig[n][0] = '-';
-			sig[n++][1] = 'd';
-			i++;
-		}
+		if (star_argument(s, len, &i, sig, &n, max) != 0)
+			return -1;
 		while (i < len && s[i] >= '0' && s[i] <= '9')
 			i++;
 		if (i < len && s[i] == '$')
 			return -1;
 		if (i < len && s[i] == '.') {
 			i++;
-			if (i < len && s[i] == '*') {
-				if (n >= max)
-					return -1;
-				sig[n][0] = '-';
-				sig[n++][1] = 'd';
-				i++;
-			}
+			if (star_argument(s, len, &i, sig, &n, max) != 0)
+				return -1;
 			while (i < len && s[i] >= '0' && s[i] <= '9')
 				i++;
 		}

@@ -191,6 +191,9 @@ test_catalog_lookups(void)
 		{ S(""), S(header_de) },
 		{ S("Code emailed to %s."), S("Code per E-Mail an %s gesendet.") },
 		{ plural_orig, sizeof(plural_orig) - 1, plural_trans, sizeof(plural_trans) - 1 },
+		/* Kept: the same '*' width and precision arguments (the
+		 * table is sorted by msgid, as in a .mo file). */
+		{ S("Pad %*.*s"), S("Auffüllen %*.*s") },
 		{ S("Password: "), S("Passwort: ") },
 		/* Dropped: a conversion the msgid does not have, %n, a
 		 * control character, bad UTF-8, a positional argument. */
@@ -200,6 +203,7 @@ test_catalog_lookups(void)
 		{ S("Wrong b"), S("Falsch \xff") },
 		{ S("Wrong c %s"), S("Falsch %1$s") },
 		{ S("Wrong d %s"), S("Falsch %s %s") },
+		{ S("Wrong e %s"), S("Falsch %*s") }, /* a '*' takes an int first */
 	};
 	int r;
 
@@ -208,7 +212,9 @@ test_catalog_lookups(void)
 		CHECK(r == FR_OK && cat != NULL);
 		size_t usable, dropped;
 		fr_catalog_counts(cat, &usable, &dropped);
-		CHECK(usable == 3 && dropped == 6);
+		CHECK(usable == 4 && dropped == 7);
+		CHECK(strcmp(fr_tr(cat, "Pad %*.*s"), "Auffüllen %*.*s") == 0);
+		CHECK(strcmp(fr_tr(cat, "Wrong e %s"), "Wrong e %s") == 0);
 		CHECK(strcmp(fr_tr(cat, "Password: "), "Passwort: ") == 0);
 		CHECK(strcmp(fr_tr(cat, "Not in it"), "Not in it") == 0);
 		CHECK(strcmp(fr_tr(cat, "Wrong %s"), "Wrong %s") == 0);
