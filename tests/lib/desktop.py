@@ -1,6 +1,6 @@
 """Desktop fixture: the real graphical programs on Xvfb, inside sandbox.sh.
 
-Each test program gets its own X server (Xvfb on a free display number),
+Each test program gets its own X server (Xvfb on a display it picks),
 a system D-Bus of its own (sandbox.sh gives it an empty /run), the helper
 and the emulator from e2e.py.  Programs are driven with xdotool and looked
 at with ImageMagick's `import`; every step's screenshot is kept under
@@ -9,6 +9,7 @@ a person can see what the person at the screen saw.
 """
 
 import os
+import select
 import subprocess
 import time
 import unittest
@@ -34,27 +35,57 @@ def private_x_sockets():
         _private_x_done.append(True)
 
 
-def free_display():
-    for n in range(20, 99):
-        if not os.path.exists("/tmp/.X11-unix/X%d" % n) and not os.path.exists("/tmp/.X%d-lock" % n):
-            return n
-    raise RuntimeError("no free X display number")
-
-
 class Desktop:
     """An Xvfb display, its screenshots and xdotool."""
 
     def __init__(self, name, size="1024x768x24"):
         self.name = name
-        self.number = free_display()
-        self.display = ":%d" % self.number
         self.procs = []
+        self.log = os.path.join(SANDBOX or "/tmp", "xvfb.log")
+        # Xvfb picks the display itself (-displayfd) and names it only once
+        # it accepts clients.  A number chosen here from the socket folder
+        # would not see an X server elsewhere on the host: the sandbox
+        # shares the host's network namespace, where the abstract sockets
+        # (@/tmp/.X11-unix/XN) live, and Xlib tries those first.
         # -r: no auto-repeat, so a slow moment never turns a typed key into two.
-        self.xvfb = self.spawn(["Xvfb", self.display, "-ac", "-nolisten", "tcp", "-r", "-nolock",
-                                "-screen", "0", size], log="xvfb")
-        wait_for(lambda: os.path.exists("/tmp/.X11-unix/X%d" % self.number), 15,
-                 what="Xvfb on " + self.display)
+        ready_r, ready_w = os.pipe()
+        try:
+            self.xvfb = self.spawn(["Xvfb", "-displayfd", str(ready_w), "-ac", "-nolisten", "tcp",
+                                    "-r", "-nolock", "-screen", "0", size], log="xvfb",
+                                   env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, pass_fds=(ready_w,))
+            os.close(ready_w)
+            ready_w = -1
+            self.number = int(self._read_display(ready_r, 30))
+        finally:
+            os.close(ready_r)
+            if ready_w >= 0:
+                os.close(ready_w)
+        self.display = ":%d" % self.number
         os.makedirs(SCREENSHOTS, exist_ok=True)
+
+    def _read_display(self, fd, timeout):
+        """The display number Xvfb writes to its -displayfd when ready."""
+        deadline = time.monotonic() + timeout
+        got = b""
+        while not got.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise AssertionError("Xvfb not ready after %d s; its log ends:\n%s"
+                                     % (timeout, self.log_tail(self.log)))
+            chunk = os.read(fd, 16)
+            if not chunk:
+                raise AssertionError("Xvfb exited with status %s; its log ends:\n%s"
+                                     % (self.xvfb.wait(5), self.log_tail(self.log)))
+            got += chunk
+        return got.strip()
+
+    @staticmethod
+    def log_tail(path, lines=30):
+        try:
+            with open(path, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError as e:
+            return str(e)
 
     def env(self, **extra):
         e = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DISPLAY": self.display, "LANG": "C.UTF-8"}

@@ -40,6 +40,26 @@ if [ ! -f "$dm_pam/gdm-password" ] || [ ! -f "$dm_pam/sddm" ]; then
 fi
 [ -f "$dm_pam/gdm-password" ] && export FREDDY_DEBIAN_PAM="$dm_pam"
 
+# Another X server on this host, one that lets no one in, as a person's
+# desktop or another job's Xvfb would be: the sandbox shares the host's
+# network namespace, where X's abstract sockets live, so each test's Xvfb
+# must find a display of its own and no program under test may reach this one.
+decoy=$(mktemp -d "${TMPDIR:-/tmp}/freddy-x-decoy.XXXXXX")
+xauth -q -f "$decoy/auth" add :0 . "$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" || exit 1
+Xvfb -displayfd 9 -nolisten tcp -nolock -auth "$decoy/auth" 9>"$decoy/display" >"$decoy/log" 2>&1 &
+decoy_pid=$!
+trap 'kill $decoy_pid 2>/dev/null; rm -rf "$decoy"' EXIT
+for _ in $(seq 300); do
+	[ -s "$decoy/display" ] && break
+	kill -0 $decoy_pid 2>/dev/null || break
+	sleep 0.1
+done
+if [ ! -s "$decoy/display" ]; then
+	echo "the other X server did not start:"
+	cat "$decoy/log"
+	exit 1
+fi
+echo "$stage: another X server (no access) on :$(cat "$decoy/display")"
 export FREDDY_SCREENSHOTS="$results/80-desktop"
 rm -rf "$FREDDY_SCREENSHOTS"
 mkdir -p "$FREDDY_SCREENSHOTS"
