@@ -75,7 +75,8 @@ struct http_client {
 	struct loop *loop;
 	const struct config *cfg;
 	CURLM *multi;
-	struct loop_timer timer; /* curl's next timeout */
+	struct loop_timer timer;      /* curl's next timeout */
+	struct loop_timer drain_more; /* answers left for the next pass */
 	struct curl_slist *plain_headers;
 	struct curl_slist *key_headers; /* plain + X-API-Key; wiped at free */
 	struct http_xfer *xfers;	/* every transfer: handed to curl or waiting */
@@ -619,15 +620,23 @@ classify(CURLcode rc, const struct http_xfer *x, long os_errno)
 	}
 }
 
+/* Answers handled per call.  One HTTP/2 read can end a hundred streams,
+ * and each answer is a login's next step (parse, reply, next request):
+ * the rest wait in curl's queue for the next loop pass, so the events
+ * already waiting (a client's answer, another connection) come between. */
+#define ANSWERS_PER_PASS 16
+
 static void
 drain_completed(struct http_client *c)
 {
 	CURLMsg *msg;
-	int left;
+	int left = 0;
+	unsigned answered = 0;
 
-	while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+	while (answered < ANSWERS_PER_PASS && (msg = curl_multi_info_read(c->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
+		answered++;
 		struct http_xfer *x = NULL;
 		CURL *easy = msg->easy_handle;
 		CURLcode rc = msg->data.result;
@@ -681,7 +690,20 @@ drain_completed(struct http_client *c)
 		/* msg points into curl's memory; done with it before the free. */
 		xfer_free(x);
 	}
+	if (answered == ANSWERS_PER_PASS && left > 0 && !loop_timer_armed(&c->drain_more)) {
+		log_debug("%d API answers left for the next loop pass", left);
+		if (loop_timer_set_next_pass(c->loop, &c->drain_more) != FR_OK)
+			log_err("cannot schedule the rest of the API's answers; they wait for the next event");
+	}
 	launch_waiting(c);
+}
+
+static void
+on_drain_more(struct loop_timer *t)
+{
+	struct http_client *c = (struct http_client *)((char *)t - offsetof(struct http_client, drain_more));
+
+	drain_completed(c);
 }
 
 static void
@@ -792,6 +814,7 @@ http_client_new(struct loop *loop, const struct config *cfg, const char *api_key
 	c->loop = loop;
 	c->cfg = cfg;
 	c->timer.on_expire = on_timer_event;
+	c->drain_more.on_expire = on_drain_more;
 	c->h2_streams = H2_MAX_STREAMS;
 	if ((c->multi = curl_multi_init()) == NULL)
 		goto fail;
@@ -835,6 +858,7 @@ http_client_free(struct http_client *c)
 		c->conns = next;
 	}
 	loop_timer_cancel(c->loop, &c->timer);
+	loop_timer_cancel(c->loop, &c->drain_more);
 	curl_slist_free_all(c->plain_headers);
 	slist_free_wiped(c->key_headers);
 	free(c);

@@ -10,12 +10,20 @@
 
 #define LOOP_BATCH 256
 
+/* Once a pass has run this long, the events left in its batch wait for the
+ * next epoll_wait, which reports them again (every source is
+ * level-triggered): the timers and deferred work due now, and the events
+ * behind them, are not held up by a long batch.  Well under the 5 ms a
+ * pass may take. */
+#define LOOP_PASS_BUDGET_NS (2 * 1000 * 1000)
+
 struct loop {
 	int epfd;
 	struct loop_deferred *deferred;
 	struct loop_timer **heap; /* a binary min-heap on deadline_ms */
 	size_t timers, heap_cap;
 	uint64_t pass;
+	bool in_timers; /* run_timers is calling them */
 	/* Since loop_take_stalls: the longest pass (epoll_wait's return to
 	 * the next call, with what the caller does between two calls), how
 	 * long an event could wait for the loop; and the longest single
@@ -187,6 +195,17 @@ loop_timer_set(struct loop *loop, struct loop_timer *t, int64_t deadline_ms)
 	return FR_OK;
 }
 
+int
+loop_timer_set_next_pass(struct loop *loop, struct loop_timer *t)
+{
+	int r = loop_timer_set(loop, t, loop_now_ms());
+
+	/* While timers run, loop->pass already names the next pass. */
+	if (r == FR_OK)
+		t->armed_pass = loop->in_timers ? loop->pass : loop->pass + 1;
+	return r;
+}
+
 /* Milliseconds epoll may sleep: until the earliest timer, at most `limit`. */
 static int
 wait_ms(const struct loop *loop, int limit)
@@ -210,6 +229,7 @@ run_timers(struct loop *loop)
 	uint64_t pass = loop->pass++;
 	int64_t started = now_ns();
 
+	loop->in_timers = true;
 	while (loop->timers > 0) {
 		struct loop_timer *t = loop->heap[0];
 		if (t->deadline_ms > now || t->armed_pass > pass)
@@ -218,6 +238,7 @@ run_timers(struct loop *loop)
 		t->on_expire(t);
 		note_event(loop, &started);
 	}
+	loop->in_timers = false;
 }
 
 int
@@ -276,6 +297,8 @@ loop_run_once(struct loop *loop, int timeout_ms)
 			continue;
 		src->on_event(src, events[i].events);
 		note_event(loop, &t);
+		if (t - loop->pass_start_ns >= LOOP_PASS_BUDGET_NS)
+			break;
 	}
 	run_deferred(loop);
 	run_timers(loop);

@@ -52,13 +52,18 @@ struct loop_timer {
 /* Arm (or move) `t` to run at `deadline_ms`; a deadline in the past runs
  * it at the end of the current pass.  FR_OK or FR_ERR_NOMEM. */
 int loop_timer_set(struct loop *loop, struct loop_timer *t, int64_t deadline_ms);
+/* Arm `t` to run in the next pass, not this one: for work split over
+ * passes, so that what is already waiting runs between the parts (and
+ * epoll_wait does not sleep meanwhile). */
+int loop_timer_set_next_pass(struct loop *loop, struct loop_timer *t);
 /* Disarm; a timer that is not armed is fine. */
 void loop_timer_cancel(struct loop *loop, struct loop_timer *t);
 bool loop_timer_armed(const struct loop_timer *t);
 
 /* One epoll_wait and its dispatch, then the timers that are due.  The
  * wait ends at the earliest timer or after `timeout_ms` (-1: no limit
- * but the timers'). */
+ * but the timers').  A dispatch that has run for 2 ms leaves the rest of
+ * its batch to the next call, so every source must be level-triggered. */
 int loop_run_once(struct loop *loop, int timeout_ms);
 
 /* Since the last call, in microseconds: the longest dispatch pass (how

@@ -8,10 +8,12 @@ http2 module), which counts connections by protocol and the streams on
 each; the HTTP/1.1 one is the emulator."""
 
 import os
+import re
+import signal
 import threading
 import time
 
-from freddytest import FIRST_TEST_UID, ApiServer, FreddyEnv, FreddyTestCase, main
+from freddytest import FIRST_TEST_UID, ApiServer, FreddyEnv, FreddyTestCase, main, wait_for
 
 PASSWORD = "H2-Pass-1"
 CODE = 4321
@@ -35,13 +37,13 @@ def concurrently(count, fn):
 class Http2Env:
     """A helper whose api_url is api_server.js's HTTP/2 port."""
 
-    def __init__(self, streams=128, config=""):
+    def __init__(self, streams=128, config="", latency_ms=LATENCY_MS):
         # api_server.js knows bench0, bench1, …; the helper logs in local
         # accounts only.
         accounts = {"bench%d" % i: FIRST_TEST_UID + i for i in range(100)}
         self.env = FreddyEnv(start_helper=False, config=config, local_accounts=accounts)
         self.api = ApiServer(self.env.tmp, self.env.certs, PASSWORD, CODE, streams=streams,
-                             latency_ms=LATENCY_MS)
+                             latency_ms=latency_ms)
         with open(self.env.helper.config, "a") as f:
             f.write("api_url = %s\n" % self.api.url("h2"))
         self.env.helper.start(wait_socket=self.env.socket)
@@ -78,6 +80,48 @@ class Http2SharesOneConnection(FreddyTestCase):
         self.assertGreaterEqual(peaks["streams_per_connection"], 6, peaks)
         self.assertEqual(stats["streams"], 24, stats)
         self.assertIn("the API negotiated HTTP/2", self.env.helper.read_log())
+
+
+class Http2AnswersArrivingTogether(FreddyTestCase):
+    """An API that stalls and then answers forty logins at once: curl ends
+    all forty streams in one read, the helper answers sixteen in that loop
+    pass and the rest in the passes after it (the clients waiting behind
+    them are served in between), and no answer is lost or left waiting."""
+
+    LOGINS = 40
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h2 = Http2Env(config="debug = yes\n", latency_ms=2000)
+        cls.env = cls.h2.env
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h2.close()
+
+    def test_forty_answers_in_one_read(self):
+        results = [None] * self.LOGINS
+        threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, self.h2.login(i)))
+                   for i in range(self.LOGINS)]
+        for t in threads:
+            t.start()
+        try:
+            # Every login request is at the server, waiting out its 2 s;
+            # the server then stops until all of them are due, and writes
+            # the forty answers together when it goes on.
+            wait_for(lambda: self.h2.api.stats()["streams"] >= self.LOGINS, 30, 0.05,
+                     what="the forty login requests at the server")
+            os.kill(self.h2.api.proc.pid, signal.SIGSTOP)
+            time.sleep(2.5)
+        finally:
+            os.kill(self.h2.api.proc.pid, signal.SIGCONT)
+        for t in threads:
+            t.join()
+        for r in results:
+            self.assertEqual(r.status, 0, r)
+        left = [int(n) for n in re.findall(r"(\d+) API answers left for the next loop pass",
+                                           self.env.helper.read_log())]
+        self.assertTrue(left and max(left) >= 8, left)
 
 
 class Http2HonoursTheStreamLimit(FreddyTestCase):

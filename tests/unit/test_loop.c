@@ -1,8 +1,12 @@
 /* The loop's timers: the earliest first, cancel and re-arm from callbacks,
- * and a timer armed while timers run waits for the next pass. */
+ * a timer armed while timers run waits for the next pass, and one armed
+ * for the next pass runs there, from an event or from a timer alike. */
 #include "config.h"
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/loop.h"
@@ -14,7 +18,26 @@ struct probe {
 	int order;
 	int rearm;	      /* re-arm for "now" this many more times */
 	struct probe *cancel; /* cancel this one when fired */
+	int next_pass;	      /* arm itself for the next pass this many more times */
 };
+
+/* An event that arms a timer for the next pass. */
+struct arming_source {
+	struct loop_source src;
+	struct loop *loop;
+	struct probe *arm;
+};
+
+static void
+on_arming_event(struct loop_source *src, uint32_t events)
+{
+	struct arming_source *a = (struct arming_source *)src;
+	uint64_t value;
+
+	(void)events;
+	CHECK(read(src->fd, &value, sizeof(value)) == (ssize_t)sizeof(value));
+	CHECK(loop_timer_set_next_pass(a->loop, &a->arm->t) == 0);
+}
 
 static int sequence;
 
@@ -30,6 +53,10 @@ on_expire(struct loop_timer *t)
 	if (p->rearm > 0) {
 		p->rearm--;
 		CHECK(loop_timer_set(p->loop, &p->t, loop_now_ms()) == 0);
+	}
+	if (p->next_pass > 0) {
+		p->next_pass--;
+		CHECK(loop_timer_set_next_pass(p->loop, &p->t) == 0);
 	}
 }
 
@@ -83,6 +110,31 @@ main(void)
 	int64_t t0 = loop_now_ms();
 	CHECK(loop_run_once(loop, 5000) == 0);
 	CHECK(p[32].fired == 1 && loop_now_ms() - t0 < 1000);
+
+	/* Armed for the next pass from an event: not in this pass's timers,
+	 * in the next one's, and the loop does not sleep in between. */
+	struct arming_source a = { .loop = loop, .arm = &p[33] };
+	a.src.fd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+	a.src.on_event = on_arming_event;
+	CHECK(a.src.fd >= 0);
+	CHECK(loop_add(loop, &a.src, EPOLLIN) == 0);
+	CHECK(loop_run_once(loop, 1000) == 0);
+	CHECK(p[33].fired == 0 && loop_timer_armed(&p[33].t));
+	t0 = loop_now_ms();
+	CHECK(loop_run_once(loop, 5000) == 0);
+	CHECK(p[33].fired == 1 && loop_now_ms() - t0 < 1000);
+	loop_remove(loop, &a.src);
+	close(a.src.fd);
+
+	/* Armed for the next pass from a timer: once per pass, never twice in
+	 * one, never a pass skipped. */
+	p[34].next_pass = 3;
+	CHECK(loop_timer_set(loop, &p[34].t, loop_now_ms()) == 0);
+	for (int i = 1; i <= 4; i++) {
+		CHECK(loop_run_once(loop, 1000) == 0);
+		CHECK(p[34].fired == i);
+	}
+	CHECK(!loop_timer_armed(&p[34].t));
 	loop_free(loop);
 	return check_finish("test_loop");
 }
