@@ -93,11 +93,14 @@ class RssSampler:
         return self.peak_anon_kib
 
 
-def rss_floor(builddir):
+def rss_floor(builddir, env=None):
     """(VmRSS, RssAnon, RssFile) of tests/bench/rss_floor: the helper's
-    libraries loaded and curl initialised, nothing else."""
+    libraries loaded and curl initialised, nothing else.  With the
+    helper's environment, it also has the test harness's LD_PRELOAD:
+    nss_wrapper, with its in-memory copy of the bench's accounts that
+    tests/lib/nss_warm.c loads at start."""
     r = subprocess.run([os.path.join(builddir, "tests", "bench", "rss_floor")],
-                       capture_output=True, text=True, check=True)
+                       capture_output=True, text=True, check=True, env=env)
     return tuple(int(x) for x in r.stdout.split())
 
 
@@ -390,8 +393,11 @@ def find(rows, **keys):
     return None
 
 
-def targets(rows, idle, floor, protocols):
-    """Issue 17's targets against this run: (target, measured, met)."""
+def targets(rows, idle, floor, harness_kib, protocols):
+    """Issue 17's targets against this run: (target, measured, met).  The
+    memory targets are the helper's own anonymous memory: its RssAnon
+    less `harness_kib`, what the test harness's nss_wrapper adds (no
+    real deployment has it)."""
     out = []
 
     def mib(kib):
@@ -441,13 +447,17 @@ def targets(rows, idle, floor, protocols):
         if r:
             out.append(("HTTP/1.1: %d logins at %d ms no slower than issue 8's %.2f s after think" % (n, lat, today),
                         "%.2f s" % r["wall_minus_think_s"], r["wall_minus_think_s"] <= today * 1.1 + 0.02))
+    own = idle["RssAnon"] - harness_kib
     out.append(("helper RssAnon idle <= 2 MiB (libraries' floor beside it: %s RSS, %s of it anonymous)" % (
-        mib(floor[0]), mib(floor[1])), mib(idle["RssAnon"]), idle["RssAnon"] <= 2048))
+        mib(floor[0]), mib(floor[1])), "%s (%s less nss_wrapper's %s)" % (
+        mib(own), mib(idle["RssAnon"]), mib(harness_kib)), own <= 2048))
     for proto in protocols:
         r = find(rows, impl="freddy", proto=proto, n=1000, latency_ms=300, phase="steady")
         if r:
+            own = r["helper_peak_anon_kib"] - harness_kib
             out.append(("%s: helper RssAnon with 1000 logins in flight <= 16 MiB" % PROTOCOL_NAMES[proto],
-                        mib(r["helper_peak_anon_kib"]), r["helper_peak_anon_kib"] <= 16 * 1024))
+                        "%s (%s less nss_wrapper's)" % (mib(own), mib(r["helper_peak_anon_kib"])),
+                        own <= 16 * 1024))
     return out
 
 
@@ -461,6 +471,8 @@ def main():
     rows = []
     started = time.monotonic()
     floor = rss_floor(builddir)
+    harness_floor = rss_floor(builddir, env=bench.env.helper.env)
+    harness_kib = max(harness_floor[1] - floor[1], 0)
     load = os.getloadavg()
     try:
         idle = {k: proc_rss_kib(bench.helper_pid, k) for k in ("VmRSS", "RssAnon", "RssFile")}
@@ -470,6 +482,9 @@ def main():
             idle["VmRSS"], idle["RssAnon"], idle["RssFile"]), flush=True)
         print("its libraries alone (rss_floor: libcurl and the rest loaded, curl initialised): "
               "%d KiB (%d anonymous, %d shared library pages)" % floor, flush=True)
+        print("the same under the test harness's LD_PRELOAD (nss_wrapper holding the bench's %d accounts): "
+              "%d KiB (%d anonymous): %d KiB of the helper's RssAnon is nss_wrapper's" % (
+                  (max(sizes),) + harness_floor[:2] + (harness_kib,)), flush=True)
         for proto in bench.protocols:
             # Cold: a helper just started, no connection, the protocol
             # not yet learnt: what the first burst of the day costs.
@@ -507,11 +522,11 @@ def main():
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
         w.writeheader()
         w.writerows(rows)
-    goals = targets(rows, idle, floor, bench.protocols)
+    goals = targets(rows, idle, floor, harness_kib, bench.protocols)
     with open(os.path.join(outdir, "bench.json"), "w") as f:
         json.dump({"idle_rss_kib": idle["VmRSS"], "idle_anon_kib": idle["RssAnon"],
                    "idle_file_kib": idle["RssFile"], "floor_rss_kib": floor[0],
-                   "floor_anon_kib": floor[1], "load_before": load, "api_server": bench.api_name,
+                   "floor_anon_kib": floor[1], "nss_wrapper_anon_kib": harness_kib, "load_before": load, "api_server": bench.api_name,
                    "targets": [{"target": t, "measured": m, "met": ok} for t, m, ok in goals],
                    "rows": rows}, f, indent=1)
 
