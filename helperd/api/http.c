@@ -67,7 +67,7 @@ struct api_conn {
 /* The roles of a transfer handed to curl while learning or growing. */
 enum xfer_role {
 	XFER_PLAIN,
-	XFER_PROBE,  /* the first request to an API whose protocol is unknown */
+	XFER_PROBE,  /* API_PROTO_UNKNOWN: opens a connection that will tell it */
 	XFER_OPENER, /* HTTP/2: expected to open a new connection */
 };
 
@@ -94,8 +94,8 @@ struct http_client {
 	http_observer_fn observer;
 	void *observer_ctx;
 	enum api_proto proto;
-	struct http_xfer *probe; /* API_PROTO_UNKNOWN: the request sent first */
-	bool probe_failed;	 /* it ended unanswered: no more holding back */
+	unsigned probes;   /* XFER_PROBE transfers whose connection has not told */
+	bool probe_failed; /* one ended unanswered: no more holding back */
 	struct api_conn *conns;
 	unsigned openers;    /* XFER_OPENER transfers not yet connected */
 	unsigned h2_streams; /* per connection: H2_MAX_STREAMS or the server's fewer */
@@ -372,9 +372,13 @@ on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port, int l
 				   "http/1.1");
 	}
 done:
+	/* A probe stays one until some connection has told the protocol
+	 * (curl's backend may not say at connect time: then its answer does). */
+	if (x->role == XFER_PROBE && c->proto == API_PROTO_UNKNOWN)
+		return CURL_PREREQFUNC_OK;
+	if (x->role == XFER_PROBE)
+		c->probes--;
 	x->role = XFER_PLAIN;
-	if (c->probe == x && c->proto != API_PROTO_UNKNOWN)
-		c->probe = NULL;
 	/* launch_waiting runs after curl returns (drain_completed): adding
 	 * handles from inside curl's callback is not allowed. */
 	return CURL_PREREQFUNC_OK;
@@ -439,6 +443,7 @@ static bool
 may_launch(const struct http_client *c, const struct http_xfer *x, enum xfer_role *role)
 {
 	unsigned max = c->cfg->max_api_connections;
+	unsigned bound = max < H2_MAX_CONNECTIONS ? max : H2_MAX_CONNECTIONS;
 
 	*role = XFER_PLAIN;
 	if (c->launched >= LAUNCH_BATCH)
@@ -447,24 +452,28 @@ may_launch(const struct http_client *c, const struct http_xfer *x, enum xfer_rol
 	case API_PROTO_UNKNOWN:
 		if (c->probe_failed)
 			return c->running < max;
-		/* One request learns what the API speaks; the others would
-		 * open a connection each meanwhile. */
+		/* Requests that learn what the API speaks, one per
+		 * H2_MAX_STREAMS waiting, each on a connection of its own (curl
+		 * has none to share yet): what an HTTP/2 API would need for
+		 * them, and fewer than an HTTP/1.1 API will.  A cold burst then
+		 * waits for one connection set-up, not two in a row.  The other
+		 * requests wait: each would open a connection meanwhile. */
 		*role = XFER_PROBE;
-		return c->probe == NULL && c->running < max;
+		return c->probes < bound && c->probes * H2_MAX_STREAMS < c->waiting && c->running < max;
 	case API_PROTO_HTTP1:
 		return c->running < max;
 	case API_PROTO_HTTP2:
 		break;
 	}
-	unsigned conns = h2_conns(c);
-	unsigned bound = max < H2_MAX_CONNECTIONS ? max : H2_MAX_CONNECTIONS;
+	/* Probes still connecting will be HTTP/2 connections too. */
+	unsigned conns = h2_conns(c), coming = c->openers + c->probes;
 	/* Refused twice, curl and the helper disagree on what is full (a
 	 * connection closing): only a new connection will do. */
-	if (x->refusals < 2 && c->running - c->openers < conns * c->h2_streams)
+	if (x->refusals < 2 && c->running - coming < conns * c->h2_streams)
 		return true;
 	/* Every connection is full: open one more per h2_streams waiting. */
 	*role = XFER_OPENER;
-	return conns + c->openers < bound && c->openers * c->h2_streams < c->waiting;
+	return conns + coming < bound && coming * c->h2_streams < c->waiting;
 }
 
 static void
@@ -482,8 +491,8 @@ xfer_free(struct http_xfer *x)
 		unqueue(x);
 	if (x->role == XFER_OPENER)
 		c->openers--;
-	if (c->probe == x)
-		c->probe = NULL;
+	if (x->role == XFER_PROBE)
+		c->probes--;
 	struct api_conn *conn = x->conn_port != 0 ? conn_find(c, x->conn_port) : NULL;
 	if (conn != NULL && conn->streams > 0)
 		conn->streams--;
@@ -662,7 +671,7 @@ drain_completed(struct http_client *c)
 			if (conn != NULL)
 				conn->h2 = h2;
 			learn_proto(c, h2);
-		} else if (c->probe == x && c->proto == API_PROTO_UNKNOWN) {
+		} else if (x->role == XFER_PROBE && c->proto == API_PROTO_UNKNOWN) {
 			/* Unanswered: the others wait no longer for it (nor for
 			 * the next), as before the helper knew of HTTP/2. */
 			c->probe_failed = true;
@@ -969,7 +978,7 @@ xfer_launch(struct http_xfer *x, enum xfer_role role)
 	if (role == XFER_OPENER)
 		c->openers++;
 	else if (role == XFER_PROBE)
-		c->probe = x;
+		c->probes++;
 	return FR_OK;
 }
 

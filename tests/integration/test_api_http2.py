@@ -37,13 +37,13 @@ def concurrently(count, fn):
 class Http2Env:
     """A helper whose api_url is api_server.js's HTTP/2 port."""
 
-    def __init__(self, streams=128, config="", latency_ms=LATENCY_MS):
+    def __init__(self, streams=128, config="", latency_ms=LATENCY_MS, setup_ms=0):
         # api_server.js knows bench0, bench1, …; the helper logs in local
         # accounts only.
         accounts = {"bench%d" % i: FIRST_TEST_UID + i for i in range(100)}
         self.env = FreddyEnv(start_helper=False, config=config, local_accounts=accounts)
         self.api = ApiServer(self.env.tmp, self.env.certs, PASSWORD, CODE, streams=streams,
-                             latency_ms=latency_ms)
+                             latency_ms=latency_ms, setup_ms=setup_ms)
         with open(self.env.helper.config, "a") as f:
             f.write("api_url = %s\n" % self.api.url("h2"))
         self.env.helper.start(wait_socket=self.env.socket)
@@ -80,6 +80,41 @@ class Http2SharesOneConnection(FreddyTestCase):
         self.assertGreaterEqual(peaks["streams_per_connection"], 6, peaks)
         self.assertEqual(stats["streams"], 24, stats)
         self.assertIn("the API negotiated HTTP/2", self.env.helper.read_log())
+
+
+class Http2ColdBurstSetsUpConnectionsTogether(FreddyTestCase):
+    """A cold burst of 150 logins to an API whose connections take 3 s to
+    set up, the protocol not yet known: the first requests open two
+    connections at once (one per 100 requests waiting), so every login is
+    done about one set-up after the burst.  With a single first request,
+    the second connection would start only once the first was up, and
+    the logins on it would take two set-ups."""
+
+    LOGINS = 150
+    SETUP_S = 3.0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h2 = Http2Env(latency_ms=0, setup_ms=int(cls.SETUP_S * 1000))
+        cls.env = cls.h2.env
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h2.close()
+
+    def test_two_connections_at_once(self):
+        def timed_login(i):
+            start = time.monotonic()
+            r = self.h2.login(i % 100)
+            return r, time.monotonic() - start
+        results = concurrently(self.LOGINS, timed_login)
+        for r, _ in results:
+            self.assertEqual(r.status, 0, r)
+        slowest = max(t for _, t in results)
+        self.assertGreaterEqual(slowest, self.SETUP_S)
+        self.assertLess(slowest, 2 * self.SETUP_S - 0.5, "a login waited for two connection set-ups")
+        stats = self.h2.api.stats()
+        self.assertEqual(stats["by_protocol"]["h2"], 2, stats)
 
 
 class Http2AnswersArrivingTogether(FreddyTestCase):
