@@ -26,6 +26,7 @@
 #include "api/health.h"
 #include "api/api_key.h"
 #include "core/audit.h"
+#include "core/big_blocks.h"
 #include "core/caller_quota.h"
 #include "core/job_pool.h"
 #include "core/l10n.h"
@@ -310,13 +311,15 @@ run(struct daemon_state *d, int foreground)
 			return EX_OSERR;
 		}
 		/* A login storm leaves the heap fragmented with freed TLS
-		 * handshake and transfer buffers that free() keeps; once the
-		 * last login of a burst is over, give those pages back.  Not
-		 * after every lone login: on a heap a storm has grown, the walk
-		 * costs about a millisecond. */
+		 * handshake and transfer buffers that free() keeps, and the
+		 * large blocks' slots with their pages; once the last login of
+		 * a burst is over, give those pages back.  Not after every lone
+		 * login: on a heap a storm has grown, the walk costs about a
+		 * millisecond. */
 		if (h->logins_active == 0 && h->logins_total - logins_at_trim >= LOGINS_PER_TRIM) {
 			logins_at_trim = h->logins_total;
 			(void)malloc_trim(0); /* returns only whether it released anything */
+			big_blocks_trim(BIG_BLOCK_HOT);
 		}
 	}
 	if (h->logins_active > 0)

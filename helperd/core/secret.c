@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <openssl/crypto.h>
 
 #include "fr_error.h"
+#include "core/big_blocks.h"
+#include "core/wipe.h"
 #include "core/log.h"
 #include "core/secret.h"
 
@@ -34,51 +37,6 @@ secret_nodump(const void *p, size_t size)
 	(void)madvise((void *)start, end - start, MADV_DONTDUMP);
 }
 
-/* Blocks at least this large are wiped page by page, only where a page is
- * resident.  A page of anonymous memory that is not resident was never
- * written since the heap got it (or since it was trimmed), so it holds
- * nothing; wiping it anyway would fault it in and keep it resident.
- * curl's 16 KiB upload buffer, one per HTTP/2 request in flight, holds a
- * request of a few hundred bytes in its first page: wiping the other three
- * made 1000 requests in flight cost 12 MiB more than they touch.  A page
- * swapped out is not resident either; wiping it would not reach the copy
- * on the swap device, which the kernel leaves there when it swaps in. */
-#define WIPE_BY_PAGE_MIN    (8 * 1024)
-#define WIPE_PAGES_PER_CALL 64
-
-void
-secret_wipe(void *p, size_t size)
-{
-	static long page;
-
-	if (p == NULL || size == 0)
-		return;
-	if (page <= 0)
-		page = sysconf(_SC_PAGESIZE);
-	if (size < WIPE_BY_PAGE_MIN || page <= 0) {
-		explicit_bzero(p, size);
-		return;
-	}
-	uintptr_t pg = (uintptr_t)page, start = (uintptr_t)p, end = start + size;
-	unsigned char resident[WIPE_PAGES_PER_CALL];
-	for (uintptr_t base = start & ~(pg - 1); base < end; base += WIPE_PAGES_PER_CALL * pg) {
-		uintptr_t stop = base + WIPE_PAGES_PER_CALL * pg < end ? base + WIPE_PAGES_PER_CALL * pg : end;
-		if (mincore((void *)base, stop - base, resident) != 0) {
-			/* Cannot tell: wipe the rest whole. */
-			uintptr_t from = base > start ? base : start;
-			explicit_bzero((void *)from, end - from);
-			return;
-		}
-		for (uintptr_t i = 0; base + i * pg < stop; i++) {
-			if (!(resident[i] & 1))
-				continue;
-			uintptr_t from = base + i * pg > start ? base + i * pg : start;
-			uintptr_t to = base + (i + 1) * pg < end ? base + (i + 1) * pg : end;
-			explicit_bzero((void *)from, to - from);
-		}
-	}
-}
-
 /*
  * Every block a library frees is wiped first.  Jansson holds request and
  * reply bodies; curl copies each request (the password in it) into its
@@ -86,30 +44,57 @@ secret_wipe(void *p, size_t size)
  * decrypts replies in place.  None of them wipes what it frees, and their
  * buffers outlive the login that used them.
  */
+static void *
+library_malloc(size_t size)
+{
+	void *block = big_block_alloc(size);
+
+	return block != NULL ? block : malloc(size);
+}
+
+static void *
+library_calloc(size_t count, size_t size)
+{
+	if (size != 0 && count > SIZE_MAX / size)
+		return NULL;
+	void *block = big_block_alloc(count * size); /* zero-filled */
+
+	return block != NULL ? block : calloc(count, size);
+}
+
 static void
 wiping_free(void *p)
 {
-	if (p != NULL) {
-		secret_wipe(p, malloc_usable_size(p));
-		free(p);
+	if (p == NULL)
+		return;
+	if (big_block_owns(p)) {
+		big_block_free(p); /* wipes it */
+		return;
 	}
+	wipe_resident(p, malloc_usable_size(p));
+	free(p);
 }
 
 static void *
 wiping_realloc(void *p, size_t size)
 {
 	if (p == NULL)
-		return malloc(size);
+		return library_malloc(size);
 	if (size == 0) {
 		wiping_free(p);
 		return NULL;
 	}
-	size_t usable = malloc_usable_size(p);
-	if (size <= usable)
+	size_t usable;
+	if (big_block_owns(p)) {
+		if (big_block_resize(p, size))
+			return p;
+		usable = big_block_size(p);
+	} else if (size <= (usable = malloc_usable_size(p))) {
 		return p;
+	}
 	/* Never realloc(): it could move the block and free the old copy
 	 * unwiped. */
-	void *bigger = malloc(size);
+	void *bigger = library_malloc(size);
 	if (bigger == NULL)
 		return NULL;
 	memcpy(bigger, p, usable);
@@ -121,7 +106,7 @@ static char *
 plain_strdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *copy = malloc(n);
+	char *copy = library_malloc(n);
 
 	if (copy != NULL)
 		memcpy(copy, s, n);
@@ -133,7 +118,7 @@ openssl_malloc(size_t size, const char *file, int line)
 {
 	(void)file;
 	(void)line;
-	return malloc(size);
+	return library_malloc(size);
 }
 
 static void *
@@ -171,7 +156,7 @@ secret_process_init(void)
 static void *
 json_malloc_or_abort(size_t size)
 {
-	void *p = malloc(size);
+	void *p = library_malloc(size);
 
 	if (p == NULL && size > 0) {
 		log_err("out of memory inside the JSON parser; stopping rather than risk a corrupt parse");
@@ -183,6 +168,10 @@ json_malloc_or_abort(size_t size)
 int
 secret_libraries_init(void)
 {
+	if (big_blocks_init(BIG_BLOCK_SLOTS) != 0)
+		log_warn("cannot reserve address space for TLS and upload buffers (%s); they stay on the heap, "
+			 "where a login storm leaves more memory resident",
+			 strerror(errno));
 	/* OpenSSL accepts an allocator only before its first allocation, and
 	 * curl_global_init is what would make it.  Should a future library
 	 * allocate earlier (a constructor), the helper still runs: dumps are
@@ -190,8 +179,8 @@ secret_libraries_init(void)
 	if (CRYPTO_set_mem_functions(openssl_malloc, openssl_realloc, openssl_free) != 1)
 		log_warn("OpenSSL was initialised before the helper could give it a wiping allocator; "
 			 "TLS buffers will be freed without being wiped");
-	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, plain_strdup, calloc) !=
-	    CURLE_OK)
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, library_malloc, wiping_free, wiping_realloc, plain_strdup,
+				 library_calloc) != CURLE_OK)
 		return FR_ERR_INTERNAL;
 	/* Wiping only, no MADV_DONTDUMP per JSON node: a login allocates about
 	 * a hundred, each madvise splits the heap's mapping under the mm lock

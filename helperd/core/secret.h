@@ -21,11 +21,6 @@ int secret_process_init(void);
  * already allocated) is logged. */
 int secret_libraries_init(void);
 
-/* explicit_bzero(p, size), except that in a large block the pages that
- * are not resident (never written) are left alone, so a wipe does not
- * fault them in.  The libraries' allocator wipes every block with it. */
-void secret_wipe(void *p, size_t size);
-
 char *secret_strdup(const char *s);
 char *secret_strndup(const char *s, size_t n);
 void secret_free(char *s);

@@ -1,4 +1,4 @@
-/* secret_wipe, which the libraries' allocator runs on every block they
+/* wipe_resident, which the libraries' allocator runs on every block they
  * free: every byte of the block that was written reads zero afterwards,
  * no byte outside it changes, and in a large block the pages never
  * written stay out of memory (wiping them would fault them in). */
@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 
 #include "check.h"
-#include "core/secret.h"
+#include "core/wipe.h"
 
 static bool
 all(const unsigned char *p, size_t n, unsigned char value)
@@ -43,7 +43,7 @@ main(void)
 		unsigned char *b = malloc(sizes[k]);
 		CHECK(b != NULL);
 		memset(b, 0xA5, sizes[k]);
-		secret_wipe(b, sizes[k]);
+		wipe_resident(b, sizes[k]);
 		CHECK(all(b, sizes[k], 0));
 		free(b);
 	}
@@ -57,7 +57,7 @@ main(void)
 	memset(map + 7 * page, 0x33, page);
 	unsigned char *block = map + 40;
 	size_t block_len = 7 * page + 10 - 40;
-	secret_wipe(block, block_len);
+	wipe_resident(block, block_len);
 	CHECK(all(map, 40, 0x11));
 	CHECK(all(block, page - 40, 0));
 	CHECK(all(map + 3 * page, page, 0));
@@ -73,7 +73,7 @@ main(void)
 	CHECK(wide != MAP_FAILED);
 	for (size_t i = 0; i < 200; i += 9)
 		memset(wide + i * page, 0x44, page);
-	secret_wipe(wide, big);
+	wipe_resident(wide, big);
 	/* Residency first: reading a page never written maps it (to the zero
 	 * page), and mincore counts that as resident. */
 	for (size_t i = 0; i < 200; i++)
@@ -82,6 +82,6 @@ main(void)
 		CHECK(all(wide + i * page, page, 0));
 	CHECK(munmap(wide, big) == 0);
 
-	secret_wipe(NULL, 10);
-	return check_finish("test_secret_wipe");
+	wipe_resident(NULL, 10);
+	return check_finish("test_wipe");
 }
