@@ -449,14 +449,15 @@ def targets(rows, idle, floor, harness_kib, protocols):
                         "%.2f s" % r["wall_minus_think_s"], r["wall_minus_think_s"] <= today * 1.1 + 0.02))
     own = idle["RssAnon"] - harness_kib
     out.append(("helper RssAnon idle <= 2 MiB (libraries' floor beside it: %s RSS, %s of it anonymous)" % (
-        mib(floor[0]), mib(floor[1])), "%s (%s less nss_wrapper's %s)" % (
+        mib(floor[0]), mib(floor[1])), "%s (%s with nss_wrapper's %s)" % (
         mib(own), mib(idle["RssAnon"]), mib(harness_kib)), own <= 2048))
     for proto in protocols:
         r = find(rows, impl="freddy", proto=proto, n=1000, latency_ms=300, phase="steady")
         if r:
             own = r["helper_peak_anon_kib"] - harness_kib
             out.append(("%s: helper RssAnon with 1000 logins in flight <= 16 MiB" % PROTOCOL_NAMES[proto],
-                        "%s (%s less nss_wrapper's)" % (mib(own), mib(r["helper_peak_anon_kib"])),
+                        "%s (%s with nss_wrapper's %s)" % (
+                            mib(own), mib(r["helper_peak_anon_kib"]), mib(harness_kib)),
                         own <= 16 * 1024))
     return out
 
