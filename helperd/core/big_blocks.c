@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "core/big_blocks.h"
 #include "core/wipe.h"
@@ -54,6 +57,12 @@ big_blocks_init(size_t slots)
 	/* These blocks hold requests and replies (passwords, tokens).  Dumps
 	 * are off already, so a failure here weakens nothing. */
 	(void)madvise(base, slots * BIG_BLOCK_MAX, MADV_DONTDUMP);
+#ifdef __SANITIZE_ADDRESS__
+	/* LeakSanitizer scans the heap, stacks and globals for pointers, not
+	 * other mappings: a heap block referred to only from a slot (a
+	 * library's large table of pointers) would be reported as leaked. */
+	__lsan_register_root_region(base, slots * BIG_BLOCK_MAX);
+#endif
 	/* Lowest slot on top: a quiet helper keeps reusing the same few. */
 	for (size_t i = 0; i < slots; i++)
 		free_slots[i] = (uint32_t)(slots - 1 - i);
