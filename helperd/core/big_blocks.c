@@ -147,8 +147,7 @@ big_block_free(void *p)
 {
 	size_t slot = slot_of(p);
 
-	/* Zero what was written: the next user of the slot is promised zeros,
-	 * and what it held (a request, a decrypted reply) is a secret. */
+	/* What it held (a request, a decrypted reply) is a secret. */
 	wipe_resident(p, BIG_BLOCK_MAX);
 	if (pthread_mutex_lock(&pool.lock) != 0)
 		abort();

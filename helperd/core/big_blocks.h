@@ -37,9 +37,10 @@
  * allocates. */
 int big_blocks_init(size_t slots);
 
-/* A zero-filled, page-aligned block of `size` bytes, or NULL when the
- * size is out of range or every slot is taken (the caller falls back to
- * the heap).  Thread-safe. */
+/* A page-aligned block of `size` bytes, or NULL when the size is out of
+ * range or every slot is taken (the caller falls back to the heap).
+ * Thread-safe.  Not promised zero (see big_block_free); calloc must clear
+ * it. */
 void *big_block_alloc(size_t size);
 
 /* Whether p is a block from big_block_alloc. */
@@ -51,15 +52,18 @@ size_t big_block_size(const void *p);
 /* Record a new size for p, in place; false when it does not fit the slot. */
 bool big_block_resize(void *p, size_t size);
 
-/* Wipe p and give its slot back.  The slot reads zero when handed out
- * again.  Its pages stay, for the next block: OpenSSL frees and takes a
+/* Wipe p and give its slot back.  The wipe reaches the resident pages
+ * only (wipe_resident): a page swapped out meanwhile comes back with what
+ * it held, so a slot handed out again reads zero only as long as nothing
+ * was swapped.  Its pages stay, for the next block: OpenSSL frees and takes a
  * record buffer around every TLS read (curl sets SSL_MODE_RELEASE_BUFFERS),
  * and giving them back each time would cost a system call and page
  * faults per record. */
 void big_block_free(void *p);
 
 /* Give the pages of the free slots back to the kernel, except those of
- * the `keep` freed last.  For a quiet moment, like malloc_trim. */
+ * the `keep` freed last (a copy on swap goes too).  For a quiet moment,
+ * like malloc_trim. */
 void big_blocks_trim(size_t keep);
 
 #endif

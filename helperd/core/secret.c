@@ -57,8 +57,12 @@ library_calloc(size_t count, size_t size)
 {
 	if (size != 0 && count > SIZE_MAX / size)
 		return NULL;
-	void *block = big_block_alloc(count * size); /* zero-filled */
+	void *block = big_block_alloc(count * size);
 
+	/* A freed slot is wiped only where resident: a page swapped out while
+	 * the slot was free would come back with its old bytes. */
+	if (block != NULL)
+		memset(block, 0, count * size);
 	return block != NULL ? block : calloc(count, size);
 }
 
