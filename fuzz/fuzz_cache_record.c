@@ -1,8 +1,10 @@
-/* libFuzzer: the token cache's record decoder, on a file anyone who could
- * write to cache_dir (or a torn write) might leave.  What it accepts must
- * be a record of exactly one user, within its limits, and must survive a
- * round trip: encode it again, decode that, and the record is the same
- * (and encoding that gives the same bytes). */
+/* libFuzzer: a cache file as anyone who could write to cache_dir (or a
+ * torn write) might leave it: the two-slot layout's reader, then the
+ * record decoder on what it finds, and on the input as the older layout.
+ * A slot found must lie inside the input and survive being written into
+ * a fresh image; a record accepted must be of exactly one user, within
+ * its limits, and survive a round trip: encode it again, decode that,
+ * and the record is the same (and encoding that gives the same bytes). */
 #include "config.h"
 
 #include <stddef.h>
@@ -11,6 +13,7 @@
 
 #include "fr_error.h"
 #include "core/secret.h"
+#include "store/cache_image.h"
 #include "store/cache_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,10 +69,9 @@ check_record(const struct cache_record *r)
 		__builtin_trap();
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+check_decode(const char *buf, size_t size)
 {
-	const char *buf = (const char *)data;
 	int accepted = 0;
 
 	for (size_t u = 0; u < sizeof(users) / sizeof(users[0]); u++) {
@@ -101,5 +103,42 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (accepted > 1)
 		__builtin_trap();
+}
+
+static void
+check_image(const uint8_t *data, size_t size)
+{
+	struct cache_image_newest newest;
+	static unsigned char fresh[2 * CACHE_SLOT_MAX];
+
+	if (cache_image_newest(data, size, &newest) != FR_OK) {
+		if (newest.record != NULL || newest.record_len != 0)
+			__builtin_trap();
+		return;
+	}
+	const char *end = (const char *)data + size;
+	if (newest.slot > 1 || newest.slot_size != size / 2 || newest.record_len == 0 ||
+	    newest.record != (const char *)data + newest.slot * newest.slot_size + CACHE_SLOT_HEADER ||
+	    newest.record_len > (size_t)(end - newest.record) ||
+	    cache_image_slot_size(newest.record_len) > newest.slot_size)
+		__builtin_trap();
+	/* What the writer would make of it: the record in slot 1 of a fresh
+	 * image, one number higher, found again. */
+	struct cache_image_newest again;
+	memset(fresh, 0, 2 * newest.slot_size);
+	cache_image_fill_slot(fresh + newest.slot_size, newest.slot_size, newest.seq + 1, newest.record,
+			      newest.record_len);
+	if (cache_image_newest(fresh, 2 * newest.slot_size, &again) != FR_OK || again.slot != 1 ||
+	    again.seq != newest.seq + 1 || again.record_len != newest.record_len ||
+	    memcmp(again.record, newest.record, newest.record_len) != 0)
+		__builtin_trap();
+	check_decode(newest.record, newest.record_len);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	check_image(data, size);
+	check_decode((const char *)data, size);
 	return 0;
 }

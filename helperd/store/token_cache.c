@@ -15,6 +15,8 @@
 
 #include "hostlib/atomic_file.h"
 #include "fr_error.h"
+#include "store/cache_file.h"
+#include "store/cache_image.h"
 #include "hostlib/private_file.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -22,10 +24,11 @@
 #include "hostlib/user_name.h"
 
 /* A record waiting to be written.  Writes happen on a thread of their
- * own: two fsyncs per login on the event loop would make every login
- * wait for the disk on behalf of the others.  The thread writes what has
- * queued up as one batch with one fsync of the folder, so a login storm
- * costs one file fsync per login and one folder fsync per batch. */
+ * own: an fsync per login on the event loop would make every login wait
+ * for the disk on behalf of the others.  The thread writes what has
+ * queued up as one batch: a user's existing file is overwritten in place
+ * (one fsync), a new file renamed into place, with one fsync of the
+ * folder per batch for all the renames. */
 struct cache_op {
 	struct cache_op *next;
 	char user[USER_NAME_MAX + 1];
@@ -119,10 +122,14 @@ token_cache_close(struct token_cache *c)
 static int
 write_record(struct token_cache *c, const char *user, const char *text, size_t len)
 {
-	int r = atomic_file_replace(c->dirfd, user, text, len);
+	bool renamed = false;
+	int r = cache_file_store(c->dirfd, user, text, len, &renamed);
 
-	if (r != 0)
-		log_err("cannot write the cache file of %s in %s: %s", user, c->path, strerror(errno));
+	if (r == FR_OK && renamed && atomic_file_commit(c->dirfd) != FR_OK)
+		r = FR_ERR_IO;
+	if (r != FR_OK)
+		log_err("cannot write the cache file of %s in %s: %s", user, c->path,
+			r == FR_ERR_IO ? strerror(errno) : fr_strerror(r));
 	return r;
 }
 
@@ -134,22 +141,23 @@ op_free(struct cache_op *op)
 }
 
 /* Write the first `count` ops of the queue (taken by writer_main): every
- * file, then one fsync of the folder for all of them. */
+ * file, then one fsync of the folder for all the renames among them. */
 static void
 write_batch(struct token_cache *c, struct cache_op **batch, const bool *skip, size_t count)
 {
-	bool staged = false;
+	bool any_renamed = false;
 
 	for (size_t i = 0; i < count; i++) {
+		bool renamed = false;
 		if (skip[i])
 			continue;
-		if (atomic_file_stage(c->dirfd, batch[i]->user, batch[i]->text, batch[i]->len) != 0)
+		int r = cache_file_store(c->dirfd, batch[i]->user, batch[i]->text, batch[i]->len, &renamed);
+		if (r != FR_OK)
 			log_err("cannot write the cache file of %s in %s: %s", batch[i]->user, c->path,
-				strerror(errno));
-		else
-			staged = true;
+				r == FR_ERR_IO ? strerror(errno) : fr_strerror(r));
+		any_renamed = any_renamed || renamed;
 	}
-	if (staged && atomic_file_commit(c->dirfd) != 0)
+	if (any_renamed && atomic_file_commit(c->dirfd) != 0)
 		log_err("cannot write the cache folder %s: %s", c->path, strerror(errno));
 }
 
@@ -201,6 +209,11 @@ token_cache_store(struct token_cache *c, const char *user, const struct cache_re
 		return FR_ERR_INVALID;
 	if ((r = cache_record_encode(user, rec, &text, &len)) != 0)
 		return r;
+	/* Refused here, where the caller hears of it, not on the writer. */
+	if (cache_image_slot_size(len) == 0) {
+		secret_free(text);
+		return FR_ERR_TOO_LARGE;
+	}
 	if (!c->threaded) {
 		r = write_record(c, user, text, len);
 		secret_free(text);
@@ -297,7 +310,11 @@ token_cache_load(struct token_cache *c, const char *user, struct cache_record *o
 			log_warn("ignoring cache file of %s: %s", user, err);
 		return r == FR_ERR_NOMEM ? r : FR_ERR_NOT_FOUND;
 	}
-	r = cache_record_decode(user, buf, len, out);
+	const char *record;
+	size_t record_len;
+	r = cache_image_record((const unsigned char *)buf, len, &record, &record_len);
+	if (r == FR_OK)
+		r = cache_record_decode(user, record, record_len, out);
 	explicit_bzero(buf, len);
 	free(buf);
 	if (r != 0) {

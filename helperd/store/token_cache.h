@@ -1,9 +1,11 @@
 /*
- * Per-user token cache: one JSON file per user in cache_dir (0700, owned
- * by the helper), each file 0600, replaced atomically (temporary file,
- * fsync, rename, fsync of the folder) and opened with O_NOFOLLOW relative
- * to the folder's descriptor.  A file that is corrupt, foreign-owned or
- * too open is ignored with a log line, never trusted.
+ * Per-user token cache: one file per user in cache_dir (0700, owned by
+ * the helper), each file 0600 and opened with O_NOFOLLOW relative to the
+ * folder's descriptor.  A file holds two slots (cache_image.h), so that a
+ * store overwrites it in place and a crash still leaves a whole record;
+ * a user's first file is written whole and renamed into place
+ * (cache_file.h).  A file that is corrupt, foreign-owned or too open is
+ * ignored with a log line, never trusted.
  */
 #ifndef TOKEN_CACHE_H
 #define TOKEN_CACHE_H

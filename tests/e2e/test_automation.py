@@ -8,6 +8,7 @@ needs no code, and within cached_auth_timeout neither does their sudo."""
 import os
 import subprocess
 
+import cachefile
 from e2e import EXAMPLES, E2ETestCase, Session, add_user, as_user, install_service
 from freddytest import PASSWORDS, main, wait_for
 from test_sshd import SERVICE, Sshd
@@ -42,14 +43,6 @@ def user_key(user):
     with open(key + ".pub") as src, open("/etc/ssh/freddytest_keys/" + user, "w") as dst:
         dst.write(src.read())
     return key
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
 
 
 def host_key(tmp):
@@ -255,7 +248,7 @@ class Multiplexing(E2ETestCase):
         self.open_master()
         # The password verifier is made while the code is typed and joins
         # the cache record just after the login.
-        wait_for(lambda: '"verifier"' in (read(os.path.join(self.env.cache_dir, "alice")) or ""),
+        wait_for(lambda: "verifier" in (cachefile.read_record(os.path.join(self.env.cache_dir, "alice")) or {}),
                  what="alice's password verifier")
         s = Session(self.mux(command="sudo -S -k id -un"))
         s.expect("[Pp]assword[^\n]*: ")

@@ -1,5 +1,7 @@
-"""Cache files survive a restart and a kill -9 in the middle of a write,
-and a corrupt, foreign-owned or symlinked file is ignored, never trusted."""
+"""Cache files survive a restart and a kill -9 in the middle of a write
+(a new file renamed into place, or a store overwriting its file in
+place), and a corrupt, foreign-owned or symlinked file is ignored, never
+trusted."""
 
 import json
 import os
@@ -7,6 +9,7 @@ import signal
 import subprocess
 import time
 
+import cachefile
 from cachetest import CacheTestCase
 from freddytest import nss_wrapper_preload
 from freddytest import TOP_SRCDIR, main, wait_for
@@ -35,34 +38,40 @@ class Durability(CacheTestCase):
         r = self.env.ctl("token", user="alice")
         self.assertEqual((r.returncode, r.stdout), (0, token), r)
 
-    def crash_during_refresh(self, phase):
+    def crash_during_refresh(self, phase, layout):
+        """Kill the helper inside the store of a refresh: `layout` is the
+        file's before ("json", the older layout, which the store replaces
+        with a new file; "slots", which it overwrites in place)."""
         self.assertEqual(self.env.login("alice").status, 0)
-        self.env.rewrite_cache("alice", access_expires=int(time.time()) + 10)
-        with open(self.env.cache_path("alice")) as f:
-            before = f.read()
+        self.env.rewrite_cache("alice", layout=layout, access_expires=int(time.time()) + 10)
+        before = self.env.cache_bytes("alice")
         mark = os.path.join(self.env.tmp, "rename-mark")
-        for p in ("before", "after"):
+        for p in ("before", "after", "inplace"):
             if os.path.exists(mark + "." + p):
                 os.unlink(mark + "." + p)
         self.env.restart_helper({"LD_PRELOAD": nss_wrapper_preload(self.env.tmp) + " " + self.shim,
                                  "SLOW_RENAME_PHASE": phase, "SLOW_RENAME_MARK": mark,
-                                 "SLOW_RENAME_SECONDS": "30"})
+                                 "SLOW_FSYNC_NAME": "alice", "SLOW_RENAME_SECONDS": "30"})
         ctl = self.env.ctl_start("token", user="alice")
-        wait_for(lambda: os.path.exists(mark + "." + phase), what="helper inside the rename")
+        wait_for(lambda: os.path.exists(mark + "." + phase), what="helper inside the store")
         self.env.helper.stop(signal.SIGKILL)
         ctl.communicate(timeout=10)
         # The killed helper left its socket behind; the next start must be
         # waited for, not mistaken for this one.
         os.unlink(self.env.socket)
         # Read the disk directly: the helper is dead, the file is the truth.
-        with open(os.path.join(self.env.cache_dir, "alice")) as f:
+        with open(os.path.join(self.env.cache_dir, "alice"), "rb") as f:
             after = f.read()
-        rec = json.loads(after)     # complete JSON, whichever version
+        rec = cachefile.read_record(os.path.join(self.env.cache_dir, "alice"))  # a whole record
         self.assertEqual(rec["user"], "alice")
         return before, after
 
+    @staticmethod
+    def access_token(data):
+        return json.loads(cachefile.record_bytes(data))["access_token"]
+
     def test_kill_before_rename_keeps_the_old_file(self):
-        before, after = self.crash_during_refresh("before")
+        before, after = self.crash_during_refresh("before", "json")
         self.assertEqual(after, before)
         # The half-done temporary file never counts as a user; a restarted
         # helper serves the old record.
@@ -71,12 +80,41 @@ class Durability(CacheTestCase):
         self.assertIn("1", self.env.ctl("status").stdout.split("cached users: ")[1][:2])
 
     def test_kill_after_rename_has_the_new_file(self):
-        before, after = self.crash_during_refresh("after")
+        before, after = self.crash_during_refresh("after", "json")
         self.assertNotEqual(after, before)
-        self.assertNotEqual(json.loads(after)["access_token"], json.loads(before)["access_token"])
+        # The older layout was replaced by the slots.
+        self.assertEqual(before[:1], b"{")
+        self.assertEqual([s[1] for s in cachefile.slots(after)], [1])
+        self.assertNotEqual(self.access_token(after), self.access_token(before))
         self.env.restart_helper()
         r = self.env.ctl("token", user="alice")
-        self.assertEqual(r.stdout.strip(), json.loads(after)["access_token"])
+        self.assertEqual(r.stdout.strip(), self.access_token(after))
+
+    def test_kill_inside_an_in_place_store_leaves_both_records(self):
+        before, after = self.crash_during_refresh("inplace", "slots")
+        # Killed before the new record's fsync returned: it is written
+        # into the other slot, and the old one is still whole beside it,
+        # which is what a write torn by a power cut falls back on.
+        self.assertEqual(len(after), len(before))
+        old = cachefile.newest(before)
+        self.assertEqual(old[:2], (0, 1))
+        whole = cachefile.slots(after)
+        self.assertEqual([(s[0], s[1]) for s in whole], [(0, 1), (1, 2)])
+        self.assertEqual(whole[0][2], old[2])
+        self.assertNotEqual(self.access_token(after), self.access_token(before))
+        # The restarted helper serves the newer record, and its next store
+        # of alice writes the same file again.
+        self.env.restart_helper()
+        r = self.env.ctl("token", user="alice")
+        self.assertEqual(r.stdout.strip(), self.access_token(after))
+        self.env.rewrite_cache("alice", access_expires=int(time.time()) + 10)
+        ino = os.stat(self.env.cache_path("alice")).st_ino
+        self.assertEqual(self.env.ctl("token", user="alice").returncode, 0)
+        self.env.flush_cache()
+        self.assertEqual(os.stat(self.env.cache_path("alice")).st_ino, ino)
+        final = cachefile.slots(self.env.cache_bytes("alice"))
+        # One record: the one it replaced was cleared.
+        self.assertEqual([(s[0], s[1]) for s in final], [(1, 2)])
 
     def test_corrupt_file_is_ignored(self):
         for junk in ("{", "", '{"version":1,"user":"bob","refresh_token":"r","access_expires":0,'

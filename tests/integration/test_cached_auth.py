@@ -26,8 +26,7 @@ class CachedAuth(CacheTestCase):
         self.full_login()
         rec = self.env.cached("alice")
         self.assertTrue(rec["verifier"].startswith("$y$"), rec["verifier"])
-        with open(self.env.cache_path("alice")) as f:
-            self.assertNotIn("Correct-Horse-1", f.read())
+        self.assertNotIn(b"Correct-Horse-1", self.env.cache_bytes("alice"))
         self.assertAlmostEqual(rec["last_online"], time.time(), delta=30)
 
     def test_within_the_window_skips_the_code(self):

@@ -6,6 +6,7 @@ import os
 import stat
 import time
 
+import cachefile
 from freddytest import FreddyEnv, FreddyTestCase, main, wait_for
 
 
@@ -20,8 +21,7 @@ class FreddyLogin(FreddyTestCase):
         st = os.stat(path)
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
         self.assertEqual(stat.S_IMODE(os.stat(self.env.cache_dir).st_mode), 0o700)
-        with open(path) as f:
-            cached = json.load(f)
+        cached = cachefile.read_record(path)
         self.assertEqual(cached["user"], "alice")
         self.assertTrue(cached["refresh_token"])
         self.assertGreater(cached["access_expires"], time.time() + 3600)

@@ -3,10 +3,10 @@ refreshToken (cached); POST /auth/logout with the Bearer token when the
 user's last PAM session closes (refreshing an expired token first);
 optional local TOTP (second_factor = totp) with codes from oathtool."""
 
-import json
 import os
 import time
 
+import cachefile
 from flowtest import FlowEnv, FlowTestCase, totp_code, wait_for_fresh_step
 from freddytest import PASSWORDS, main, wait_for
 
@@ -38,8 +38,7 @@ class JwtLogin(FlowTestCase):
         self.assertEqual(r.status, 0, r)
         self.assertNotIn(CODE_PROMPT, r.transcript)
         self.assertEqual(self.env.emu.requests("POST /api/v1/auth/login"), 1)
-        with open(self.cache_path()) as f:
-            cached = json.load(f)
+        cached = cachefile.read_record(self.cache_path())
         self.assertTrue(cached["refresh_token"])
         self.assertTrue(cached["access_token"])
 
@@ -81,11 +80,7 @@ class JwtLogin(FlowTestCase):
 
     def test_expired_access_token_is_refreshed_before_logout(self):
         self.assertEqual(self.login().status, 0)
-        with open(self.cache_path()) as f:
-            cached = json.load(f)
-        cached["access_expires"] = 1
-        with open(self.cache_path(), "w") as f:
-            json.dump(cached, f)
+        cachefile.rewrite(self.cache_path(), access_expires=1)
         r = self.env.pamtester("alice", [], ops=("open_session", "close_session"))
         self.assertEqual(r.status, 0, r)
         wait_for(lambda: self.logouts() == ["alice"], what="logout of alice")

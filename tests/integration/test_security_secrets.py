@@ -11,6 +11,7 @@ import json
 import os
 import re
 
+import cachefile
 from freddytest import FreddyTestCase, main
 import security
 
@@ -37,8 +38,7 @@ class Secrets(FreddyTestCase):
 
         # The secrets of this login.
         cache_file = os.path.join(self.env.cache_dir, "alice")
-        with open(cache_file) as f:
-            cached = json.load(f)
+        cached = cachefile.read_record(cache_file)
         with open(os.path.join(self.env.emu.outbox, "mail.log")) as f:
             _, _, email_key, mailed = f.read().split()[:4]
         self.assertEqual(mailed, codes[0])

@@ -69,10 +69,9 @@ class TwoFactor(SelfServiceTestCase):
         codes = [ln for ln in lines if re.fullmatch(r"[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}", ln)]
         self.assertEqual(len(codes), 8, r.stdout)
         # Printed once, kept nowhere.
-        with open(self.env.cache_path("alice")) as f:
-            cache = f.read()
+        cache = self.env.cache_bytes("alice")
         for s in codes + [secret]:
-            self.assertNotIn(s, cache)
+            self.assertNotIn(s.encode(), cache)
         self.assertEqual(self.env.secrets_in_log(codes + [secret]), [])
 
         # The next login asks for the authenticator's code.

@@ -55,8 +55,7 @@ class ApiKeys(SelfServiceTestCase):
         self.assertEqual((r.returncode, r.stdout), (0, ""), r)
 
         self.assertEqual(self.env.secrets_in_log([key["apiKey"]]), [])
-        with open(self.env.cache_path("alice")) as f:
-            self.assertNotIn(key["apiKey"], f.read())
+        self.assertNotIn(key["apiKey"].encode(), self.env.cache_bytes("alice"))
 
     def test_another_users_key_is_not_found(self):
         self.logged_in("alice")

@@ -3,12 +3,12 @@ X-API-Key header (no email is sent), then a code from an authenticator
 app checked locally by liboath.  Codes come from oathtool.  Also
 freddyctl totp enroll/remove and the start-up check of api_key_file."""
 
-import json
 import os
 import re
 import stat
 import subprocess
 
+import cachefile
 from flowtest import FREDDYCTL, FlowEnv, FlowTestCase, run_ctl, totp_code
 from freddytest import API_KEY, PASSWORDS, Helper, main
 
@@ -40,8 +40,7 @@ class FreddyTotpLogin(FlowTestCase):
         # The dev-login tokens are cached, privately, after the code passed.
         path = self.env.cache_file("bob")
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
-        with open(path) as f:
-            self.assertTrue(json.load(f)["refresh_token"])
+        self.assertTrue(cachefile.read_record(path)["refresh_token"])
         self.assertNotIn(secret, self.env.helper.read_log())
 
     def test_code_with_a_space_is_accepted(self):

@@ -8,6 +8,7 @@ import os
 import re
 import time
 
+import cachefile
 from freddytest import API_KEY, DEFAULT_USERS, PASSWORDS, wait_for
 
 MEMBERS = ("time", "event", "user", "service", "rhost", "tty", "caller_uid", "factor", "result",
@@ -81,10 +82,13 @@ def known_secrets(env, extra=()):
         if "totp_secret_hex" in user:
             found.add(user["totp_secret_hex"])
     for path in glob.glob(os.path.join(env.cache_dir, "*")):
+        # Every user's file must hold a whole record: one skipped would
+        # drop its tokens from the secrets the audit looks for.
         try:
-            with open(path) as f:
-                rec = json.load(f)
-        except (OSError, ValueError):
+            rec = cachefile.read_record(path)
+        except IsADirectoryError:
+            continue
+        if rec is None:
             continue
         for key in ("access_token", "refresh_token", "verifier"):
             if isinstance(rec.get(key), str):

@@ -2,12 +2,12 @@
 nss_wrapper (so the helper maps uids to names without touching /etc),
 freddyctl run as any uid with setpriv, and cache file helpers."""
 
-import json
 import os
 import re
 import subprocess
 import time
 
+import cachefile
 from freddytest import FreddyEnv, FreddyTestCase, TOP_BUILDDIR, wait_for  # noqa: F401
 
 FREDDYCTL = os.path.join(TOP_BUILDDIR, "freddyctl")
@@ -74,21 +74,17 @@ class CacheEnv(FreddyEnv):
 
     def cached(self, user):
         """The cache record of `user` as a dict, or None."""
-        try:
-            with open(self.cache_path(user)) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            return None
+        return cachefile.read_record(self.cache_path(user))
 
-    def rewrite_cache(self, user, **changes):
-        """Change fields of a cache file the way the helper writes it."""
-        rec = self.cached(user)
-        rec.update(changes)
-        tmp = os.path.join(self.cache_dir, ".edit.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(rec, f)
-        os.rename(tmp, self.cache_path(user))
+    def cache_bytes(self, user):
+        """The raw bytes of `user`'s cache file (both slots)."""
+        with open(self.cache_path(user), "rb") as f:
+            return f.read()
+
+    def rewrite_cache(self, user, layout="slots", **changes):
+        """Change fields of a cache file: in the helper's layout, or in
+        the older one (cachefile.rewrite)."""
+        cachefile.rewrite(self.cache_path(user), layout, **changes)
 
     def log_lines_since(self, mark):
         return self.helper.read_log()[mark:]

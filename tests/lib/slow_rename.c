@@ -1,20 +1,25 @@
 /*
  * Test shim (LD_PRELOAD into freddy-helperd, never installed): makes the
- * token cache's atomic replace observable so a test can kill -9 the
- * helper inside it.  For renames of a ".USER.tmp" file it writes
+ * token cache's writes observable so a test can kill -9 the helper inside
+ * them.  For renames of a ".USER.tmp" file it writes
  * "$SLOW_RENAME_MARK.before" (or ".after"), then sleeps
  * SLOW_RENAME_SECONDS before (SLOW_RENAME_PHASE=before) or after
- * (=after) the real renameat.  The helper's code is not changed.
+ * (=after) the real renameat.  With SLOW_RENAME_PHASE=inplace it does the
+ * same ("$SLOW_RENAME_MARK.inplace") before an fsync of a file named
+ * $SLOW_FSYNC_NAME, which is what a store that overwrites a cache file in
+ * place syncs.  The helper's code is not changed.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 typedef int (*renameat_fn)(int, const char *, int, const char *);
+typedef int (*fsync_fn)(int);
 
 static void
 mark(const char *phase)
@@ -50,4 +55,25 @@ renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 		sleep(delay);
 	}
 	return r;
+}
+
+int
+fsync(int fd)
+{
+	fsync_fn real = (fsync_fn)dlsym(RTLD_NEXT, "fsync");
+	const char *phase = getenv("SLOW_RENAME_PHASE");
+	const char *name = getenv("SLOW_FSYNC_NAME");
+	const char *secs = getenv("SLOW_RENAME_SECONDS");
+	char link[64], target[4096];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0 && phase != NULL && name != NULL && strcmp(phase, "inplace") == 0) {
+		target[n] = '\0';
+		if (strcmp(basename(target), name) == 0) {
+			mark("inplace");
+			sleep(secs != NULL ? (unsigned)strtoul(secs, NULL, 10) : 30);
+		}
+	}
+	return real(fd);
 }
