@@ -38,9 +38,33 @@ newest_is(const unsigned char *img, size_t len, unsigned slot, uint64_t seq, con
 	       n.record_len == strlen(rec) && memcmp(n.record, rec, n.record_len) == 0;
 }
 
+/* The CRC bit by bit, as its definition has it. */
+static uint32_t
+crc32_bitwise(const unsigned char *p, size_t len)
+{
+	uint32_t crc = 0xffffffffu;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int bit = 0; bit < 8; bit++)
+			crc = (crc >> 1) ^ ((crc & 1u) ? 0xedb88320u : 0);
+	}
+	return crc ^ 0xffffffffu;
+}
+
 static void
 test_crc_and_sizes(void)
 {
+	unsigned char buf[600];
+	uint32_t x = 12345;
+
+	/* Every byte value at every place the table is indexed from. */
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245u + 12345u;
+		buf[i] = (unsigned char)(i < 256 ? i : x >> 16);
+	}
+	for (size_t len = 0; len <= sizeof(buf); len += 7)
+		CHECK(cache_image_crc32(buf, len) == crc32_bitwise(buf, len));
 	/* The check value of CRC-32/ISO-HDLC, the CRC zlib computes. */
 	CHECK(cache_image_crc32("123456789", 9) == 0xcbf43926u);
 	CHECK(cache_image_crc32("", 0) == 0);
