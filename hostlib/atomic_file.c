@@ -6,25 +6,8 @@
 #include <unistd.h>
 
 #include "hostlib/atomic_file.h"
+#include "hostlib/fd_all.h"
 #include "fr_error.h"
-
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return FR_ERR_IO;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return FR_OK;
-}
 
 int
 atomic_file_stage(int dirfd, const char *name, const void *data, size_t len)
@@ -43,7 +26,7 @@ atomic_file_stage(int dirfd, const char *name, const void *data, size_t len)
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return FR_ERR_IO;
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0)
+	if (fd_write_all(fd, data, len) != 0 || fsync(fd) != 0)
 		r = FR_ERR_IO;
 	saved = errno;
 	if (close(fd) != 0 && r == 0) {

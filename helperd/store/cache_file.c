@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "fr_error.h"
 #include "hostlib/atomic_file.h"
+#include "hostlib/fd_all.h"
 #include "store/cache_file.h"
 #include "store/cache_image.h"
 
@@ -18,41 +19,11 @@
 #define NEEDS_NEW_FILE 1
 
 static int
-read_exactly(int fd, unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = read(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO; /* the file is shorter than fstat said */
-			return FR_ERR_IO;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return FR_OK;
-}
-
-static int
 write_at(int fd, const unsigned char *buf, size_t len, size_t offset)
 {
 	if (lseek(fd, (off_t)offset, SEEK_SET) != (off_t)offset)
 		return FR_ERR_IO;
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return FR_ERR_IO;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return FR_OK;
+	return fd_write_all(fd, buf, len);
 }
 
 /* Only a file the helper wrote in the slot layout is written into: its
@@ -91,7 +62,7 @@ overwrite_in_place(int dirfd, const char *user, const char *record, size_t len, 
 	}
 	/* A file that cannot be read whole, or has no whole slot, is
 	 * replaced: a store must not fail because the last one tore. */
-	if (read_exactly(fd, image, size) != FR_OK || cache_image_newest(image, size, &newest) != FR_OK ||
+	if (fd_read_exactly(fd, image, size) != FR_OK || cache_image_newest(image, size, &newest) != FR_OK ||
 	    newest.slot_size < slot_needed || newest.seq == UINT64_MAX)
 		goto out;
 	const size_t slot_size = newest.slot_size;
