@@ -147,6 +147,22 @@ class Durability(CacheTestCase):
         self.assertEqual(r.returncode, 1, r)
         self.assertIsNone(self.env.helper.proc.poll())
 
+    def test_the_writer_yields_the_cpu_to_logins(self):
+        """The cache writer runs at nice 10; the event loop and the state
+        writer, whose fsynced writes a login waits for, keep nice 0."""
+        self.assertEqual(self.env.login("alice").status, 0)
+        pid = self.env.helper.proc.pid
+        nice = {}
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                head, tail = f.read().rsplit(")", 1)
+            # Fields after the name: state is field 3, nice field 19.
+            nice.setdefault(head.split("(", 1)[1], set()).add(int(tail.split()[16]))
+        self.assertEqual(nice.get("freddy-cachewr"), {10}, nice)
+        self.assertEqual(nice.get("freddy-helperd"), {0}, nice)
+        self.assertEqual(nice.get("freddy-statewr"), {0}, nice)
+        self.assertEqual(self.env.ctl("token", user="alice").returncode, 0)
+
 
 if __name__ == "__main__":
     main()
