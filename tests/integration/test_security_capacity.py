@@ -9,11 +9,8 @@ another user."""
 
 import json
 import os
-import socket
 import statistics
-import struct
 import subprocess
-import sys
 import time
 
 from freddytest import PYTHON, TOP_SRCDIR, FreddyTestCase, main, wait_for
@@ -38,12 +35,7 @@ def first_prompt_ms(env, user="bob"):
     """A root caller's AUTH_BEGIN: milliseconds from connect() to the
     helper's first prompt (the helper-side wait), or None if refused."""
     t0 = time.monotonic()
-    # As the module does: a blocking connect that waits up to SO_SNDTIMEO
-    # for room in the listen backlog.
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 10, 0))
-    s.connect(env.socket)
-    s.settimeout(10)
+    s = security.connect(env.socket, 10)
     s.sendall(security.frame(security.AUTH_BEGIN, security.field(security.TAG_USER, user),
                              security.field(security.TAG_SERVICE, "sshd")))
     reply = security.read_frame(s)

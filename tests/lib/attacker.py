@@ -24,10 +24,7 @@ import security
 
 
 def connect(path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(path)
-    return s
+    return security.connect(path, 5)
 
 
 def begin(s, user):

@@ -71,9 +71,14 @@ def frame(msg_type, *fields):
 
 
 def connect(path, timeout=5.0):
+    """As the module connects: a blocking connect that waits up to
+    SO_SNDTIMEO for room in the listen backlog (a non-blocking one gets
+    EAGAIN at once when the backlog is full), then `timeout` per read."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                 struct.pack("ll", int(timeout), int((timeout % 1) * 1e6)))
     s.connect(path)
+    s.settimeout(timeout)
     return s
 
 
