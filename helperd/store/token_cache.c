@@ -24,16 +24,27 @@
 #include "store/token_cache.h"
 #include "hostlib/user_name.h"
 
-/* A record waiting to be written.  Writes happen on a thread of their
- * own: an fsync per login on the event loop would make every login wait
- * for the disk on behalf of the others.  The thread writes what has
- * queued up as one batch: a user's existing file is overwritten in place
- * (one fsync), a new file renamed into place, with one fsync of the
- * folder per batch for all the renames. */
+/* Work for the disk.  Writes happen on a thread of their own: an fsync
+ * per login on the event loop would make every login wait for the disk
+ * on behalf of the others.  The thread does what has queued up as one
+ * batch: a user's existing file is overwritten in place (one fsync), a
+ * new file renamed into place, a forgotten one removed, with one fsync of
+ * the folder per batch for all the renames and removals. */
+enum cache_op_kind {
+	CACHE_OP_STORE,
+	/* Remove the user's file: a forget that came while that user's
+	 * record was being written (removed now, the write would bring it
+	 * back).  Loads see it as "nothing cached" while it waits. */
+	CACHE_OP_FORGET,
+	/* Make a removal done on the loop durable (no user). */
+	CACHE_OP_SYNC_FOLDER,
+};
+
 struct cache_op {
 	struct cache_op *next;
+	enum cache_op_kind kind;
 	char user[USER_NAME_MAX + 1];
-	char *text; /* encoded record: holds secrets */
+	char *text; /* CACHE_OP_STORE: the encoded record, holds secrets */
 	size_t len;
 	bool superseded; /* a later store or a forget replaced it */
 	bool writing;	 /* in the batch being written */
@@ -153,6 +164,18 @@ write_batch(struct token_cache *c, struct cache_op **batch, const bool *skip, si
 		bool renamed = false;
 		if (skip[i])
 			continue;
+		if (batch[i]->kind == CACHE_OP_SYNC_FOLDER) {
+			any_renamed = true;
+			continue;
+		}
+		if (batch[i]->kind == CACHE_OP_FORGET) {
+			if (unlinkat(c->dirfd, batch[i]->user, 0) == 0)
+				any_renamed = true;
+			else if (errno != ENOENT)
+				log_err("cannot remove the forgotten cache file of %s in %s: %s", batch[i]->user,
+					c->path, strerror(errno));
+			continue;
+		}
 		int r = cache_file_store(c->dirfd, batch[i]->user, batch[i]->text, batch[i]->len, &renamed);
 		if (r != FR_OK)
 			log_err("cannot write the cache file of %s in %s: %s", batch[i]->user, c->path,
@@ -208,6 +231,30 @@ writer_main(void *arg)
 	return NULL;
 }
 
+static struct cache_op *
+op_new(enum cache_op_kind kind, const char *user)
+{
+	struct cache_op *op = calloc(1, sizeof(*op));
+
+	if (op != NULL) {
+		op->kind = kind;
+		memcpy(op->user, user, strlen(user) + 1);
+	}
+	return op;
+}
+
+/* Called with the lock held. */
+static void
+queue_locked(struct token_cache *c, struct cache_op *op)
+{
+	if (c->tail != NULL)
+		c->tail->next = op;
+	else
+		c->head = op;
+	c->tail = op;
+	pthread_cond_signal(&c->work);
+}
+
 int
 token_cache_store(struct token_cache *c, const char *user, const struct cache_record *rec)
 {
@@ -229,24 +276,18 @@ token_cache_store(struct token_cache *c, const char *user, const struct cache_re
 		secret_free(text);
 		return r;
 	}
-	struct cache_op *op = calloc(1, sizeof(*op));
+	struct cache_op *op = op_new(CACHE_OP_STORE, user);
 	if (op == NULL) {
 		secret_free(text);
 		return FR_ERR_NOMEM;
 	}
-	memcpy(op->user, user, strlen(user) + 1);
 	op->text = text;
 	op->len = len;
 	pthread_mutex_lock(&c->lock);
 	for (struct cache_op *o = c->head; o != NULL; o = o->next)
 		if (strcmp(o->user, user) == 0)
 			o->superseded = true; /* harmless for the one being written */
-	if (c->tail != NULL)
-		c->tail->next = op;
-	else
-		c->head = op;
-	c->tail = op;
-	pthread_cond_signal(&c->work);
+	queue_locked(c, op);
 	pthread_mutex_unlock(&c->lock);
 	return FR_OK;
 }
@@ -261,12 +302,16 @@ pending_record(struct token_cache *c, const char *user, struct cache_record *out
 	*found = false;
 	if (!c->threaded)
 		return FR_OK;
+	bool forgotten = false;
 	pthread_mutex_lock(&c->lock);
 	for (struct cache_op *o = c->head; o != NULL; o = o->next) {
 		if (strcmp(o->user, user) != 0 || o->superseded)
 			continue;
 		*found = true;
 		secret_free(copy);
+		copy = NULL;
+		if ((forgotten = o->kind == CACHE_OP_FORGET))
+			continue;
 		if ((copy = secret_strndup(o->text, o->len)) == NULL)
 			break;
 		len = o->len;
@@ -274,6 +319,8 @@ pending_record(struct token_cache *c, const char *user, struct cache_record *out
 	pthread_mutex_unlock(&c->lock);
 	if (!*found)
 		return FR_OK;
+	if (forgotten)
+		return FR_ERR_NOT_FOUND;
 	if (copy == NULL)
 		return FR_ERR_NOMEM;
 	int r = cache_record_decode(user, copy, len, out);
@@ -347,28 +394,51 @@ user_being_written(const struct token_cache *c, const char *user)
 int
 token_cache_forget(struct token_cache *c, const char *user)
 {
-	bool cancelled = false;
+	bool cancelled = false, forgotten = false;
 
 	if (!user_name_valid(user))
 		return FR_ERR_INVALID;
 	if (c->threaded) {
-		/* Cancel what waits, and let a write in progress finish, so no
-		 * write lands after the unlink and brings the record back. */
 		pthread_mutex_lock(&c->lock);
+		/* At most one op of a user is not superseded: the newest. */
 		for (struct cache_op *o = c->head; o != NULL; o = o->next) {
-			if (strcmp(o->user, user) == 0 && !o->superseded) {
-				o->superseded = true;
-				cancelled = true;
+			if (strcmp(o->user, user) != 0 || o->superseded)
+				continue;
+			if (o->kind == CACHE_OP_FORGET) {
+				forgotten = true;
+				continue;
 			}
+			o->superseded = true; /* a store that waits: cancelled */
+			cancelled = true;
 		}
-		while (user_being_written(c, user))
-			pthread_cond_wait(&c->done, &c->lock);
+		if (forgotten) {
+			pthread_mutex_unlock(&c->lock);
+			return FR_ERR_NOT_FOUND;
+		}
+		/* A write of this user in progress would bring the file back
+		 * after an unlink here.  The writer removes it once that write
+		 * is done; the loop does not wait for the disk meanwhile. */
+		if (user_being_written(c, user)) {
+			struct cache_op *op = op_new(CACHE_OP_FORGET, user);
+			if (op != NULL)
+				queue_locked(c, op);
+			pthread_mutex_unlock(&c->lock);
+			return op != NULL ? FR_OK : FR_ERR_NOMEM;
+		}
 		pthread_mutex_unlock(&c->lock);
 	}
 	if (unlinkat(c->dirfd, user, 0) != 0)
 		return errno == ENOENT ? (cancelled ? FR_OK : FR_ERR_NOT_FOUND) : FR_ERR_IO;
-	if (fsync(c->dirfd) != 0)
+	/* Every load misses the file now; the folder's fsync, which makes
+	 * that survive a crash, is for the writer to wait for. */
+	struct cache_op *sync = c->threaded ? op_new(CACHE_OP_SYNC_FOLDER, "") : NULL;
+	if (sync != NULL) {
+		pthread_mutex_lock(&c->lock);
+		queue_locked(c, sync);
+		pthread_mutex_unlock(&c->lock);
+	} else if (fsync(c->dirfd) != 0) {
 		log_warn("fsync of %s: %s", c->path, strerror(errno));
+	}
 	return FR_OK;
 }
 

@@ -116,6 +116,38 @@ class Durability(CacheTestCase):
         # One record: the one it replaced was cleared.
         self.assertEqual([(s[0], s[1]) for s in final], [(1, 2)])
 
+    def test_a_forget_does_not_wait_for_a_write_in_progress(self):
+        # The writer is held 5 s inside the store of alice's refreshed
+        # record; forgetting her then used to wait on the loop for that
+        # write (every other client with it), so that the write could not
+        # bring the file back.  Now the writer removes the file after it.
+        self.assertEqual(self.env.login("alice").status, 0)
+        self.env.rewrite_cache("alice", access_expires=int(time.time()) + 10)
+        mark = os.path.join(self.env.tmp, "forget-mark")
+        if os.path.exists(mark + ".inplace"):
+            os.unlink(mark + ".inplace")
+        self.env.restart_helper({"LD_PRELOAD": nss_wrapper_preload(self.env.tmp) + " " + self.shim,
+                                 "SLOW_RENAME_PHASE": "inplace", "SLOW_RENAME_MARK": mark,
+                                 "SLOW_FSYNC_NAME": "alice", "SLOW_RENAME_SECONDS": "5"})
+        self.assertEqual(self.env.ctl("token", user="alice").returncode, 0)
+        wait_for(lambda: os.path.exists(mark + ".inplace"), what="the writer inside alice's store")
+        started = time.monotonic()
+        r = self.env.ctl("cache", "forget", "alice")
+        took = time.monotonic() - started
+        self.assertEqual(r.returncode, 0, r)
+        self.assertLess(took, 2.0, "the forget waited for the write in progress")
+        # Forgotten at once for every reader, though the file is still there
+        # (cache_path would wait for the writer).
+        path = os.path.join(self.env.cache_dir, "alice")
+        self.assertTrue(os.path.exists(path))
+        self.assertNotEqual(self.env.ctl("token", user="alice").returncode, 0)
+        self.assertEqual(self.env.ctl("cache", "forget", "alice").returncode, 1)
+        # Once the write is done, the file is gone and stays gone.
+        self.env.flush_cache()
+        self.assertFalse(os.path.exists(path))
+        self.env.restart_helper()
+        self.assertNotEqual(self.env.ctl("token", user="alice").returncode, 0)
+
     def test_corrupt_file_is_ignored(self):
         for junk in ("{", "", '{"version":1,"user":"bob","refresh_token":"r","access_expires":0,'
                      '"last_login":0}', "\x00" * 10):
