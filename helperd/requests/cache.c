@@ -2,8 +2,12 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <syslog.h>
 
+#include "core/job_pool.h"
 #include "core/log.h"
 #include "fr_error.h"
 #include "hostlib/user_name.h"
@@ -14,49 +18,121 @@
  * connection's output limit.  The DONE text says when the list was cut. */
 #define CACHE_LIST_MAX 400
 
-struct list_state {
+/* A listing is made on an account-lookup thread (h->nss): it first waits
+ * for the cache writer's queue to drain, so that it shows what is on disk,
+ * and after a login storm that took over a second, which on the loop
+ * every login would have waited out.  Names and times only: never a token
+ * or the verifier. */
+struct cache_listing {
 	struct conn *conn;
-	unsigned sent;
-	bool failed;
+	struct token_cache *cache;
+	const struct fr_catalog *lang; /* read-only, the helper's for its life */
+	struct pool_job *job;
+	/* Found on the thread. */
+	int result; /* token_cache_each's: < 0 unreadable, > 0 cut */
+	unsigned count;
+	struct {
+		char user[USER_NAME_MAX + 1];
+		int64_t last_login;
+		int64_t access_expires;
+	} entries[CACHE_LIST_MAX];
 };
 
 static int
-list_one(void *ctx, const char *user, const struct cache_record *rec)
+collect_one(void *ctx, const char *user, const struct cache_record *rec)
 {
-	struct list_state *ls = ctx;
-	struct fr_frame frame;
+	struct cache_listing *cl = ctx;
 
-	if (ls->sent >= CACHE_LIST_MAX)
+	size_t len = strlen(user);
+
+	if (cl->count >= CACHE_LIST_MAX)
 		return 1;
-	/* Names and times only: never a token or the verifier. */
-	fr_frame_init(&frame, FR_MSG_CACHE_ENTRY);
-	fr_frame_put_str(&frame, FR_TAG_USER, user);
-	fr_frame_put_u64(&frame, FR_TAG_LAST_LOGIN, (uint64_t)rec->last_login);
-	fr_frame_put_u64(&frame, FR_TAG_EXPIRES, (uint64_t)rec->access_expires);
-	if (conn_send(ls->conn, &frame) != 0) {
-		ls->failed = true;
-		return 1;
-	}
-	ls->sent++;
+	if (len > USER_NAME_MAX)
+		return 0; /* token_cache_each gives only valid names */
+	memcpy(cl->entries[cl->count].user, user, len + 1);
+	cl->entries[cl->count].last_login = rec->last_login;
+	cl->entries[cl->count].access_expires = rec->access_expires;
+	cl->count++;
 	return 0;
 }
+
+/* On a lookup thread: the cache is safe to read from any thread. */
+static void
+listing_run(void *arg)
+{
+	struct cache_listing *cl = arg;
+
+	cl->result = token_cache_each(cl->cache, collect_one, cl);
+}
+
+/* On the loop. */
+static void
+listing_done(void *arg)
+{
+	struct cache_listing *cl = arg;
+	struct conn *c = cl->conn;
+
+	conn_set_handler(c, NULL, NULL);
+	for (unsigned i = 0; i < cl->count; i++) {
+		struct fr_frame frame;
+		fr_frame_init(&frame, FR_MSG_CACHE_ENTRY);
+		fr_frame_put_str(&frame, FR_TAG_USER, cl->entries[i].user);
+		fr_frame_put_u64(&frame, FR_TAG_LAST_LOGIN, (uint64_t)cl->entries[i].last_login);
+		fr_frame_put_u64(&frame, FR_TAG_EXPIRES, (uint64_t)cl->entries[i].access_expires);
+		if (conn_send(c, &frame) != 0) {
+			free(cl); /* the connection is closed */
+			return;
+		}
+	}
+	if (cl->result < 0)
+		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, fr_tr(cl->lang, "The cache folder cannot be read"));
+	else if (cl->result > 0)
+		requests_reply_done(c, FR_RESULT_SUCCESS, fr_tr(cl->lang, "More cached users than one listing shows"));
+	else
+		requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
+	free(cl);
+}
+
+static void
+listing_discard(void *arg)
+{
+	free(arg);
+}
+
+static const struct pool_job_fns listing_fns = { listing_run, listing_done, listing_discard };
+
+/* The client left while its listing was made. */
+static void
+listing_abort(void *obj)
+{
+	struct cache_listing *cl = obj;
+
+	job_pool_cancel(&cl->job);
+}
+
+static const struct conn_handler listing_handler = { NULL, listing_abort };
 
 void
 request_cache_list(struct request *rq)
 {
-	struct helper *h = rq->h;
-	struct conn *c = rq->conn;
-	struct list_state ls = { .conn = c };
-	int r = token_cache_each(h->cache, list_one, &ls);
+	struct cache_listing *cl = calloc(1, sizeof(*cl));
 
-	if (ls.failed)
-		return; /* the connection is closed */
-	if (r < 0)
-		requests_reply_done(c, FR_RESULT_SYSTEM_ERR, fr_tr(rq->lang, "The cache folder cannot be read"));
-	else if (r > 0)
-		requests_reply_done(c, FR_RESULT_SUCCESS, fr_tr(rq->lang, "More cached users than one listing shows"));
-	else
-		requests_reply_done(c, FR_RESULT_SUCCESS, NULL);
+	if (cl == NULL) {
+		requests_reply_done(rq->conn, FR_RESULT_SYSTEM_ERR, NULL);
+		return;
+	}
+	cl->conn = rq->conn;
+	cl->cache = rq->h->cache;
+	cl->lang = rq->lang;
+	/* A root caller's job (the table lets only root list), so it is not
+	 * refused for a share and runs ahead of any non-root lookup. */
+	int r = job_pool_submit(rq->h->nss, rq->peer.uid, &listing_fns, cl, &cl->job);
+	if (r != FR_OK) {
+		free(cl);
+		requests_reply_done(rq->conn, r == FR_ERR_TOO_LARGE ? FR_RESULT_BUSY : FR_RESULT_SYSTEM_ERR, NULL);
+		return;
+	}
+	conn_set_handler(rq->conn, &listing_handler, cl);
 }
 
 void

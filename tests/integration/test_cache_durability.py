@@ -148,6 +148,39 @@ class Durability(CacheTestCase):
         self.env.restart_helper()
         self.assertNotEqual(self.env.ctl("token", user="alice").returncode, 0)
 
+    def test_a_listing_waits_for_the_writer_off_the_loop(self):
+        # The listing shows what is on disk, so it waits for the writer's
+        # queue to drain; it used to wait on the loop, and every other
+        # request waited with it.  The writer is held 5 s in alice's store.
+        self.assertEqual(self.env.login("alice").status, 0)
+        self.env.rewrite_cache("alice", access_expires=int(time.time()) + 10)
+        mark = os.path.join(self.env.tmp, "list-mark")
+        if os.path.exists(mark + ".inplace"):
+            os.unlink(mark + ".inplace")
+        self.env.restart_helper({"LD_PRELOAD": nss_wrapper_preload(self.env.tmp) + " " + self.shim,
+                                 "SLOW_RENAME_PHASE": "inplace", "SLOW_RENAME_MARK": mark,
+                                 "SLOW_FSYNC_NAME": "alice", "SLOW_RENAME_SECONDS": "5"})
+        self.assertEqual(self.env.ctl("token", user="alice").returncode, 0)
+        wait_for(lambda: os.path.exists(mark + ".inplace"), what="the writer inside alice's store")
+        started = time.monotonic()
+        listing = self.env.ctl_start("cache", "list")
+        try:
+            time.sleep(0.3)  # the listing is waiting for the writer
+            self.assertIsNone(listing.poll(), "the listing did not wait for the write")
+            r = self.env.ctl("status")
+            self.assertEqual(r.returncode, 0, r)
+            self.assertLess(time.monotonic() - started, 2.0, "status waited for the listing")
+            self.assertEqual(self.env.ctl("token", user="bob").returncode, 1)
+            self.assertLess(time.monotonic() - started, 2.0, "a token request waited for the listing")
+            out, err = listing.communicate(timeout=30)
+        finally:
+            if listing.poll() is None:
+                listing.kill()
+                listing.wait()
+        self.assertEqual(listing.returncode, 0, err)
+        self.assertGreater(time.monotonic() - started, 3.0, "the listing did not wait for the write")
+        self.assertEqual([line.split()[0] for line in out.splitlines()[1:]], ["alice"])
+
     def test_corrupt_file_is_ignored(self):
         for junk in ("{", "", '{"version":1,"user":"bob","refresh_token":"r","access_expires":0,'
                      '"last_login":0}', "\x00" * 10):

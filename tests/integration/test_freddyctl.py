@@ -6,6 +6,7 @@ import subprocess
 import threading
 import time
 
+import cachefile
 from cachetest import CacheTestCase, FREDDYCTL, UIDS
 from freddytest import main, wait_for
 
@@ -213,6 +214,32 @@ class Cache(CacheTestCase):
         r = self.env.ctl("cache", "forget", "alice")
         self.assertEqual(r.returncode, 1, r)
         self.assertEqual(self.env.ctl("cache", "forget", "../etc").returncode, 1)
+
+    def test_a_long_list_is_cut_and_says_so(self):
+        # One listing holds at most 400 users (the replies are queued at
+        # once); with more, the last line says the list was cut.
+        self.assertEqual(self.env.login("alice").status, 0)
+        rec = self.env.cached("alice")
+        names = ["cut%03d" % i for i in range(400)]  # and alice: 401
+        try:
+            for name in names:
+                rec["user"] = name
+                cachefile.replace(os.path.join(self.env.cache_dir, name), cachefile.image(rec))
+            r = self.env.ctl("cache", "list")
+            self.assertEqual(r.returncode, 0, r)
+            self.assertEqual(len(r.stdout.splitlines()[1:]), 400, r.stdout[-300:])
+            self.assertIn("More cached users than one listing shows", r.stdout + r.stderr)
+            self.assertEqual(self.env.ctl("cache", "forget", "alice").returncode, 0)
+            r = self.env.ctl("cache", "list")
+            self.assertEqual(r.returncode, 0, r)
+            self.assertEqual(sorted(line.split()[0] for line in r.stdout.splitlines()[1:]), names)
+            self.assertNotIn("More cached users", r.stdout + r.stderr)
+        finally:
+            for name in names:
+                try:
+                    os.unlink(os.path.join(self.env.cache_dir, name))
+                except FileNotFoundError:
+                    pass
 
     def test_root_only(self):
         self.assertEqual(self.env.login("alice").status, 0)
