@@ -116,14 +116,13 @@ class Durability(CacheTestCase):
         # One record: the one it replaced was cleared.
         self.assertEqual([(s[0], s[1]) for s in final], [(1, 2)])
 
-    def test_a_forget_does_not_wait_for_a_write_in_progress(self):
-        # The writer is held 5 s inside the store of alice's refreshed
-        # record; forgetting her then used to wait on the loop for that
-        # write (every other client with it), so that the write could not
-        # bring the file back.  Now the writer removes the file after it.
+    def hold_the_writer_in_alices_store(self, name):
+        """Restart the helper with the shim, and return once its cache
+        writer is inside the in-place store of alice's refreshed record,
+        where it stays 5 s."""
         self.assertEqual(self.env.login("alice").status, 0)
         self.env.rewrite_cache("alice", access_expires=int(time.time()) + 10)
-        mark = os.path.join(self.env.tmp, "forget-mark")
+        mark = os.path.join(self.env.tmp, name + "-mark")
         if os.path.exists(mark + ".inplace"):
             os.unlink(mark + ".inplace")
         self.env.restart_helper({"LD_PRELOAD": nss_wrapper_preload(self.env.tmp) + " " + self.shim,
@@ -131,6 +130,13 @@ class Durability(CacheTestCase):
                                  "SLOW_FSYNC_NAME": "alice", "SLOW_RENAME_SECONDS": "5"})
         self.assertEqual(self.env.ctl("token", user="alice").returncode, 0)
         wait_for(lambda: os.path.exists(mark + ".inplace"), what="the writer inside alice's store")
+
+    def test_a_forget_does_not_wait_for_a_write_in_progress(self):
+        # The writer is held 5 s inside the store of alice's refreshed
+        # record; forgetting her then used to wait on the loop for that
+        # write (every other client with it), so that the write could not
+        # bring the file back.  Now the writer removes the file after it.
+        self.hold_the_writer_in_alices_store("forget")
         started = time.monotonic()
         r = self.env.ctl("cache", "forget", "alice")
         took = time.monotonic() - started
@@ -152,16 +158,7 @@ class Durability(CacheTestCase):
         # The listing shows what is on disk, so it waits for the writer's
         # queue to drain; it used to wait on the loop, and every other
         # request waited with it.  The writer is held 5 s in alice's store.
-        self.assertEqual(self.env.login("alice").status, 0)
-        self.env.rewrite_cache("alice", access_expires=int(time.time()) + 10)
-        mark = os.path.join(self.env.tmp, "list-mark")
-        if os.path.exists(mark + ".inplace"):
-            os.unlink(mark + ".inplace")
-        self.env.restart_helper({"LD_PRELOAD": nss_wrapper_preload(self.env.tmp) + " " + self.shim,
-                                 "SLOW_RENAME_PHASE": "inplace", "SLOW_RENAME_MARK": mark,
-                                 "SLOW_FSYNC_NAME": "alice", "SLOW_RENAME_SECONDS": "5"})
-        self.assertEqual(self.env.ctl("token", user="alice").returncode, 0)
-        wait_for(lambda: os.path.exists(mark + ".inplace"), what="the writer inside alice's store")
+        self.hold_the_writer_in_alices_store("list")
         started = time.monotonic()
         listing = self.env.ctl_start("cache", "list")
         try:
