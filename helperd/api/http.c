@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "fr_error.h"
 #include "api/http.h"
 #include "api/parse.h"
+#include "core/big_blocks.h"
 #include "core/log.h"
 #include "core/secret.h"
 
@@ -97,8 +99,9 @@ struct http_client {
 	unsigned probes;   /* XFER_PROBE transfers whose connection has not told */
 	bool probe_failed; /* one ended unanswered: no more holding back */
 	struct api_conn *conns;
-	unsigned openers;    /* XFER_OPENER transfers not yet connected */
-	unsigned h2_streams; /* per connection: H2_MAX_STREAMS or the server's fewer */
+	unsigned openers;	    /* XFER_OPENER transfers not yet connected */
+	unsigned h2_streams;	    /* per connection: H2_MAX_STREAMS or the server's fewer */
+	bool release_sent_requests; /* this libcurl's upload buffer is understood */
 };
 
 /* One per socket curl asks us to watch (curl_multi_assign). */
@@ -123,6 +126,9 @@ struct http_xfer {
 	enum http_method { METHOD_GET, METHOD_POST, METHOD_DELETE } method;
 	char *body;
 	size_t body_len;
+	size_t body_given;		/* to curl's read callback, of body_len */
+	void *upload_buffer;		/* where it put the body: curl's */
+	uint64_t upload_generation;	/* of that block (big_block_generation) */
 	struct curl_slist *headers;	/* the client's lists or own_headers */
 	struct curl_slist *own_headers; /* only when a bearer token is sent */
 	char *resp;
@@ -811,6 +817,80 @@ on_timer_event(struct loop_timer *t)
 	report_failed_launches(c);
 }
 
+/*
+ * A request already sent, out of memory while its answer is awaited.
+ *
+ * libcurl 7.88 copies every request over TLS into a 16 KiB upload buffer
+ * per transfer and frees it only when the transfer ends.  Over HTTP/2,
+ * where one connection carries a whole login storm, that is one resident
+ * page per request in flight for the API's latency: 4 MiB for 1000
+ * logins in flight at 300 ms, the request (a password, a code, a token)
+ * in it all that time.  So over HTTP/2 the body goes to curl through a
+ * read callback, which shows where curl keeps it, and once curl counts
+ * the whole body sent (the progress callback), the helper wipes that
+ * buffer and gives its pages back (big_block_discard).  Curl may write
+ * it again, for a retry: the pages come back zeroed.
+ *
+ * "Counted as sent" means "no longer needed" in 7.88's transfer.c: the
+ * count grows by what the connection took (the HTTP/2 layer copies it
+ * into its frames), and the buffer is not read again.  Other versions
+ * keep the body in CURLOPT_POSTFIELDS, untouched.  The block's
+ * generation guards against a buffer curl freed and reallocated since
+ * the read: that block is someone else's and is left alone.
+ */
+static bool
+curl_upload_buffer_understood(void)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	return v != NULL && (v->version_num >> 8) == 0x0758; /* 7.88.x */
+}
+
+static size_t
+on_read_body(char *buffer, size_t size, size_t nitems, void *userp)
+{
+	struct http_xfer *x = userp;
+	size_t room = size * nitems, left = x->body_len - x->body_given;
+	size_t n = left < room ? left : room;
+
+	if (n > 0) {
+		memcpy(buffer, x->body + x->body_given, n);
+		x->body_given += n;
+		x->upload_buffer = buffer;
+		x->upload_generation = big_block_generation(buffer);
+	}
+	return n;
+}
+
+/* Curl rewinds the body to send it again (an HTTP/2 stream the server
+ * refused, a connection that died before the answer). */
+static int
+on_seek_body(void *userp, curl_off_t offset, int origin)
+{
+	struct http_xfer *x = userp;
+
+	if (origin != SEEK_SET || offset < 0 || offset > (curl_off_t)x->body_len)
+		return CURL_SEEKFUNC_FAIL;
+	x->body_given = (size_t)offset;
+	x->upload_buffer = NULL;
+	return CURL_SEEKFUNC_OK;
+}
+
+static int
+on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_xfer *x = userp;
+
+	(void)dltotal;
+	(void)dlnow;
+	if (x->upload_buffer != NULL && x->body_given == x->body_len && ultotal == (curl_off_t)x->body_len &&
+	    ulnow == ultotal) {
+		(void)big_block_discard(x->upload_buffer, x->upload_generation);
+		x->upload_buffer = NULL;
+	}
+	return 0;
+}
+
 int
 http_client_new(struct loop *loop, const struct config *cfg, const char *api_key, struct http_client **out)
 {
@@ -825,6 +905,7 @@ http_client_new(struct loop *loop, const struct config *cfg, const char *api_key
 	c->timer.on_expire = on_timer_event;
 	c->drain_more.on_expire = on_drain_more;
 	c->h2_streams = H2_MAX_STREAMS;
+	c->release_sent_requests = curl_upload_buffer_understood();
 	if ((c->multi = curl_multi_init()) == NULL)
 		goto fail;
 	if (build_plain_headers(&c->plain_headers) != 0)
@@ -935,9 +1016,27 @@ configure_easy(struct http_xfer *x, const struct config *cfg)
 	switch (x->method) {
 	case METHOD_POST:
 		SETOPT(e, CURLOPT_POST, 1L);
-		/* Not COPYPOSTFIELDS: curl would keep an unwiped copy. */
-		SETOPT(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
 		SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(x->body != NULL ? x->body_len : 0));
+		x->body_given = 0;
+		x->upload_buffer = NULL;
+		/* Once the API is known to speak HTTP/1.1 only, the body stays
+		 * in POSTFIELDS: curl then sends it with the headers, in one
+		 * write, and a connection has one request in flight, not a
+		 * storm's.  The first requests, before the protocol is known,
+		 * are treated as HTTP/2 ones. */
+		if (x->client->release_sent_requests && x->client->proto != API_PROTO_HTTP1 && x->body != NULL &&
+		    x->body_len > 0) {
+			SETOPT(e, CURLOPT_READFUNCTION, on_read_body);
+			SETOPT(e, CURLOPT_READDATA, x);
+			SETOPT(e, CURLOPT_SEEKFUNCTION, on_seek_body);
+			SETOPT(e, CURLOPT_SEEKDATA, x);
+			SETOPT(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+			SETOPT(e, CURLOPT_XFERINFODATA, x);
+			SETOPT(e, CURLOPT_NOPROGRESS, 0L);
+		} else {
+			/* Not COPYPOSTFIELDS: curl would keep an unwiped copy. */
+			SETOPT(e, CURLOPT_POSTFIELDS, x->body != NULL ? x->body : "");
+		}
 		break;
 	case METHOD_DELETE:
 		SETOPT(e, CURLOPT_HTTPGET, 1L);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -25,7 +26,9 @@ static struct {
 	size_t slots;
 	uint32_t *free_slots; /* a stack of slot numbers */
 	size_t free_count;
-	uint32_t *sizes;	 /* 0: slot free */
+	uint32_t *sizes;       /* 0: slot free */
+	uint64_t *generations; /* allocations of each slot so far */
+	uint64_t next_generation;
 	unsigned char *resident; /* a free slot that may still have pages */
 	pthread_mutex_t lock;
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -40,15 +43,17 @@ big_blocks_init(size_t slots)
 	uint32_t *free_slots = calloc(slots, sizeof(*free_slots));
 	uint32_t *sizes = calloc(slots, sizeof(*sizes));
 	unsigned char *resident = calloc(slots, 1);
+	uint64_t *generations = calloc(slots, sizeof(*generations));
 	/* MAP_NORESERVE: the reservation is address space; a page costs
 	 * memory only while a block has it written. */
 	void *base = mmap(NULL, slots * BIG_BLOCK_MAX, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (free_slots == NULL || sizes == NULL || resident == NULL || base == MAP_FAILED) {
+	if (free_slots == NULL || sizes == NULL || resident == NULL || generations == NULL || base == MAP_FAILED) {
 		int saved = errno;
 		free(free_slots);
 		free(sizes);
 		free(resident);
+		free(generations);
 		if (base != MAP_FAILED)
 			(void)munmap(base, slots * BIG_BLOCK_MAX);
 		errno = saved;
@@ -69,6 +74,7 @@ big_blocks_init(size_t slots)
 	pool.free_slots = free_slots;
 	pool.sizes = sizes;
 	pool.resident = resident;
+	pool.generations = generations;
 	pool.free_count = slots;
 	pool.slots = slots;
 	pool.base = base;
@@ -107,6 +113,7 @@ big_block_alloc(size_t size)
 		uint32_t slot = pool.free_slots[--pool.free_count];
 		pool.resident[slot] = 0;
 		pool.sizes[slot] = (uint32_t)size;
+		pool.generations[slot] = ++pool.next_generation;
 		block = pool.base + (size_t)slot * BIG_BLOCK_MAX;
 	}
 	(void)pthread_mutex_unlock(&pool.lock);
@@ -157,6 +164,43 @@ big_block_free(void *p)
 	pool.free_slots[pool.free_count++] = (uint32_t)slot;
 	pool.resident[slot] = 1;
 	(void)pthread_mutex_unlock(&pool.lock);
+}
+
+uint64_t
+big_block_generation(const void *inside)
+{
+	if (!big_block_owns(inside))
+		return 0;
+	size_t slot = (size_t)((const unsigned char *)inside - pool.base) / BIG_BLOCK_MAX;
+	if (pthread_mutex_lock(&pool.lock) != 0)
+		return 0;
+	uint64_t generation = pool.sizes[slot] != 0 ? pool.generations[slot] : 0;
+	(void)pthread_mutex_unlock(&pool.lock);
+	return generation;
+}
+
+bool
+big_block_discard(void *inside, uint64_t generation)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!big_block_owns(inside) || page <= 0 || generation == 0)
+		return false;
+	size_t slot = (size_t)((unsigned char *)inside - pool.base) / BIG_BLOCK_MAX;
+	if (pthread_mutex_lock(&pool.lock) != 0)
+		return false;
+	size_t size = pool.generations[slot] == generation ? pool.sizes[slot] : 0;
+	(void)pthread_mutex_unlock(&pool.lock);
+	if (size == 0)
+		return false;
+	/* Outside the lock: only the thread that would free the block calls
+	 * this, so it stays allocated to the same owner meanwhile. */
+	unsigned char *block = pool.base + slot * BIG_BLOCK_MAX;
+	size_t span = (size + (size_t)page - 1) / (size_t)page * (size_t)page;
+	/* Wiped first: the kernel does not clear a page it takes back until
+	 * it hands it out again. */
+	wipe_resident(block, size);
+	return madvise(block, span, MADV_DONTNEED) == 0;
 }
 
 /* Discard the pages of the free slots that have any, except the `keep`

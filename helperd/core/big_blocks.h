@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Requests in [BIG_BLOCK_MIN, BIG_BLOCK_MAX] bytes get a slot. */
 #define BIG_BLOCK_MIN (16 * 1024)
@@ -60,6 +61,22 @@ bool big_block_resize(void *p, size_t size);
  * and giving them back each time would cost a system call and page
  * faults per record. */
 void big_block_free(void *p);
+
+/* Which allocation of its slot the block that `inside` points into is: a
+ * number that changes whenever the slot is handed out.  0 when `inside`
+ * is in no allocated block. */
+uint64_t big_block_generation(const void *inside);
+
+/* Wipe the block that `inside` points into and give its pages back,
+ * leaving it allocated to its owner, who may write it again (its pages
+ * then come back zeroed).  For a block whose contents its owner is done
+ * with but will not free for a while: curl's upload buffer of a request
+ * already sent (api/http.c).  Only if the block is still the allocation
+ * `generation` names (big_block_generation), so that a pointer kept
+ * after its block was freed and handed out again cannot reach the new
+ * owner's data; and only from the thread that frees the block.  False
+ * when nothing was done. */
+bool big_block_discard(void *inside, uint64_t generation);
 
 /* Give the pages of the free slots back to the kernel, except those of
  * the `keep` freed last (a copy on swap goes too).  For a quiet moment,

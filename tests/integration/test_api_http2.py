@@ -14,6 +14,7 @@ what the helper does with a burst is what these tests are about."""
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -165,6 +166,84 @@ class Http2AnswersArrivingTogether(FreddyTestCase):
         left = [int(n) for n in re.findall(r"(\d+) API answers left for the next loop pass",
                                            self.env.helper.read_log())]
         self.assertTrue(left and max(left) >= 8, left)
+
+
+def curl_release_sent_requests():
+    """Whether this libcurl is the one whose upload buffer the helper
+    empties once a request is sent (helperd/api/http.c: 7.88.x)."""
+    try:
+        out = subprocess.run(["curl-config", "--vernum"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return int(out.strip(), 16) >> 8 == 0x0758
+
+
+SLOTS_KIB = 4096 * 32   # helperd/core/big_blocks.h: BIG_BLOCK_SLOTS of BIG_BLOCK_MAX
+
+
+def slot_mapping(pid):
+    """(start, end, resident KiB) of the helper's mapping for the
+    libraries' large blocks (curl's upload buffers among them)."""
+    found, current = [], None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                start, end = (int(x, 16) for x in parts[0].split("-"))
+                current = [start, end, 0] if len(parts) == 5 and (end - start) // 1024 == SLOTS_KIB else None
+                if current is not None:
+                    found.append(current)
+            elif parts[0] == "Rss:" and current is not None:
+                current[2] = int(parts[1])
+    if len(found) != 1:
+        raise AssertionError("not one mapping of %d KiB: %r" % (SLOTS_KIB, found))
+    return tuple(found[0])
+
+
+class Http2SentRequestsLeaveMemory(FreddyTestCase):
+    """curl 7.88 keeps each request in an upload buffer of its own until
+    the answer comes.  Over HTTP/2, where one connection carries a whole
+    storm, the helper empties that buffer once curl has sent the request:
+    while a hundred login requests wait at the API, their buffers hold no
+    page, and the password is in none of them."""
+
+    LOGINS = 100
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h2 = Http2Env(latency_ms=3000)
+        cls.env = cls.h2.env
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h2.close()
+
+    def test_buffers_of_requests_in_flight_are_empty(self):
+        if not curl_release_sent_requests():
+            self.skipTest("the helper keeps requests in POSTFIELDS with this libcurl")
+        pid = self.env.helper.proc.pid
+        done = []
+        burst = threading.Thread(target=lambda: done.append(self.h2.burst(self.LOGINS)))
+        burst.start()
+        try:
+            wait_for(lambda: self.h2.api.stats()["streams"] >= self.LOGINS, 30, 0.05,
+                     what="the login requests at the server")
+            start, end, resident_kib = slot_mapping(pid)
+            with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+                holding = []
+                for at in range(start, end, 1 << 20):
+                    mem.seek(at)
+                    if PASSWORD.encode() in mem.read(min(1 << 20, end - at) + 64):
+                        holding.append(at)
+        finally:
+            burst.join()
+        self.assertEqual(len(done), 1, "the burst failed (its exception is above)")
+        # A page per request would be 400 KiB (the bound is half of that);
+        # what is left is OpenSSL's record buffers on the one connection
+        # and the few freed slots kept for them.
+        self.assertLess(resident_kib, self.LOGINS * 4 // 2, "KiB resident in the slots")
+        self.assertEqual(holding, [], "the password is in a library's large block")
+        print("%d login requests waiting at the API: %d KiB resident in the slots" % (self.LOGINS, resident_kib))
 
 
 class Http2HonoursTheStreamLimit(FreddyTestCase):
