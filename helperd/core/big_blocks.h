@@ -7,7 +7,9 @@
  * buffer and writes a few hundred bytes into it.  On the heap that block
  * is resident as far as any earlier user of the same memory wrote, and
  * free() keeps it: 1000 requests in flight cost about 16 MiB.  In a slot,
- * only the pages the request writes are resident, and only until it ends.
+ * only the pages the request writes are resident, and only until the
+ * block is freed or, once curl has sent the request, discarded
+ * (big_block_discard, from api/http.c).
  * glibc's own mmap threshold does not do this: it applies only when the
  * heap's top cannot serve the request.
  */
