@@ -13,9 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <systemd/sd-journal.h>
-
 #include "core/audit.h"
+#include "core/journal_native.h"
 #include "core/log.h"
 #include "fr_error.h"
 
@@ -24,7 +23,6 @@
 #define AUDIT_QUEUE_MAX 4096
 /* A file that cannot be opened is tried again this often. */
 #define AUDIT_REOPEN_MS 5000
-#define JOURNAL_SOCKET	"/run/systemd/journal/socket"
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -386,6 +384,7 @@ struct audit {
 
 	/* The writer's own (the thread's, or audit_emit's without one). */
 	int fd;
+	int journal_fd; /* journal_send's socket, opened at its first entry */
 	uint64_t open_gen;
 	int64_t retry_at_ms;
 	bool open_failing, write_failing, journal_failing;
@@ -407,8 +406,15 @@ monotonic_ms(void)
 static int
 journal_send(void *ctx, const struct iovec *iov, int n)
 {
-	(void)ctx;
-	return sd_journal_sendv(iov, n);
+	struct audit *a = ctx;
+	unsigned char entry[AUDIT_JOURNAL_BUF + AUDIT_JOURNAL_FIELDS * JOURNAL_NATIVE_FIELD_OVERHEAD];
+
+	size_t len = journal_native_encode(iov, n, entry, sizeof(entry));
+	if (len == 0)
+		return -EINVAL;
+	if (a->journal_fd < 0 && (a->journal_fd = journal_native_socket()) < 0)
+		return -errno;
+	return journal_native_send(a->journal_fd, JOURNAL_NATIVE_SOCKET, entry, len);
 }
 
 /* `path` opened for appending, under the rules in audit.h; -1 (logged
@@ -616,6 +622,7 @@ audit_new(struct audit **out)
 	if (a == NULL)
 		return FR_ERR_NOMEM;
 	a->fd = -1;
+	a->journal_fd = -1;
 	atomic_init(&a->lost, 0);
 	if (pthread_mutex_init(&a->lock, NULL) != 0 || pthread_cond_init(&a->work, NULL) != 0 ||
 	    pthread_cond_init(&a->done, NULL) != 0) {
@@ -627,8 +634,10 @@ audit_new(struct audit **out)
 	if (getrandom(&salt, sizeof(salt), GRND_NONBLOCK) != (ssize_t)sizeof(salt))
 		salt = (uint16_t)getpid();
 	a->nonce = ((uint64_t)(uint32_t)time(NULL) << 16) | salt;
-	if (access(JOURNAL_SOCKET, F_OK) == 0)
+	if (access(JOURNAL_NATIVE_SOCKET, F_OK) == 0) {
 		a->journal = journal_send;
+		a->journal_ctx = a;
+	}
 	a->threaded = pthread_create(&a->thread, NULL, writer_main, a) == 0;
 	if (a->threaded)
 		(void)pthread_setname_np(a->thread, "freddy-audit");
@@ -658,6 +667,8 @@ audit_free(struct audit *a)
 	}
 	if (a->fd >= 0)
 		close(a->fd);
+	if (a->journal_fd >= 0)
+		close(a->journal_fd);
 	free(a->path);
 	pthread_cond_destroy(&a->done);
 	pthread_cond_destroy(&a->work);

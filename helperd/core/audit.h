@@ -121,7 +121,8 @@ void audit_format_journal(const struct audit_record *rec, struct audit_journal_e
 
 struct audit;
 
-/* How an entry reaches the journal: sd_journal_sendv, or a test's observer.
+/* How an entry reaches the journal: its native protocol (journal_native.h),
+ * or a test's observer.
  * Returns 0 or a negative errno. */
 typedef int (*audit_journal_fn)(void *ctx, const struct iovec *iov, int n);
 
