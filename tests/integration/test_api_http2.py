@@ -132,8 +132,9 @@ class Http2ColdBurstSetsUpConnectionsTogether(FreddyTestCase):
 
 class Http2AnswersArrivingTogether(FreddyTestCase):
     """An API that stalls and then answers forty logins at once: curl ends
-    all forty streams in one read, the helper answers sixteen in that loop
-    pass and the rest in the passes after it (the clients waiting behind
+    many of the forty streams in one read (all of them on a quiet machine),
+    the helper answers sixteen in that loop pass and the rest in the passes
+    after it (the clients waiting behind
     them are served in between), and no answer is lost or left waiting."""
 
     LOGINS = 40
@@ -165,7 +166,11 @@ class Http2AnswersArrivingTogether(FreddyTestCase):
         self.assertEqual(len(done), 1, "the burst failed (its exception is above)")
         left = [int(n) for n in re.findall(r"(\d+) API answers left for the next loop pass",
                                            self.env.helper.read_log())]
-        self.assertTrue(left and max(left) >= 8, left)
+        # Some were left: one curl event ended more than 16.  How many
+        # depends on how the answers met the helper's reads: on a busy
+        # machine the server is descheduled between its writes, and 21
+        # (5 left) was seen in a parallel `make check`.
+        self.assertTrue(left, "no curl event ended more than 16 answers: %r" % left)
 
 
 def curl_release_sent_requests():
