@@ -101,6 +101,13 @@ slot_of(const void *p)
 	return offset / BIG_BLOCK_MAX;
 }
 
+/* The slot of any address inside a block (big_block_owns(p) first). */
+static size_t
+slot_containing(const void *p)
+{
+	return (size_t)((const unsigned char *)p - pool.base) / BIG_BLOCK_MAX;
+}
+
 void *
 big_block_alloc(size_t size)
 {
@@ -171,7 +178,7 @@ big_block_generation(const void *inside)
 {
 	if (!big_block_owns(inside))
 		return 0;
-	size_t slot = (size_t)((const unsigned char *)inside - pool.base) / BIG_BLOCK_MAX;
+	size_t slot = slot_containing(inside);
 	if (pthread_mutex_lock(&pool.lock) != 0)
 		return 0;
 	uint64_t generation = pool.sizes[slot] != 0 ? pool.generations[slot] : 0;
@@ -186,7 +193,7 @@ big_block_discard(void *inside, uint64_t generation)
 
 	if (!big_block_owns(inside) || page <= 0 || generation == 0)
 		return false;
-	size_t slot = (size_t)((unsigned char *)inside - pool.base) / BIG_BLOCK_MAX;
+	size_t slot = slot_containing(inside);
 	if (pthread_mutex_lock(&pool.lock) != 0)
 		return false;
 	size_t size = pool.generations[slot] == generation ? pool.sizes[slot] : 0;

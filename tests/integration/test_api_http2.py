@@ -20,6 +20,7 @@ import time
 
 from freddytest import FIRST_TEST_UID, ApiServer, FreddyEnv, FreddyTestCase, main, wait_for
 import rawlogin
+import security
 
 PASSWORD = "H2-Pass-1"
 CODE = 4321
@@ -189,20 +190,11 @@ SLOTS_KIB = 4096 * 32   # helperd/core/big_blocks.h: BIG_BLOCK_SLOTS of BIG_BLOC
 def slot_mapping(pid):
     """(start, end, resident KiB) of the helper's mapping for the
     libraries' large blocks (curl's upload buffers among them)."""
-    found, current = [], None
-    with open("/proc/%d/smaps" % pid) as f:
-        for line in f:
-            parts = line.split()
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                start, end = (int(x, 16) for x in parts[0].split("-"))
-                current = [start, end, 0] if len(parts) == 5 and (end - start) // 1024 == SLOTS_KIB else None
-                if current is not None:
-                    found.append(current)
-            elif parts[0] == "Rss:" and current is not None:
-                current[2] = int(parts[1])
+    found = [m for m in security.mappings(pid)
+             if m["name"] == "anonymous" and (m["end"] - m["start"]) // 1024 == SLOTS_KIB]
     if len(found) != 1:
         raise AssertionError("not one mapping of %d KiB: %r" % (SLOTS_KIB, found))
-    return tuple(found[0])
+    return found[0]["start"], found[0]["end"], found[0]["rss"]
 
 
 class Http2SentRequestsLeaveMemory(FreddyTestCase):

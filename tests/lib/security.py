@@ -132,11 +132,9 @@ def helper_pid(env):
     return env.helper.proc.pid
 
 
-def memory_holding(pid, needles):
-    """The writable, resident mappings of process `pid` (heap, anonymous,
-    stacks, libraries' data) that contain any of `needles`, as "start-end
-    name".  Mappings over 1 GiB are skipped: under ASan that is the shadow
-    memory, terabytes of bookkeeping and no data of the program's."""
+def mappings(pid):
+    """The mappings of process `pid` from its smaps: dicts of start, end,
+    perms, name ("anonymous" for none) and rss (KiB)."""
     maps, current = [], None
     with open("/proc/%d/smaps" % pid) as f:
         for line in f:
@@ -148,6 +146,15 @@ def memory_holding(pid, needles):
                 maps.append(current)
             elif parts[0] == "Rss:" and current is not None:
                 current["rss"] = int(parts[1])
+    return maps
+
+
+def memory_holding(pid, needles):
+    """The writable, resident mappings of process `pid` (heap, anonymous,
+    stacks, libraries' data) that contain any of `needles`, as "start-end
+    name".  Mappings over 1 GiB are skipped: under ASan that is the shadow
+    memory, terabytes of bookkeeping and no data of the program's."""
+    maps = mappings(pid)
     chunk, overlap = 4 << 20, max(len(n) for n in needles) - 1 if needles else 0
     found = []
     with open("/proc/%d/mem" % pid, "rb", 0) as mem:
