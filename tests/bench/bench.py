@@ -502,8 +502,9 @@ def main():
     bench = Bench(builddir, max(sizes), server)
     rows = []
     started = time.monotonic()
-    floor = rss_floor(builddir)
-    harness_floor = rss_floor(builddir, env=bench.env.helper.env)
+    # Both with the unit's environment, as the helper runs.
+    floor = rss_floor(builddir, env=dict(os.environ, **freddytest.unit_environment()))
+    harness_floor = rss_floor(builddir, env=bench.env.helper.environment())
     harness_kib = max(harness_floor[1] - floor[1], 0)
     load = os.getloadavg()
     try:

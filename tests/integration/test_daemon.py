@@ -13,7 +13,7 @@ import unittest
 
 import pexpect
 
-from freddytest import HELPER, PYTHON, FreddyEnv, main, wait_for
+from freddytest import HELPER, PYTHON, FreddyEnv, main, unit_environment, wait_for
 
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
 EX_OSERR = 71
@@ -233,6 +233,47 @@ exec "$@"
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("unshare"), "needs root and unshare")
+class UnitEnvironment(unittest.TestCase):
+    """The packaged unit's Environment=, which every test applies
+    (freddytest.unit_environment): libcurl loads GnuTLS through librtmp,
+    and GnuTLS must not initialise itself in the helper, which speaks TLS
+    through OpenSSL only.  Its implicit initialisation, the constructor
+    GNUTLS_NO_IMPLICIT_INIT=1 turns off, looks for GnuTLS's system
+    priority file: strace shows whether it ran."""
+
+    GNUTLS_SYSTEM_CONFIG = "/etc/gnutls/config"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = FreddyEnv()
+        cls.strace = shutil.which("strace")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def files_looked_at(self, environment):
+        self.assertIsNotNone(self.strace, "strace is not installed (.ci/packages.txt has it)")
+        trace = os.path.join(self.env.tmp, "check-config.strace")
+        r = subprocess.run([self.strace, "-f", "-qq", "-e", "trace=%file", "-o", trace,
+                            HELPER, "--config", self.env.helper.config, "--check-config"],
+                           capture_output=True, text=True, timeout=30, env=environment)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(trace) as f:
+            return f.read()
+
+    def test_the_unit_turns_off_gnutls_implicit_initialisation(self):
+        self.assertEqual(unit_environment().get("GNUTLS_NO_IMPLICIT_INIT"), "1")
+
+    def test_gnutls_does_not_initialise_in_the_helper(self):
+        self.assertNotIn(self.GNUTLS_SYSTEM_CONFIG, self.files_looked_at(self.env.helper.environment()))
+
+    def test_without_it_gnutls_would(self):
+        # The control: the observation above can see GnuTLS's start-up.
+        bare = {k: v for k, v in self.env.helper.environment().items() if k != "GNUTLS_NO_IMPLICIT_INIT"}
+        self.assertIn(self.GNUTLS_SYSTEM_CONFIG, self.files_looked_at(bare))
+
+
 class Syslog(unittest.TestCase):
 
     def test_outcomes_go_to_authpriv_and_the_rest_to_daemon(self):

@@ -30,6 +30,7 @@ MODULE = os.path.join(TOP_BUILDDIR, ".libs", "pam_freddy.so")
 FREDDYCTL = os.path.join(TOP_BUILDDIR, "freddyctl")
 EMULATOR = os.path.join(TOP_SRCDIR, "tests", "emulator", "freddy_emulator.py")
 MAKE_CERTS = os.path.join(TOP_SRCDIR, "tests", "emulator", "make-certs.sh")
+HELPER_UNIT = os.path.join(TOP_SRCDIR, "etc", "systemd", "freddy-helperd.service")
 PAM_WRAPPER = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so"
 NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
 FIRST_TEST_UID = 2001
@@ -258,6 +259,26 @@ class ApiServer:
         self.log.close()
 
 
+def unit_environment(unit=HELPER_UNIT):
+    """The Environment= assignments of the packaged unit, so that every test
+    runs the helper with the environment systemd gives it.  Only the
+    unquoted form is understood; anything else fails here, not later."""
+    assignments = {}
+    with open(unit) as f:
+        for line in f:
+            key, sep, value = line.strip().partition("=")
+            if key != "Environment" or not sep:
+                continue
+            if any(q in value for q in "\"'\\%$"):
+                raise ValueError("%s: %s: quoting and specifiers are not understood here" % (unit, line.strip()))
+            for assignment in value.split():
+                name, sep, val = assignment.partition("=")
+                if not sep or not name:
+                    raise ValueError("%s: %s: not NAME=VALUE" % (unit, line.strip()))
+                assignments[name] = val
+    return assignments
+
+
 class Helper:
     def __init__(self, tmp, config_text, name="helper", env=None):
         self.tmp = tmp
@@ -266,8 +287,12 @@ class Helper:
             f.write(config_text)
         os.chmod(self.config, 0o600)
         self.log_path = os.path.join(tmp, name + ".log")
-        self.env = env
+        self.env = env  # None: this process's
         self.proc = None
+
+    def environment(self):
+        """What the helper runs with: `env` and the unit's Environment=."""
+        return dict(os.environ if self.env is None else self.env, **unit_environment())
 
     def start(self, wait_socket=None, extra_args=(), prefix=()):
         """`prefix` runs the helper through another program that ends by
@@ -275,7 +300,7 @@ class Helper:
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen([*prefix, *HELPER_WRAPPER, HELPER, "--config", self.config, "--foreground",
                                       *extra_args],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.environment())
         if wait_socket:
             wait_for(lambda: os.path.exists(wait_socket) or self.proc.poll() is not None,
                      timeout=60 if HELPER_WRAPPER else 10, what="helper socket")
@@ -285,7 +310,7 @@ class Helper:
 
     def run_to_exit(self, timeout=10, extra_args=()):
         r = subprocess.run([HELPER, "--config", self.config, "--foreground", *extra_args],
-                           capture_output=True, text=True, timeout=timeout, env=self.env)
+                           capture_output=True, text=True, timeout=timeout, env=self.environment())
         return r.returncode, r.stdout + r.stderr
 
     def read_log(self):

@@ -220,6 +220,11 @@ login() {
 login alice Correct-Horse-1
 check "first login (alice, from root) succeeds through socket activation" grep -q 'successfully authenticated' "$work/login.out"
 check "the service was started by it" ct systemctl -q is-active freddy-helperd.service
+# One NAME=VALUE of the running service's environment.
+helper_runs_with() {
+	ct sh -c 'tr "\0" "\n" </proc/"$(systemctl show -P MainPID freddy-helperd.service)"/environ' | grep -qx "$1"
+}
+check "the unit's helper runs with GNUTLS_NO_IMPLICIT_INIT=1" helper_runs_with GNUTLS_NO_IMPLICIT_INIT=1
 check "the helper reports the inherited socket" \
 	sh -c "nsenter --target $leader --all -- journalctl -u freddy-helperd -o cat -q | grep -q 'ready on an inherited socket'"
 login root Root-Horse-2
