@@ -271,6 +271,67 @@ fail:
 	return r;
 }
 
+static size_t
+field_length(const struct fr_msg *msg, unsigned tag)
+{
+	switch (tag_kind[tag]) {
+	case KIND_STR:
+		return msg->length[tag];
+	case KIND_U32:
+		return 4;
+	case KIND_U64:
+		return 8;
+	case KIND_NONE:
+	default:
+		return 0; /* a tag no message has: the decoder refuses it */
+	}
+}
+
+size_t
+fr_msg_encode(const struct fr_msg *msg, uint8_t *payload, size_t cap)
+{
+	size_t need = 2;
+
+	for (unsigned tag = 1; tag < FR_TAG_COUNT; tag++) {
+		if (!(msg->present & BIT(tag)))
+			continue;
+		/* Only what fr_msg_decode made: a string inside `data`. */
+		if (tag_kind[tag] == KIND_STR && (size_t)msg->offset[tag] + msg->length[tag] >= sizeof(msg->data))
+			return 0;
+		need += 3 + field_length(msg, tag);
+	}
+	if (payload == NULL || cap < need)
+		return need;
+	size_t pos = 0;
+	payload[pos++] = FR_WIRE_VERSION;
+	payload[pos++] = msg->type;
+	for (unsigned tag = 1; tag < FR_TAG_COUNT; tag++) {
+		if (!(msg->present & BIT(tag)))
+			continue;
+		size_t n = field_length(msg, tag);
+		payload[pos++] = (uint8_t)tag;
+		payload[pos++] = (uint8_t)(n >> 8);
+		payload[pos++] = (uint8_t)n;
+		switch (tag_kind[tag]) {
+		case KIND_STR:
+			memcpy(payload + pos, msg->data + msg->offset[tag], n);
+			break;
+		case KIND_U32:
+			put_be32(payload + pos, (uint32_t)msg->number[tag]);
+			break;
+		case KIND_U64:
+			put_be32(payload + pos, (uint32_t)(msg->number[tag] >> 32));
+			put_be32(payload + pos + 4, (uint32_t)msg->number[tag]);
+			break;
+		case KIND_NONE:
+		default:
+			break;
+		}
+		pos += n;
+	}
+	return pos;
+}
+
 int
 fr_msg_has(const struct fr_msg *msg, enum fr_tag tag)
 {

@@ -165,6 +165,15 @@ int fr_wire_payload_length(const uint8_t *buf, size_t avail, size_t *payload_len
  * first and left zeroed on error. */
 int fr_msg_decode(const uint8_t *payload, size_t len, struct fr_msg *out);
 
+/* The reverse of fr_msg_decode, for a message that has to wait (a request
+ * held while its account is looked up): the payload holds only the fields,
+ * where a struct fr_msg has room for any message, 8 KiB.  Pure function:
+ * returns the payload's length and writes it only when `cap` is at least
+ * that; 0 for a `msg` that fr_msg_decode did not make (a string outside
+ * its data).  The fields come in tag order; fr_msg_decode of the result
+ * gives the same message. */
+size_t fr_msg_encode(const struct fr_msg *msg, uint8_t *payload, size_t cap);
+
 int fr_msg_has(const struct fr_msg *msg, enum fr_tag tag);
 /* NULL when absent */
 const char *fr_msg_str(const struct fr_msg *msg, enum fr_tag tag);

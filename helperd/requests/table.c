@@ -100,7 +100,12 @@ struct lookup {
 	struct conn_peer peer;
 	uid_t caller;		       /* whom the caller rule judges (struct request) */
 	const struct fr_catalog *lang; /* read-only, the helper's for its life */
-	struct fr_msg msg;	       /* may hold a secret (AUTHTOK): wiped */
+	/* The request, fr_msg_encode'd: a few hundred bytes, where a struct
+	 * fr_msg is 8.7 KiB, and a storm's logins all wait here at once.  May
+	 * hold a secret (AUTHTOK): wiped. */
+	uint8_t *request;
+	size_t request_len;
+	char *user; /* FR_TAG_USER, for the NSS thread; NULL for CALLER_SELF */
 	struct pool_job *job;
 	char *allowed_groups; /* the setting when the request came */
 	/* Found on the thread. */
@@ -112,7 +117,10 @@ struct lookup {
 static void
 lookup_free(struct lookup *lk)
 {
-	fr_msg_wipe(&lk->msg);
+	if (lk->request != NULL)
+		explicit_bzero(lk->request, lk->request_len);
+	free(lk->request);
+	free(lk->user);
 	free(lk->allowed_groups);
 	free(lk);
 }
@@ -126,7 +134,7 @@ lookup_run(void *arg)
 	if (lk->def->who == CALLER_SELF)
 		lk->account_result = accounts_by_uid(lk->peer.uid, &lk->account);
 	else
-		lk->account_result = accounts_by_name(fr_msg_str(&lk->msg, FR_TAG_USER), &lk->account);
+		lk->account_result = accounts_by_name(lk->user, &lk->account);
 	lk->groups_result = FR_OK;
 	if (lk->account_result == FR_OK && lk->allowed_groups != NULL)
 		lk->groups_result = accounts_in_groups(lk->allowed_groups, lk->account.name);
@@ -167,10 +175,11 @@ static void
 lookup_done(void *arg)
 {
 	struct lookup *lk = arg;
+	struct fr_msg msg;
 	struct request rq = {
 		.h = lk->h,
 		.conn = lk->conn,
-		.msg = &lk->msg,
+		.msg = &msg,
 		.peer = lk->peer,
 		.caller = lk->caller,
 		.lang = lk->lang,
@@ -179,24 +188,31 @@ lookup_done(void *arg)
 	};
 
 	conn_set_handler(lk->conn, NULL, NULL);
+	/* It decoded once, and fr_msg_encode wrote it: a failure here is a
+	 * bug, not the client's. */
+	if (fr_msg_decode(lk->request, lk->request_len, &msg) != FR_OK) {
+		log_err("cannot decode a held %s request", lk->def->what);
+		requests_reply_done(lk->conn, FR_RESULT_SYSTEM_ERR, NULL);
+		lookup_free(lk);
+		return;
+	}
 	if (lk->def->who == CALLER_SELF) {
 		if (lk->account_result != FR_OK) {
-			audit_refused(lk->h, &lk->msg, lk->peer.uid, NULL, FR_RESULT_NOT_FOUND);
+			audit_refused(lk->h, &msg, lk->peer.uid, NULL, FR_RESULT_NOT_FOUND);
 			requests_reply_done(lk->conn, FR_RESULT_NOT_FOUND,
 					    fr_tr(lk->lang, "Your uid has no user name"));
-			lookup_free(lk);
-			return;
+			goto done;
 		}
 		rq.has_account = true;
 		rq.name = rq.account.name;
 	} else {
-		rq.name = fr_msg_str(&lk->msg, FR_TAG_USER);
-		if (!account_allowed(lk->def, &rq, lk->account_result)) {
-			lookup_free(lk);
-			return;
-		}
+		rq.name = fr_msg_str(&msg, FR_TAG_USER);
+		if (!account_allowed(lk->def, &rq, lk->account_result))
+			goto done;
 	}
 	lk->def->handle(&rq);
+done:
+	fr_msg_wipe(&msg);
 	lookup_free(lk);
 }
 
@@ -224,9 +240,15 @@ start_lookup(const struct request_def *def, struct request *rq)
 {
 	struct lookup *lk = calloc(1, sizeof(*lk));
 	const char *groups = rq->h->cfg->allowed_groups;
+	const char *user = def->who == CALLER_SELF ? NULL : fr_msg_str(rq->msg, FR_TAG_USER);
 
-	if (lk == NULL || (groups != NULL && (lk->allowed_groups = strdup(groups)) == NULL)) {
-		free(lk);
+	if (lk == NULL || (groups != NULL && (lk->allowed_groups = strdup(groups)) == NULL) ||
+	    (user != NULL && (lk->user = strdup(user)) == NULL) ||
+	    (lk->request_len = fr_msg_encode(rq->msg, NULL, 0)) == 0 ||
+	    (lk->request = malloc(lk->request_len)) == NULL ||
+	    fr_msg_encode(rq->msg, lk->request, lk->request_len) != lk->request_len) {
+		if (lk != NULL)
+			lookup_free(lk);
 		requests_reply_done(rq->conn, FR_RESULT_SYSTEM_ERR, NULL);
 		return;
 	}
@@ -236,7 +258,6 @@ start_lookup(const struct request_def *def, struct request *rq)
 	lk->peer = rq->peer;
 	lk->caller = rq->caller;
 	lk->lang = rq->lang;
-	lk->msg = *rq->msg;
 	int r = job_pool_submit(rq->h->nss, rq->peer.uid, &lookup_fns, lk, &lk->job);
 	if (r != FR_OK) {
 		lookup_free(lk);

@@ -109,6 +109,33 @@ class SlowDirectory(FreddyTestCase):
         slowest = max(box["finished_at"] for _, box in attackers)
         self.assertGreaterEqual(slowest - started + 0.5, 2 * SLOW_MS / 1000.0)
 
+    def test_requests_waiting_on_the_directory_hold_little_memory(self):
+        # A directory that hangs (LDAP down) while sshd and sudo keep
+        # coming: every request waits in the NSS queue, up to max_clients
+        # of them.  Each kept its whole decoded message there, 8.7 KiB
+        # whatever it said; now it keeps the message's own bytes.
+        waiting = 400
+        pid = security.helper_pid(self.env)
+        request = security.frame(security.AUTH_BEGIN, security.field(security.TAG_USER, "slowpoke"),
+                                 security.field(security.TAG_SERVICE, "freddy-test"))
+        before = security.rss_anon_kib(pid)
+        clients = []
+        try:
+            for _ in range(waiting):
+                s = security.connect(self.env.socket)
+                s.sendall(request)
+                clients.append(s)
+            time.sleep(1.0)     # read, decoded and queued behind the four running
+            grown = security.rss_anon_kib(pid) - before
+            self.assertIsNone(self.env.helper.proc.poll())
+        finally:
+            for s in clients:
+                s.close()
+        self.assertLess(grown / waiting, 4.0,
+                        "%d requests waiting on the directory took %d KiB" % (waiting, grown))
+        # The queue went with its clients: logins go on.
+        self.assertEqual(self.env.login("alice").status, 0)
+
 
 if __name__ == "__main__":
     main()

@@ -127,6 +127,15 @@ def rss_kib(pid):
     return 0
 
 
+def rss_anon_kib(pid):
+    """The process's own anonymous memory (no library pages)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
 def helper_pid(env):
     """The helper's pid (the child of a valgrind wrapper is the same pid)."""
     return env.helper.proc.pid
