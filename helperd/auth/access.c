@@ -84,7 +84,7 @@ refuse_throttled(struct helper *h, const struct access_request *rq, const char *
 				 .rhost = rq->rhost,
 				 .tty = rq->tty,
 				 .caller_uid = rq->caller_uid,
-				 .result = fr_result_name(v->result),
+				 .result = fr_result_name((int)v->result),
 				 .login_id = rq->login_id,
 			     });
 }

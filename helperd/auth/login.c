@@ -262,7 +262,7 @@ login_finish(struct login *lg, enum fr_result result, const char *text)
 		return;
 	log_outcome(lg, result, text);
 	audit_outcome(lg, result == FR_RESULT_SUCCESS,
-		      result == FR_RESULT_SUCCESS ? AUDIT_SUCCESS : fr_result_name(result));
+		      result == FR_RESULT_SUCCESS ? AUDIT_SUCCESS : fr_result_name((int)result));
 	access_claim_finish(lg->h, &lg->claim, result);
 	const struct login_io *io = lg->io;
 	void *ctx = lg->io_ctx;

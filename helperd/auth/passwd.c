@@ -136,7 +136,7 @@ finish(struct passwd_change *pc, enum fr_result result, const char *text)
 		fr_text_sanitize(why, sizeof(why), text, strlen(text), 0);
 	log_auth(result == FR_RESULT_SUCCESS ? LOG_INFO : LOG_NOTICE,
 		 "%s: password change %s for user=%s service=%s rhost=%s caller_uid=%u (%lld ms)%s%s",
-		 pc->profile->name, fr_result_name(result), pc->user, pc->service, pc->rhost ? pc->rhost : "-",
+		 pc->profile->name, fr_result_name((int)result), pc->user, pc->service, pc->rhost ? pc->rhost : "-",
 		 (unsigned)pc->caller, (long long)(loop_now_ms() - pc->started_ms), why[0] ? ": " : "", why);
 	/* Only the current password's check holds an attempt, and its reply
 	 * settles it; one still held here had no verdict. */

@@ -22,7 +22,8 @@ static void
 refuse(struct request *rq, enum fr_result result, const char *text)
 {
 	log_auth(LOG_INFO, "%s for %s (uid %u): %s%s%s", fr_msg_type_name(rq->msg->type), rq->account.name,
-		 (unsigned)rq->peer.uid, fr_result_name(result), text != NULL ? ": " : "", text != NULL ? text : "");
+		 (unsigned)rq->peer.uid, fr_result_name((int)result), text != NULL ? ": " : "",
+		 text != NULL ? text : "");
 	requests_reply_done(rq->conn, result, text != NULL ? fr_tr(rq->lang, text) : NULL);
 }
 
@@ -131,8 +132,8 @@ finish(struct account_req *ar, enum fr_result result, const char *logged, const 
 						FR_RESULT_CONV_ERR); /* released: no verdict on a code */
 	if (logged != NULL)
 		fr_text_sanitize(why, sizeof(why), logged, strlen(logged), 0);
-	log_auth(LOG_INFO, "%s for %s (uid %u): %s%s%s", fr_msg_type_name(ar->type), ar->user, (unsigned)ar->caller,
-		 fr_result_name(result), why[0] ? ": " : "", why);
+	log_auth(LOG_INFO, "%s for %s (uid %u): %s%s%s", fr_msg_type_name((int)ar->type), ar->user,
+		 (unsigned)ar->caller, fr_result_name((int)result), why[0] ? ": " : "", why);
 	requests_reply_done(ar->conn, result, shown);
 	account_req_free(ar);
 }
@@ -157,7 +158,7 @@ on_abort(void *obj)
 	account_call_cancel(ar->h, &ar->call);
 	if (ar->budget)
 		access_claim_abandon(ar->h, &ar->claim);
-	log_auth(LOG_INFO, "%s for %s (uid %u) abandoned by the client", fr_msg_type_name(ar->type), ar->user,
+	log_auth(LOG_INFO, "%s for %s (uid %u) abandoned by the client", fr_msg_type_name((int)ar->type), ar->user,
 		 (unsigned)ar->caller);
 	account_req_free(ar);
 }
@@ -219,7 +220,7 @@ account_req_send(struct account_req *ar)
 		return;
 	}
 	if (r != 0) {
-		log_err("%s for %s: %s", fr_msg_type_name(ar->type), ar->user, fr_strerror(r));
+		log_err("%s for %s: %s", fr_msg_type_name((int)ar->type), ar->user, fr_strerror(r));
 		account_req_done(ar, FR_RESULT_SYSTEM_ERR, NULL);
 		return;
 	}
