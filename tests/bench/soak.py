@@ -5,12 +5,18 @@ aius, jwt), each against its own emulator, get continuous mixed traffic
 for --minutes (default 30), one worker per helper (their PAM programs
 take turns):
   freddy: full logins (mailed code), a wrong code then the right one,
-          three wrong codes (must fail), cached re-authentications
-          (password only), `freddyctl token` as the user, sessions;
+          three wrong codes (must fail) then a full login of that user,
+          cached re-authentications (password only), `freddyctl token`
+          as the user, sessions;
   aius:   logins without 2FA, with a TOTP code (oathtool, once per
           30 s step), three wrong codes (must fail);
   jwt:    logins with a session opened and closed (logout), a wrong
-          password (must fail).
+          password (must fail) then the right one.
+Every user who fails also succeeds now and then, as a person who mistypes
+does: a login that succeeds clears the user's failure budget, and a user
+who only ever failed would meet the helper's rate limit
+(rate_limit_failures = 1000 in the tests) within a long run and be
+refused before the password prompt, which the scripts do not expect.
 Every --reload-seconds (default 180) each helper gets SIGHUP (reload).
 
 Every 2 s it samples each helper's RSS (VmRSS and RssAnon), open fds and
@@ -141,6 +147,7 @@ class Soak:
                                                                ops=("open_session", "close_session")))
             self.safely("freddy wrong code, then the right one", lambda: wrong_then_right("bob"))
             self.safely("freddy three wrong codes", lambda: all_wrong("carol"), expect_ok=False)
+            self.safely("freddy full login after three wrong codes", lambda: env.login("carol"))
 
     def aius_worker(self):
         env = self.envs["aius"]
@@ -170,6 +177,8 @@ class Soak:
                 "bob", [("Password: ", freddytest.PASSWORDS["bob"])]))
             self.safely("jwt wrong password", lambda: env.pamtester(
                 "carol", [("Password: ", "wrong-password")]), expect_ok=False)
+            self.safely("jwt login after a wrong password", lambda: env.pamtester(
+                "carol", [("Password: ", freddytest.PASSWORDS["carol"])]))
 
     # ---- sampling and reloads --------------------------------------------
 
