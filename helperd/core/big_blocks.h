@@ -30,8 +30,9 @@
  * none of it memory until written.  Blocks beyond that come from the heap. */
 #define BIG_BLOCK_SLOTS 4096
 
-/* Free slots whose (wiped) pages big_blocks_trim leaves for the next
- * blocks. */
+/* Free slots that keep their (wiped) pages for the next blocks: a block
+ * freed beyond that many gives its pages back at once, and
+ * big_blocks_trim leaves no more. */
 #define BIG_BLOCK_HOT 32
 
 /* Reserve `slots` slots of BIG_BLOCK_MAX bytes (address space only).
