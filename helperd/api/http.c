@@ -821,19 +821,21 @@ on_timer_event(struct loop_timer *t)
  * A request already sent, out of memory while its answer is awaited.
  *
  * libcurl 7.88 copies every request over TLS into a 16 KiB upload buffer
- * per transfer and frees it only when the transfer ends.  Over HTTP/2,
- * where one connection carries a whole login storm, that is one resident
- * page per request in flight for the API's latency: 4 MiB for 1000
- * logins in flight at 300 ms, the request (a password, a code, a token)
- * in it all that time.  So over HTTP/2 the body goes to curl through a
- * read callback, which shows where curl keeps it, and once curl counts
- * the whole body sent (the progress callback), the helper wipes that
- * buffer and gives its pages back (big_block_discard).  Curl may write
- * it again, for a retry: the pages come back zeroed.
+ * per transfer and frees it only when the transfer ends.  That is one
+ * resident page per request in flight for the API's latency, the request
+ * (a password, a code, a token) in it all that time: 4 MiB for 1000
+ * logins in flight at 300 ms over HTTP/2, 1 MiB for the 256 connections
+ * of HTTP/1.1.  So the body goes to curl through a read callback, which
+ * shows where curl keeps it, and once curl counts the whole body sent
+ * (the progress callback), the helper wipes that buffer and gives its
+ * pages back (big_block_discard).  Curl may write it again, for a retry:
+ * the pages come back zeroed.
  *
  * "Counted as sent" means "no longer needed" in 7.88's transfer.c: the
  * count grows by what the connection took (the HTTP/2 layer copies it
- * into its frames), and the buffer is not read again.  Other versions
+ * into its frames, OpenSSL into its record over HTTP/1.1), and the buffer
+ * is not read again.  Over HTTP/1.1 curl then writes the headers and the
+ * body apart, two TLS records where POSTFIELDS made one.  Other versions
  * keep the body in CURLOPT_POSTFIELDS, untouched.  The block's
  * generation guards against a buffer curl freed and reallocated since
  * the read: that block is someone else's and is left alone.
@@ -1019,13 +1021,8 @@ configure_easy(struct http_xfer *x, const struct config *cfg)
 		SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(x->body != NULL ? x->body_len : 0));
 		x->body_given = 0;
 		x->upload_buffer = NULL;
-		/* Once the API is known to speak HTTP/1.1 only, the body stays
-		 * in POSTFIELDS: curl then sends it with the headers, in one
-		 * write, and a connection has one request in flight, not a
-		 * storm's.  The first requests, before the protocol is known,
-		 * are treated as HTTP/2 ones. */
-		if (x->client->release_sent_requests && x->client->proto != API_PROTO_HTTP1 && x->body != NULL &&
-		    x->body_len > 0) {
+		/* Over either protocol (see curl_upload_buffer_understood). */
+		if (x->client->release_sent_requests && x->body != NULL && x->body_len > 0) {
 			SETOPT(e, CURLOPT_READFUNCTION, on_read_body);
 			SETOPT(e, CURLOPT_READDATA, x);
 			SETOPT(e, CURLOPT_SEEKFUNCTION, on_seek_body);
