@@ -216,6 +216,10 @@ conn_flush(struct conn *c)
 		}
 		bytes_consume(&c->out, (size_t)n);
 	}
+	/* A client waits for the API with nothing queued either way: a storm
+	 * keeps a thousand of these, so an empty buffer goes back. */
+	if (c->out.len == 0)
+		bytes_free(&c->out);
 	if (c->out.len == 0 && c->state == CONN_FLUSHING) {
 		conn_close(c, NULL);
 		return;
@@ -342,8 +346,8 @@ conn_on_event(struct loop_source *src, uint32_t events)
 	if (c->src.dead || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	for (;;) {
-		/* Frames from the module are a few hundred bytes, and a storm
-		 * keeps a thousand of these buffers: grow on demand. */
+		/* Frames from the module are a few hundred bytes: grow on
+		 * demand, and give the buffer back once it is empty (below). */
 		if (bytes_reserve(&c->in, c->in.len + 256 > FR_WIRE_MAX_FRAME ? FR_WIRE_MAX_FRAME : c->in.len + 256,
 				  FR_WIRE_MAX_FRAME) != 0) {
 			conn_close(c, "out of memory");
@@ -365,6 +369,8 @@ conn_on_event(struct loop_source *src, uint32_t events)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				conn_close(c, "recv failed");
+			else if (c->in.len == 0)
+				bytes_free(&c->in); /* as the output buffer: see conn_flush */
 			return;
 		}
 		c->in.len += (size_t)n;
