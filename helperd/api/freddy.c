@@ -14,9 +14,11 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/profile.h"
+#include "core/secret.h"
 
 /* The guide's token lifetime table: access tokens last 24 hours.  Used
  * when a reply carries no expires_in; DOCS SILENT: the refresh reply has
@@ -29,8 +31,10 @@ enum freddy_phase { FREDDY_LOGGING_IN = 0, FREDDY_VERIFYING, FREDDY_RESENDING };
 struct freddy {
 	enum freddy_phase phase;
 	unsigned resends;
-	char email_key[API_EMAIL_KEY_MAX + 1];
-	char masked_email[API_EMAIL_MAX + 8]; /* "" when the reply had none that masks */
+	/* From the login reply; allocated then, not before: a storm's
+	 * thousand logins waiting for that reply hold neither. */
+	char *email_key;    /* secret_free */
+	char *masked_email; /* NULL when the reply had none that masks */
 };
 
 static const struct profile_refresh freddy_refresh = {
@@ -61,7 +65,7 @@ announce_code(struct freddy *st, bool again, struct profile_step *out)
 {
 	char info[PROFILE_TEXT_MAX];
 
-	if (st->masked_email[0] == '\0')
+	if (st->masked_email == NULL)
 		snprintf(info, sizeof(info), "%s",
 			 again ? fr_tr(out->lang, "New code emailed to your email address.") :
 				 fr_tr(out->lang, "Code emailed to your email address."));
@@ -84,9 +88,17 @@ on_login_reply(struct freddy *st, const struct http_response *resp, struct profi
 			step_unavailable(out, "login: reply without a valid email_key");
 			return;
 		}
-		memcpy(st->email_key, reply.email_key, sizeof(st->email_key));
-		if (!api_mask_email(reply.email, st->masked_email, sizeof(st->masked_email)))
-			st->masked_email[0] = '\0';
+		char masked[API_EMAIL_MAX + 8];
+		bool has_mask = api_mask_email(reply.email, masked, sizeof(masked));
+		secret_free(st->email_key);
+		free(st->masked_email);
+		st->email_key = secret_strndup(reply.email_key, strlen(reply.email_key));
+		st->masked_email = has_mask ? strdup(masked) : NULL;
+		explicit_bzero(&reply, sizeof(reply));
+		if (st->email_key == NULL || (has_mask && st->masked_email == NULL)) {
+			step_unavailable(out, "login: out of memory");
+			return;
+		}
 		announce_code(st, false, out);
 		return;
 	}
@@ -156,6 +168,11 @@ email_on_answer(void *state, const struct config *cfg, const char *answer, struc
 	struct freddy *st = state;
 	int code = parse_code(answer);
 
+	if (st->email_key == NULL) {
+		step_unavailable(out, "a code before the login reply");
+		return;
+	}
+
 	if (code == -1 && st->resends < cfg->max_resends) {
 		st->phase = FREDDY_RESENDING;
 		step_post(out, "/auth/resend-email", json_pack("{s:s}", "email_key", st->email_key), false, NULL);
@@ -183,7 +200,11 @@ email_again_prompt(void *state)
 static void
 freddy_wipe(void *state)
 {
-	explicit_bzero(state, sizeof(struct freddy));
+	struct freddy *st = state;
+
+	secret_free(st->email_key);
+	free(st->masked_email);
+	explicit_bzero(st, sizeof(*st));
 }
 
 const struct profile profile_freddy_email = {

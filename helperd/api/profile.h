@@ -180,7 +180,8 @@ struct profile {
 	/* Optional: a logout request for `access_token` (a session ends, or a
 	 * login refused after the API gave tokens); false: none. */
 	bool (*logout)(const char *access_token, struct profile_step *out);
-	/* Wipes what the state holds (free nothing: the engine owns it). */
+	/* Wipes what the state holds and frees what the profile allocated
+	 * in it; the engine frees the state itself. */
 	void (*wipe)(void *state);
 	/* NULL when the profile has no durable credential (it caches refresh
 	 * tokens, if any) or no password change. */
