@@ -45,20 +45,66 @@ origin_of(const struct access_request *rq, char *out, size_t outlen)
 		(void)snprintf(out, outlen, "local");
 }
 
+/* Both keys in one allocation: "caller\0user\0". */
+static int
+claim_set_keys(struct access_claim *claim, const char *caller_key, const char *user_key)
+{
+	size_t clen = strlen(caller_key), ulen = strlen(user_key);
+	char *keys = malloc(clen + 1 + ulen + 1);
+
+	if (keys == NULL)
+		return FR_ERR_NOMEM;
+	memcpy(keys, caller_key, clen + 1);
+	memcpy(keys + clen + 1, user_key, ulen + 1);
+	claim->caller_key = keys;
+	claim->user_key = keys + clen + 1;
+	return FR_OK;
+}
+
 static int
 claim_keys(const struct access_request *rq, const char *name, struct access_claim *claim)
 {
-	char origin[512];
+	char origin[512], caller_key[RATELIMIT_KEY_MAX + 1], user_key[RATELIMIT_KEY_MAX + 1];
+	int r = FR_OK;
 
 	memset(claim, 0, sizeof(*claim));
 	claim->non_root = rq->caller_uid != 0;
-	(void)snprintf(claim->user_key, sizeof(claim->user_key), "user:%s", name);
+	(void)snprintf(user_key, sizeof(user_key), "user:%s", name);
 	if (claim->non_root) {
-		(void)snprintf(claim->caller_key, sizeof(claim->caller_key), "uid:%u", (unsigned)rq->caller_uid);
-		return FR_OK;
+		(void)snprintf(caller_key, sizeof(caller_key), "uid:%u", (unsigned)rq->caller_uid);
+	} else {
+		origin_of(rq, origin, sizeof(origin));
+		r = ratelimit_origin_key(caller_key, sizeof(caller_key), name, origin);
 	}
-	origin_of(rq, origin, sizeof(origin));
-	return ratelimit_origin_key(claim->caller_key, sizeof(claim->caller_key), name, origin);
+	return r != FR_OK ? r : claim_set_keys(claim, caller_key, user_key);
+}
+
+int
+access_claim_copy(struct access_claim *dst, const struct access_claim *src)
+{
+	*dst = *src;
+	dst->caller_key = dst->user_key = NULL;
+	if (src->caller_key == NULL)
+		return FR_OK;
+	int r = claim_set_keys(dst, src->caller_key, src->user_key);
+	if (r != FR_OK)
+		memset(dst, 0, sizeof(*dst));
+	return r;
+}
+
+void
+access_claim_free(struct access_claim *claim)
+{
+	free(claim->caller_key);
+	memset(claim, 0, sizeof(*claim));
+}
+
+/* The ratelimit table's key for a claim's key: none is "", as before the
+ * keys were allocated. */
+static const char *
+key_or_empty(const char *key)
+{
+	return key != NULL ? key : "";
 }
 
 static void
@@ -183,12 +229,13 @@ access_claim_reserve(struct helper *h, struct access_claim *claim)
 		return 0;
 	policy_for(h->cfg, false, &caller_policy);
 	policy_for(h->cfg, true, &user_policy);
-	unsigned wait = ratelimit_reserve(h->ratelimit, claim->caller_key, &caller_policy, now);
+	const char *caller_key = key_or_empty(claim->caller_key), *user_key = key_or_empty(claim->user_key);
+	unsigned wait = ratelimit_reserve(h->ratelimit, caller_key, &caller_policy, now);
 	if (wait > 0)
 		return wait;
-	wait = ratelimit_reserve(h->ratelimit, claim->user_key, &user_policy, now);
+	wait = ratelimit_reserve(h->ratelimit, user_key, &user_policy, now);
 	if (wait > 0) {
-		ratelimit_release(h->ratelimit, claim->caller_key);
+		ratelimit_release(h->ratelimit, caller_key);
 		return wait;
 	}
 	claim->held = true;
@@ -202,22 +249,23 @@ access_claim_finish(struct helper *h, struct access_claim *claim, enum fr_result
 	bool failed = result == FR_RESULT_AUTH_ERR || result == FR_RESULT_MAXTRIES || result == FR_RESULT_USER_UNKNOWN;
 
 	bool held = claim->held;
+	const char *caller_key = key_or_empty(claim->caller_key), *user_key = key_or_empty(claim->user_key);
 
 	claim->held = false;
 	if (held && failed) {
-		ratelimit_commit_failure(h->ratelimit, claim->caller_key, now);
-		ratelimit_commit_failure(h->ratelimit, claim->user_key, now);
+		ratelimit_commit_failure(h->ratelimit, caller_key, now);
+		ratelimit_commit_failure(h->ratelimit, user_key, now);
 		return;
 	}
 	if (held) {
-		ratelimit_release(h->ratelimit, claim->caller_key);
-		ratelimit_release(h->ratelimit, claim->user_key);
+		ratelimit_release(h->ratelimit, caller_key);
+		ratelimit_release(h->ratelimit, user_key);
 	}
 	/* A success clears the budgets even when no password went to the API
 	 * (a cached re-authentication matched the verifier). */
-	if (result == FR_RESULT_SUCCESS && claim->user_key[0] != '\0') {
-		ratelimit_success(h->ratelimit, claim->caller_key, now);
-		ratelimit_success(h->ratelimit, claim->user_key, now);
+	if (result == FR_RESULT_SUCCESS && user_key[0] != '\0') {
+		ratelimit_success(h->ratelimit, caller_key, now);
+		ratelimit_success(h->ratelimit, user_key, now);
 	}
 }
 
@@ -225,6 +273,6 @@ void
 access_claim_abandon(struct helper *h, struct access_claim *claim)
 {
 	access_claim_finish(h, claim, FR_RESULT_CONV_ERR); /* released: no verdict */
-	if (claim->non_root && claim->caller_key[0] != '\0')
+	if (claim->non_root && claim->caller_key != NULL && claim->caller_key[0] != '\0')
 		ratelimit_failure(h->ratelimit, claim->caller_key, (int64_t)time(NULL));
 }

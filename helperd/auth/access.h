@@ -38,13 +38,22 @@ struct access_request {
 
 /* The failure budget one login spends: a non-root caller's "uid:N" or a
  * root caller's origin key, and the user's own key.  `held` while a
- * password attempt is reserved on both. */
+ * password attempt is reserved on both.  The keys are one allocation,
+ * sized to them (a login storm holds a thousand claims; the longest key
+ * is RATELIMIT_KEY_MAX): each holder owns its copy (access_claim_copy)
+ * and frees it (access_claim_free).  NULL keys: a claim that spends
+ * nothing, as the empty keys of a refused or decoy login always did. */
 struct access_claim {
-	char caller_key[RATELIMIT_KEY_MAX + 1];
-	char user_key[RATELIMIT_KEY_MAX + 1];
+	char *caller_key;
+	char *user_key; /* in caller_key's allocation */
 	bool non_root;
 	bool held;
 };
+
+/* dst becomes a copy of src with keys of its own; FR_ERR_NOMEM leaves it
+ * empty.  dst must not hold keys. */
+int access_claim_copy(struct access_claim *dst, const struct access_claim *src);
+void access_claim_free(struct access_claim *claim);
 
 enum access_outcome {
 	ACCESS_GO,	   /* log in `account` */
@@ -63,7 +72,8 @@ struct access_verdict {
 /* The gate every AUTH_BEGIN passes before any network call: a throttled
  * caller, a name with no local account, allowed_groups, then the rate
  * limits of the origin and of the user.  A rate-limit refusal is also a
- * rate_limited audit record. */
+ * rate_limited audit record.  Whatever the outcome, the caller frees
+ * v->claim (access_claim_free). */
 void access_gate(struct helper *h, const struct access_request *rq, struct access_verdict *v);
 
 /* The password is about to be sent to the API: reserve one attempt on the

@@ -168,6 +168,7 @@ release(void *arg)
 
 	secret_free(lg->authtok);
 	secret_free(lg->password);
+	access_claim_free(&lg->claim);
 	totp_entry_wipe(&lg->totp);
 	free(lg->user);
 	free(lg->service);
@@ -440,7 +441,7 @@ password_attempt(struct login *lg)
 	log_auth(LOG_NOTICE,
 		 "%s: password of %s (%s) not sent: out of attempts for %u s "
 		 "(attempts in flight count)",
-		 login_profile_name(lg), lg->user, lg->claim.caller_key, wait);
+		 login_profile_name(lg), lg->user, lg->claim.caller_key != NULL ? lg->claim.caller_key : "-", wait);
 	lg->path = PATH_THROTTLED;
 	snprintf(text, sizeof(text), fr_tr(lg->lang, "Too many failed attempts; try again in %u s"), wait);
 	login_finish(lg, FR_RESULT_AUTH_ERR, text);
@@ -908,7 +909,8 @@ login_new(struct helper *h, const struct login_request *rq, const struct login_i
 	lg->profile = profile;
 	lg->caller = rq->caller_uid;
 	lg->caller_pid = rq->caller_pid;
-	lg->claim = rq->claim;
+	if (access_claim_copy(&lg->claim, &rq->claim) != FR_OK)
+		failed = true;
 	lg->authtok_mode = rq->authtok_mode;
 	lg->lang = rq->lang;
 	lg->started_ms = loop_now_ms();

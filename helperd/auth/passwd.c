@@ -106,6 +106,7 @@ release(void *arg)
 	free(pc->service);
 	free(pc->rhost);
 	free(pc->name);
+	access_claim_free(&pc->claim);
 	explicit_bzero(pc, sizeof(*pc));
 	free(pc);
 }
@@ -448,7 +449,7 @@ answer_current(struct passwd_change *pc, const char *text)
 	unsigned wait = access_claim_reserve(pc->h, &pc->claim);
 	if (wait > 0) {
 		log_auth(LOG_NOTICE, "%s: current password of %s (%s) not sent: out of attempts for %u s",
-			 pc->profile->name, pc->user, pc->claim.caller_key, wait);
+			 pc->profile->name, pc->user, pc->claim.caller_key != NULL ? pc->claim.caller_key : "-", wait);
 		snprintf(msg, sizeof(msg), fr_tr(pc->lang, "Too many failed attempts; try again in %u s"), wait);
 		finish(pc, FR_RESULT_AUTH_ERR, msg);
 		return;
@@ -558,7 +559,6 @@ passwd_new(struct helper *h, const struct passwd_request *rq, const struct login
 	pc->profile = profile;
 	pc->caller = rq->caller_uid;
 	pc->caller_pid = rq->caller_pid;
-	pc->claim = rq->claim;
 	pc->lang = rq->lang;
 	pc->started_ms = loop_now_ms();
 	audit_next_login_id(h->audit, pc->login_id);
@@ -566,7 +566,9 @@ passwd_new(struct helper *h, const struct passwd_request *rq, const struct login
 	pc->service = strdup(rq->service);
 	pc->rhost = rq->rhost != NULL ? strdup(rq->rhost) : NULL;
 	pc->name = login_remote_name(rq->user, h->cfg->user_template);
-	if (pc->user == NULL || pc->service == NULL || (rq->rhost != NULL && pc->rhost == NULL) || pc->name == NULL) {
+	int claim_r = access_claim_copy(&pc->claim, &rq->claim);
+	if (pc->user == NULL || pc->service == NULL || (rq->rhost != NULL && pc->rhost == NULL) || pc->name == NULL ||
+	    claim_r != FR_OK) {
 		pc->state = OVER;
 		loop_defer(h->loop, &pc->release, release, pc);
 		return NULL;

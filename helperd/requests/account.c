@@ -28,7 +28,8 @@ refuse(struct request *rq, enum fr_result result, const char *text)
 }
 
 /* allowed_groups, and for a request with a code the failure budget as a
- * login of the caller's own account has it.  False: refused (answered). */
+ * login of the caller's own account has it.  False: refused (answered).
+ * True: *claim is the caller's to free (access_claim_free). */
 static bool
 account_admitted(struct request *rq, bool budget, struct access_claim *claim)
 {
@@ -53,9 +54,10 @@ account_admitted(struct request *rq, bool budget, struct access_claim *claim)
 	};
 	access_gate(h, &arq, &v);
 	if (v.outcome == ACCESS_GO) {
-		*claim = v.claim;
+		*claim = v.claim; /* moved: v goes out of scope */
 		return true;
 	}
+	access_claim_free(&v.claim);
 	if (v.outcome == ACCESS_REFUSED && v.result == FR_RESULT_IGNORE)
 		refuse(rq, FR_RESULT_IGNORE, N_("Freddy does not handle this account"));
 	else
@@ -83,6 +85,7 @@ account_req_new(struct request *rq, const struct account_kind *kind, bool budget
 		return NULL;
 	struct account_req *ar = calloc(1, sizeof(*ar));
 	if (ar == NULL) {
+		access_claim_free(&claim);
 		refuse(rq, FR_RESULT_SYSTEM_ERR, NULL);
 		return NULL;
 	}
@@ -93,7 +96,7 @@ account_req_new(struct request *rq, const struct account_kind *kind, bool budget
 	ar->lang = rq->lang;
 	ar->kind = kind;
 	ar->budget = budget;
-	ar->claim = claim;
+	ar->claim = claim; /* moved: ar frees it */
 	memcpy(ar->user, rq->account.name, strlen(rq->account.name) + 1);
 	if (budget) {
 		/* Reserved before anything is checked: a malformed code is a
@@ -114,6 +117,7 @@ static void
 account_req_free(struct account_req *ar)
 {
 	secret_free(ar->arg);
+	access_claim_free(&ar->claim);
 	explicit_bzero(ar, sizeof(*ar));
 	free(ar);
 }

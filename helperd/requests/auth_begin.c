@@ -59,12 +59,13 @@ request_auth_begin(struct request *rq)
 	access_gate(h, &arq, &verdict);
 	if (verdict.outcome == ACCESS_REFUSED) {
 		requests_reply_done(rq->conn, verdict.result, verdict.text[0] != '\0' ? verdict.text : NULL);
+		access_claim_free(&verdict.claim);
 		return;
 	}
 	/* From here on the login speaks of the account's canonical name. */
 	lrq.user = verdict.outcome == ACCESS_GO ? verdict.account.name : rq->name;
 	lrq.no_account = verdict.outcome == ACCESS_NO_ACCOUNT;
-	lrq.claim = verdict.claim;
+	lrq.claim = verdict.claim; /* login_new takes a copy */
 	lrq.authtok_mode = (enum fr_authtok_mode)fr_msg_num(rq->msg, FR_TAG_AUTHTOK_MODE);
 	lrq.authtok = fr_msg_str(rq->msg, FR_TAG_AUTHTOK);
 	lrq.lang = rq->lang;
@@ -72,9 +73,11 @@ request_auth_begin(struct request *rq)
 	struct conversation *cv = conversation_new(rq, caller);
 	if (cv == NULL) {
 		requests_reply_done(rq->conn, FR_RESULT_SYSTEM_ERR, NULL);
+		access_claim_free(&verdict.claim);
 		return;
 	}
 	struct login *lg = login_new(h, &lrq, &conversation_io, cv);
+	access_claim_free(&verdict.claim);
 	conversation_attach(cv, &login_engine, lg);
 	/* It may finish, or lose its client, before it returns: cv is then
 	 * gone, and nothing here may touch it. */

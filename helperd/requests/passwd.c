@@ -46,6 +46,54 @@ has_cached_login(struct helper *h, const char *user)
 	return true;
 }
 
+/* What follows the gate; the caller frees the verdict's claim. */
+static void
+passwd_admitted(struct request *rq, const struct conversation_context *ctx, uint64_t flags,
+		const struct access_verdict *verdict)
+{
+	struct helper *h = rq->h;
+
+	if (verdict->outcome != ACCESS_GO) {
+		requests_reply_done(rq->conn,
+				    verdict->outcome == ACCESS_REFUSED ? verdict->result : FR_RESULT_USER_UNKNOWN,
+				    verdict->text[0] != '\0' ? verdict->text : NULL);
+		return;
+	}
+	if (!has_cached_login(h, verdict->account.name)) {
+		log_auth(LOG_INFO, "password change for %s (caller uid %u): no cached login", verdict->account.name,
+			 (unsigned)rq->caller);
+		requests_reply_done(rq->conn, FR_RESULT_NOT_FOUND,
+				    fr_tr(rq->lang, "No cached Freddy login; log in first"));
+		return;
+	}
+	if (!(flags & FR_CHAUTHTOK_UPDATE)) {
+		requests_reply_done(rq->conn, FR_RESULT_SUCCESS, NULL); /* PAM_PRELIM_CHECK: it will take part */
+		return;
+	}
+	/* A non-root peer's conversation holds one of its logins' places. */
+	if (!conversation_admit(rq, rq->peer.uid))
+		return;
+	struct passwd_request prq = {
+		.user = verdict->account.name,
+		.service = ctx->service,
+		.rhost = ctx->rhost,
+		.caller_uid = rq->caller,
+		.caller_pid = rq->peer.pid,
+		.claim = verdict->claim, /* passwd_new takes a copy */
+		.lang = rq->lang,
+	};
+	struct conversation *cv = conversation_new(rq, rq->peer.uid);
+	if (cv == NULL) {
+		requests_reply_done(rq->conn, FR_RESULT_SYSTEM_ERR, NULL);
+		return;
+	}
+	struct passwd_change *pc = passwd_new(h, &prq, &conversation_io, cv);
+	conversation_attach(cv, &passwd_engine, pc);
+	/* It may finish, or lose its client, before it returns. */
+	if (pc != NULL)
+		passwd_begin(pc);
+}
+
 void
 request_passwd_begin(struct request *rq)
 {
@@ -79,43 +127,6 @@ request_passwd_begin(struct request *rq)
 		.lang = rq->lang,
 	};
 	access_gate(h, &arq, &verdict);
-	if (verdict.outcome != ACCESS_GO) {
-		requests_reply_done(rq->conn,
-				    verdict.outcome == ACCESS_REFUSED ? verdict.result : FR_RESULT_USER_UNKNOWN,
-				    verdict.text[0] != '\0' ? verdict.text : NULL);
-		return;
-	}
-	if (!has_cached_login(h, verdict.account.name)) {
-		log_auth(LOG_INFO, "password change for %s (caller uid %u): no cached login", verdict.account.name,
-			 (unsigned)rq->caller);
-		requests_reply_done(rq->conn, FR_RESULT_NOT_FOUND,
-				    fr_tr(rq->lang, "No cached Freddy login; log in first"));
-		return;
-	}
-	if (!(flags & FR_CHAUTHTOK_UPDATE)) {
-		requests_reply_done(rq->conn, FR_RESULT_SUCCESS, NULL); /* PAM_PRELIM_CHECK: it will take part */
-		return;
-	}
-	/* A non-root peer's conversation holds one of its logins' places. */
-	if (!conversation_admit(rq, rq->peer.uid))
-		return;
-	struct passwd_request prq = {
-		.user = verdict.account.name,
-		.service = ctx.service,
-		.rhost = ctx.rhost,
-		.caller_uid = rq->caller,
-		.caller_pid = rq->peer.pid,
-		.claim = verdict.claim,
-		.lang = rq->lang,
-	};
-	struct conversation *cv = conversation_new(rq, rq->peer.uid);
-	if (cv == NULL) {
-		requests_reply_done(rq->conn, FR_RESULT_SYSTEM_ERR, NULL);
-		return;
-	}
-	struct passwd_change *pc = passwd_new(h, &prq, &conversation_io, cv);
-	conversation_attach(cv, &passwd_engine, pc);
-	/* It may finish, or lose its client, before it returns. */
-	if (pc != NULL)
-		passwd_begin(pc);
+	passwd_admitted(rq, &ctx, flags, &verdict);
+	access_claim_free(&verdict.claim);
 }

@@ -378,6 +378,7 @@ begin(struct env *e, struct person *p, const char *user, uid_t uid, const char *
 		.claim = v.claim,
 	};
 	struct login *lg = login_new(&e->h, &rq, &person_io, p);
+	access_claim_free(&v.claim); /* the login has its own copy */
 	CHECK(lg != NULL);
 	login_begin(lg);
 	return lg;
@@ -1192,6 +1193,7 @@ passwd_start(struct env *e, struct person *p, const char *user, uid_t uid, uid_t
 		.user = user, .service = "passwd", .caller_uid = caller, .caller_pid = 1, .claim = v.claim
 	};
 	struct passwd_change *pc = passwd_new(&e->h, &rq, &person_io, p);
+	access_claim_free(&v.claim);
 	CHECK(pc != NULL);
 	passwd_begin(pc);
 	return pc;
@@ -1341,6 +1343,7 @@ test_passwd(void)
 	access_gate(&e.h, &arq, &v);
 	CHECK(v.outcome == ACCESS_REFUSED && v.result == FR_RESULT_AUTH_ERR);
 	CHECK(strncmp(v.text, "Too many failed attempts; try again in ", 39) == 0);
+	access_claim_free(&v.claim);
 	env_close(&e);
 
 	/* An unreachable API, the API's 429, a refusal at confirm, and a
