@@ -134,7 +134,9 @@ struct http_xfer {
 	char *resp;
 	size_t resp_len, resp_cap;
 	int too_large;
-	char errbuf[CURL_ERROR_SIZE];
+	/* CURL_ERROR_SIZE bytes from launch on: of a storm's logins, those
+	 * waiting for a connection have no handle and need none. */
+	char *errbuf;
 	http_done_fn done;
 	void *ctx;
 	int64_t started_ms;
@@ -516,6 +518,7 @@ xfer_free(struct http_xfer *x)
 	}
 	secret_free(x->body);
 	slist_free_wiped(x->own_headers);
+	free(x->errbuf);
 	free(x->url);
 	free(x);
 }
@@ -532,7 +535,7 @@ xfer_requeue(struct http_xfer *x)
 		log_warn("curl_multi_remove_handle: %s", curl_multi_strerror(mc));
 	curl_easy_cleanup(x->easy);
 	x->easy = NULL;
-	x->errbuf[0] = '\0';
+	x->errbuf[0] = '\0'; /* launched: it has one */
 	x->refused = false;
 	x->refusals++;
 	c->running--;
@@ -688,7 +691,7 @@ drain_completed(struct http_client *c)
 			.status = status,
 			.body = x->resp != NULL ? x->resp : "",
 			.body_len = x->resp_len,
-			.error = x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc),
+			.error = x->errbuf != NULL && x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(rc),
 			.elapsed_ms = loop_now_ms() - x->started_ms,
 		};
 		if (resp.outcome != HTTP_ANSWERED)
@@ -1052,6 +1055,8 @@ xfer_launch(struct http_xfer *x, enum xfer_role role)
 {
 	struct http_client *c = x->client;
 
+	if (x->errbuf == NULL && (x->errbuf = calloc(1, CURL_ERROR_SIZE)) == NULL)
+		return FR_ERR_NOMEM;
 	if ((x->easy = curl_easy_init()) == NULL)
 		return FR_ERR_NOMEM;
 	CURLcode rc = configure_easy(x, c->cfg);

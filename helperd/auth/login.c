@@ -79,7 +79,7 @@ struct login {
 	struct loop_deferred release;
 	/* For the audit record and the LOG_AUTHPRIV line. */
 	char login_id[AUDIT_LOGIN_ID_MAX];
-	char trace_id[API_TRACE_ID_MAX + 1]; /* of the last API reply that carried one */
+	char *trace_id; /* of the last API reply that carried one; NULL before */
 	enum audit_factor factor;	     /* the last one asked for */
 	enum login_path path;
 };
@@ -169,6 +169,7 @@ release(void *arg)
 	secret_free(lg->authtok);
 	secret_free(lg->password);
 	access_claim_free(&lg->claim);
+	free(lg->trace_id);
 	totp_entry_wipe(&lg->totp);
 	free(lg->user);
 	free(lg->service);
@@ -776,8 +777,12 @@ on_http_done(void *ctx, const struct http_response *resp)
 	if (resp->outcome == HTTP_ANSWERED) {
 		char trace_id[API_TRACE_ID_MAX + 1];
 		api_parse_trace_id(resp->body, resp->body_len, trace_id);
-		if (trace_id[0] != '\0')
-			memcpy(lg->trace_id, trace_id, sizeof(lg->trace_id));
+		/* Allocated when one comes: most APIs send none.  Out of
+		 * memory, the audit record goes without it. */
+		if (trace_id[0] != '\0') {
+			free(lg->trace_id);
+			lg->trace_id = strdup(trace_id);
+		}
 	}
 	if (was_login && try_offline(lg, resp))
 		return;
