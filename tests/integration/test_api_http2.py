@@ -19,6 +19,7 @@ import threading
 import time
 
 from freddytest import FIRST_TEST_UID, ApiServer, FreddyEnv, FreddyTestCase, main, wait_for
+import freddytest
 import rawlogin
 import security
 
@@ -262,6 +263,53 @@ class Http1SentRequestsLeaveMemory(Http2SentRequestsLeaveMemory):
 
     PROTO = "http1"
     WARM_UP = True
+
+
+class Http2LoginsInFlightAreSmall(FreddyTestCase):
+    """What a login waiting for the API's answer costs the helper: a
+    thousand of them is the benchmark's storm, with a target of 16 MiB of
+    RssAnon.  About 8 KiB is libcurl's (the easy handle, 5.2 KiB, its
+    receive buffer, headers, the stream).  12.7 KiB in all before
+    2026-12-04, 11.3 KiB since: the claim's keys, the Freddy profile's
+    state and the client's buffers are allocated when needed and sized to
+    what they hold."""
+
+    LOGINS = 300
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h2 = Http2Env(latency_ms=3000)
+        cls.env = cls.h2.env
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h2.close()
+
+    def test_memory_per_login_waiting_at_the_api(self):
+        if "detect_leaks" in os.environ.get("ASAN_OPTIONS", "") or freddytest.HELPER_WRAPPER:
+            self.skipTest("a sanitizer's or valgrind's own memory would be most of it")
+        pid = self.env.helper.proc.pid
+        # The connection, the libraries' state and one login's worth of
+        # heap first; then the helper trims after the burst.
+        self.h2.api.admin("config", {"latency_ms": 0})
+        self.h2.burst(2)
+        self.h2.api.admin("config", {"latency_ms": 3000})
+        time.sleep(1.5)
+        before = security.rss_anon_kib(pid)
+        done = []
+        burst = threading.Thread(target=lambda: done.append(self.h2.burst(self.LOGINS)))
+        burst.start()
+        try:
+            wait_for(lambda: sum(n for what, n in self.h2.api.stats()["requests"].items()
+                                 if what.endswith("/auth/login")) >= self.LOGINS + 2, 30, 0.05,
+                     what="the login requests at the server")
+            grown = security.rss_anon_kib(pid) - before
+        finally:
+            burst.join()
+        self.assertEqual(len(done), 1, "the burst failed (its exception is above)")
+        print("%d logins waiting at the API: %d KiB of RssAnon, %.1f KiB each" % (
+            self.LOGINS, grown, grown / self.LOGINS))
+        self.assertLess(grown / self.LOGINS, 12.0, "KiB per login waiting at the API")
 
 
 class Http2HonoursTheStreamLimit(FreddyTestCase):
