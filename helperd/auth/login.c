@@ -79,8 +79,8 @@ struct login {
 	struct loop_deferred release;
 	/* For the audit record and the LOG_AUTHPRIV line. */
 	char login_id[AUDIT_LOGIN_ID_MAX];
-	char *trace_id; /* of the last API reply that carried one; NULL before */
-	enum audit_factor factor;	     /* the last one asked for */
+	char *trace_id;		  /* of the last API reply that carried one; NULL before */
+	enum audit_factor factor; /* the last one asked for */
 	enum login_path path;
 };
 
